@@ -1,0 +1,136 @@
+/**
+ * The job model.
+ *
+ * Glossary
+ * - task: a named, typed definition of work (code), made with `defineTask`.
+ * - job: one run of a task with params; a row in the store with an id.
+ * - attempt: one execution of a job by a worker; a failed attempt with attempts left sends the
+ *   job back to `queued` with a later `runAt`.
+ * - lease: a worker's time-limited claim on a running job, fenced by a token. A worker whose
+ *   lease expired (it died, or stopped renewing) can no longer change the job.
+ * - progress: `{ current, total, percent, message, etaSeconds }`; `total` null = indeterminate.
+ * - owner: the id of the user who started the job (or null), deciding who may see it.
+ * - artifact: a file a job produced, downloadable once the job ends.
+ */
+
+/** Where a job is in its life. `succeeded`, `failed` and `cancelled` are final. */
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+export type TerminalStatus = 'succeeded' | 'failed' | 'cancelled';
+
+/**
+ * The status machine. A finished job never changes again.
+ *
+ *            claim              finish ok
+ *   queued ─────────▶ running ───────────▶ succeeded
+ *     ▲  │              │ │ │   finish error, no attempts left / permanent
+ *     │  │              │ │ └────────────────────────────────▶ failed
+ *     │  │ cancel       │ │     cancel honoured / abandoned
+ *     │  └──────────────┼─┼────────────────────────────────▶ cancelled
+ *     │   error with    │ │
+ *     └─ attempts left ─┘ │ lease expired: queued again, or failed STALLED when attempts are spent
+ *        (or handed back) │
+ */
+const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  queued: ['running', 'cancelled'],
+  running: ['queued', 'succeeded', 'failed', 'cancelled'],
+  succeeded: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function isTerminal(status: JobStatus): status is TerminalStatus {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+export function isJobStatus(value: unknown): value is JobStatus {
+  return typeof value === 'string' && (JOB_STATUSES as readonly string[]).includes(value);
+}
+
+/** Why a job failed or was cancelled, as shown to people and programs. */
+export type JobErrorCode =
+  | 'TASK_ERROR'
+  | 'TIMEOUT'
+  | 'STALLED'
+  | 'CANCELLED'
+  | 'CRASHED'
+  | 'UNKNOWN_TASK'
+  | (string & {});
+
+export interface JobError {
+  /** Short and human: "Timed out after 30 s", not a stack. */
+  message: string;
+  code: JobErrorCode;
+  /** Stack or stderr tail; only for those allowed to see it. */
+  detail?: string | null;
+}
+
+/** ISO-8601 timestamp, UTC, millisecond precision. */
+export type IsoDate = string;
+
+export interface JobProgress {
+  current: number;
+  /** null: the total is unknown and the bar is indeterminate. */
+  total: number | null;
+  /** 0..100, null when indeterminate. */
+  percent: number | null;
+  message: string | null;
+  /** Estimated seconds left, null when unknown. */
+  etaSeconds: number | null;
+  updatedAt: IsoDate;
+}
+
+export interface ArtifactInfo {
+  name: string;
+  size: number;
+  contentType: string;
+  createdAt: IsoDate;
+}
+
+export interface Job {
+  id: string;
+  task: string;
+  status: JobStatus;
+  progress: JobProgress | null;
+  /** As given, with secret fields replaced by "[redacted]". */
+  params: unknown;
+  result: unknown;
+  error: JobError | null;
+  attempt: number;
+  maxAttempts: number;
+  cancelRequested: boolean;
+  owner: string | null;
+  dedupeKey: string | null;
+  timeoutSeconds: number | null;
+  /** The job this one retries (the HTTP "retry" action), or null. */
+  retryOf: string | null;
+  artifacts: ArtifactInfo[];
+  createdAt: IsoDate;
+  runAt: IsoDate;
+  startedAt: IsoDate | null;
+  finishedAt: IsoDate | null;
+}
+
+/** A worker's fenced hold on a running job: both parts must match for a write to land. */
+export interface Lease {
+  jobId: string;
+  token: string;
+}
+
+/** What a worker reports when an attempt ends. The store applies it; it decides nothing. */
+export type Outcome =
+  | { status: 'succeeded'; result: unknown }
+  | { status: 'failed'; error: JobError }
+  | { status: 'cancelled'; error: JobError }
+  /** The attempt failed and attempts remain: back to `queued`, to run again at `runAt`. */
+  | { status: 'retry'; error: JobError; runAt: IsoDate };
+
+export function toIso(date: Date | number): IsoDate {
+  return new Date(date).toISOString();
+}

@@ -1,0 +1,110 @@
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import type { Backoff } from './backoff.ts';
+import type { ArtifactInfo } from './job.ts';
+
+/** What an artifact can be written from. `{ path }` copies (moves, when it can) a finished file. */
+export type ArtifactSource = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | { path: string };
+
+/** What task code gets besides its params: progress, cancellation, logs, result files. */
+export interface TaskContext {
+  readonly job: { readonly id: string; readonly task: string; readonly attempt: number; readonly maxAttempts: number };
+  /** Aborts when the job is cancelled, times out, stalls or the worker shuts down. */
+  readonly signal: AbortSignal;
+  /**
+   * Reports progress: `current` of `total` (omit or null `total` for an indeterminate bar), with an
+   * optional caption. Cheap: call it as often as you like, updates are coalesced.
+   */
+  progress(current: number, total?: number | null, message?: string): void;
+  /** Changes the caption and keeps the numbers. */
+  message(text: string): void;
+  /** Writes a line to the job's log (stored, streamed live). Arguments are formatted like console.log. */
+  log(...args: unknown[]): void;
+  /** Throws the abort reason if the job was cancelled (or timed out); call it between steps. */
+  throwIfCancelled(): void;
+  /** Stores a file the job produced, downloadable as `/api/jobs/:id/artifacts/:name`. */
+  artifact(name: string, source: ArtifactSource, options?: { contentType?: string }): Promise<ArtifactInfo>;
+}
+
+export interface Retention {
+  /** Days a succeeded job is kept. */
+  succeededDays?: number;
+  /** Days a failed or cancelled job is kept (longer: someone may want to know why). */
+  failedDays?: number;
+}
+
+export interface TaskOptions<Schema extends z.ZodType, Result> {
+  /** Unique, stable name, e.g. `backup.create`. Jobs refer to it, so renaming orphans them. */
+  name: string;
+  /** Shown in the dashboard and `GET /api/tasks`. */
+  description?: string;
+  /** The params, as a zod schema: validated on enqueue, published as JSON Schema. */
+  params: Schema;
+  /** Does the work. Return = success; throw = retry while attempts remain. */
+  run(params: z.output<Schema>, ctx: TaskContext): Promise<Result> | Result;
+  /** Whole-attempt time limit. Default: none. */
+  timeoutSeconds?: number;
+  /** Fail the attempt (STALLED) when it reports no progress for this long. Default: none. */
+  stallSeconds?: number;
+  /** Attempts in all, including the first. Default 3. */
+  maxAttempts?: number;
+  backoff?: Backoff;
+  retention?: Retention;
+}
+
+/** A task as the worker and the HTTP layer see it, params and result types erased. */
+export interface Task<Schema extends z.ZodType = z.ZodType, Result = unknown> extends TaskOptions<Schema, Result> {
+  readonly kind: 'underway.task';
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the erased form must accept every task's params type.
+export type AnyTask = Task<z.ZodType, any>;
+
+/** The params a caller passes when starting a job of this task (before defaults apply). */
+export type TaskParamsInput<T> = T extends Task<infer S, unknown> ? z.input<S> : never;
+/** What the task's `run` resolves to. */
+export type TaskResult<T> = T extends Task<z.ZodType, infer R> ? Awaited<R> : never;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/**
+ * Defines a task once, typed from its schema.
+ *
+ * @example
+ * export const backup = defineTask({
+ *   name: 'backup.create',
+ *   params: z.object({ dir: z.string() }),
+ *   async run({ dir }, ctx) {
+ *     const files = await list(dir);
+ *     for (const [i, file] of files.entries()) {
+ *       ctx.throwIfCancelled();
+ *       ctx.progress(i, files.length, `Adding ${file}`);
+ *       await add(file);
+ *     }
+ *     return { files: files.length };
+ *   },
+ * });
+ */
+export function defineTask<Schema extends z.ZodType, Result>(
+  options: TaskOptions<Schema, Result>,
+): Task<Schema, Result> {
+  if (!NAME.test(options.name)) {
+    throw new TypeError(
+      `Task name "${options.name}" is not valid: use letters, digits and . _ : - (at most 128 characters).`,
+    );
+  }
+  if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
+    throw new TypeError(`Task ${options.name}: maxAttempts must be a whole number >= 1.`);
+  }
+  for (const key of ['timeoutSeconds', 'stallSeconds'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(value > 0)) throw new TypeError(`Task ${options.name}: ${key} must be > 0.`);
+  }
+  return Object.freeze({ ...options, kind: 'underway.task' as const });
+}
+
+export function isTask(value: unknown): value is AnyTask {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'underway.task';
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 3;

@@ -1,0 +1,69 @@
+/**
+ * The SQLite schema, one numbered step at a time. `PRAGMA user_version` records the last step
+ * applied; `PRAGMA application_id` marks the file as underway's, so that pointing underway at
+ * some other SQLite file fails with a clear message instead of writing into it.
+ */
+export const APPLICATION_ID = 0x756e6477; // "undw"
+
+export const MIGRATIONS: readonly string[] = [
+  /* 1 */ `
+  CREATE TABLE underway_jobs (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT    NOT NULL UNIQUE,
+    task             TEXT    NOT NULL,
+    status           TEXT    NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+    params           TEXT    NOT NULL,
+    result           TEXT,
+    error            TEXT,
+    progress         TEXT,
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    owner            TEXT,
+    dedupe_key       TEXT,
+    timeout_seconds  REAL,
+    retry_of         TEXT,
+    created_at       INTEGER NOT NULL,
+    run_at           INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    worker_id        TEXT,
+    lease_token      TEXT,
+    lease_expires_at INTEGER
+  );
+  CREATE INDEX underway_jobs_due ON underway_jobs (task, run_at) WHERE status = 'queued';
+  CREATE INDEX underway_jobs_leases ON underway_jobs (lease_expires_at) WHERE status = 'running';
+  CREATE UNIQUE INDEX underway_jobs_dedupe ON underway_jobs (dedupe_key)
+    WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running');
+  CREATE INDEX underway_jobs_status ON underway_jobs (status, seq);
+  CREATE INDEX underway_jobs_task ON underway_jobs (task, seq);
+  CREATE INDEX underway_jobs_owner ON underway_jobs (owner, seq);
+  CREATE INDEX underway_jobs_finished ON underway_jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+  CREATE TABLE underway_logs (
+    job_id TEXT    NOT NULL,
+    seq    INTEGER NOT NULL,
+    at     INTEGER NOT NULL,
+    stream TEXT    NOT NULL,
+    line   TEXT    NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE underway_artifacts (
+    job_id       TEXT    NOT NULL,
+    name         TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    size         INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (job_id, name)
+  ) WITHOUT ROWID;
+
+  -- Job events, kept for a minute, so that other processes on this machine can follow them.
+  CREATE TABLE underway_events (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    origin TEXT    NOT NULL,
+    at     INTEGER NOT NULL,
+    body   TEXT    NOT NULL
+  );
+  `,
+];

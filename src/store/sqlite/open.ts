@@ -1,0 +1,95 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError, toError } from '../../core/errors.ts';
+import { APPLICATION_ID, MIGRATIONS } from './migrations.ts';
+
+/** SQLite's result codes for "another connection holds the lock" and "this is not a database". */
+const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY', 'SQLITE_LOCKED']);
+const NOT_A_DATABASE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
+
+export interface OpenOptions {
+  /** How long a statement waits for another process's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** "normal" (default: safe against process crashes) or "full" (also against power loss). */
+  synchronous?: 'normal' | 'full';
+}
+
+/** Opens (creating when absent) and checks an underway SQLite file. */
+export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
+  const path = file === ':memory:' ? file : resolve(file);
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+  } catch (error) {
+    throw storeError(error, path);
+  }
+  try {
+    checkIsOurs(db, path);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+  } catch (error) {
+    db.close();
+    throw storeError(error, path);
+  }
+  return db;
+}
+
+function checkIsOurs(db: Database.Database, path: string): void {
+  const applicationId = db.pragma('application_id', { simple: true }) as number;
+  if (applicationId === APPLICATION_ID) return;
+  const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
+  if (applicationId !== 0 || tables.n > 0) {
+    throw new StoreError(
+      'NOT_UNDERWAY_DATABASE',
+      `${path} is a SQLite database, but not underway's. Point underway at its own file (it creates one when absent).`,
+    );
+  }
+}
+
+/** Brings the schema up to date, in one write transaction so that concurrent starters take turns. */
+export function migrateDatabase(db: Database.Database, path: string): void {
+  try {
+    db.transaction(() => {
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        throw new StoreError(
+          'SCHEMA_TOO_NEW',
+          `${path} was written by a newer underway (schema ${version}, this one knows ${MIGRATIONS.length}). Upgrade underway.`,
+        );
+      }
+      for (let step = version; step < MIGRATIONS.length; step++) db.exec(MIGRATIONS[step] as string);
+      db.pragma(`user_version = ${MIGRATIONS.length}`);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
+    }).immediate();
+  } catch (error) {
+    throw storeError(error, path);
+  }
+}
+
+/** Turns a SQLite error into a StoreError that says what happened in words. */
+export function storeError(thrown: unknown, path: string): Error {
+  if (thrown instanceof StoreError) return thrown;
+  const error = toError(thrown);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && BUSY_CODES.has(code)) {
+    return new StoreError(
+      'STORE_BUSY',
+      `The database ${path} is locked by another process and stayed locked past the busy timeout. Try again; if it persists, look for a process holding it.`,
+      { cause: error },
+    );
+  }
+  if (typeof code === 'string' && NOT_A_DATABASE.has(code)) {
+    return new StoreError(
+      'NOT_UNDERWAY_DATABASE',
+      `${path} is not a SQLite database (or it is damaged), so it is not an underway database. Point underway at its own file.`,
+      { cause: error },
+    );
+  }
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    return new StoreError('STORE_FAILED', `The database ${path} failed: ${error.message} (${code}).`, { cause: error });
+  }
+  return error;
+}

@@ -1,0 +1,583 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Database from 'better-sqlite3';
+import { checkArtifactName } from '../../core/artifact-name.ts';
+import { newJobId, newLeaseToken } from '../../core/ids.ts';
+import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { EventHub } from '../event-hub.ts';
+import {
+  type ClaimedJob,
+  type ClaimRequest,
+  type CleanupRetention,
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_MAX_LOG_LINES,
+  type EnqueueInput,
+  type HeartbeatResult,
+  type JobEvent,
+  type JobFilter,
+  type JobPage,
+  type LogLine,
+  MAX_LIST_LIMIT,
+  MAX_LOG_LINE_LENGTH,
+  type NewArtifact,
+  type NewLogLine,
+  type StatusCount,
+  type Store,
+} from '../store.ts';
+import { SqliteEventBus } from './event-bus.ts';
+import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
+import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
+
+export interface SqliteStoreOptions extends OpenOptions {
+  /** The database file; created with its folder when absent. `:memory:` for a private, throwaway store. */
+  file: string;
+  /** Where artifacts are kept. Default: a folder beside the file, `<file>-artifacts`. */
+  artifactsDir?: string;
+  /** Bring the schema up to date on open. Default true. */
+  migrate?: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The embedded store: one SQLite file in WAL mode, zero set-up. Safe for several processes on
+ * one machine (a server and its workers): claims and other changes are single write transactions,
+ * and events travel between the processes through the file (see SqliteEventBus).
+ *
+ * @example
+ * const store = sqliteStore({ file: './data/underway.db' });
+ */
+export function sqliteStore(options: SqliteStoreOptions): Store {
+  return new SqliteStore(options);
+}
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #path: string;
+  readonly #artifactsDir: string;
+  readonly #hub = new EventHub();
+  readonly #bus: SqliteEventBus;
+  #closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = openDatabase(options.file, options);
+    this.#path = options.file;
+    this.#artifactsDir = options.artifactsDir ?? `${options.file}-artifacts`;
+    if (options.migrate !== false) migrateDatabase(this.#db, this.#path);
+    this.#bus = new SqliteEventBus(this.#db, options.file, this.#hub);
+  }
+
+  /** Runs `fn` as one write transaction, mapping SQLite's errors to StoreErrors. */
+  #write<T>(fn: () => T): T {
+    try {
+      return this.#db.transaction(fn).immediate();
+    } catch (error) {
+      throw storeError(error, this.#path);
+    }
+  }
+
+  #read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      throw storeError(error, this.#path);
+    }
+  }
+
+  #row(id: string): JobRow | undefined {
+    return this.#db.prepare('SELECT * FROM underway_jobs WHERE id = ?').get(id) as JobRow | undefined;
+  }
+
+  #artifactsOf(jobIds: string[]): Map<string, ArtifactInfo[]> {
+    const byJob = new Map<string, ArtifactInfo[]>();
+    if (jobIds.length === 0) return byJob;
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM underway_artifacts WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, name`,
+      )
+      .all(JSON.stringify(jobIds)) as ArtifactRow[];
+    for (const row of rows) {
+      const list = byJob.get(row.job_id) ?? [];
+      list.push(toArtifactInfo(row));
+      byJob.set(row.job_id, list);
+    }
+    return byJob;
+  }
+
+  #jobs(rows: JobRow[]): Job[] {
+    const artifacts = this.#artifactsOf(rows.map((row) => row.id));
+    return rows.map((row) => toJob(row, artifacts.get(row.id) ?? []));
+  }
+
+  #job(row: JobRow): Job {
+    return this.#jobs([row])[0] as Job;
+  }
+
+  #publishStatus(job: Job): void {
+    const event: JobEvent = {
+      type: 'status',
+      jobId: job.id,
+      task: job.task,
+      owner: job.owner,
+      status: job.status,
+      cancelRequested: job.cancelRequested,
+    };
+    if (job.error) event.error = job.error;
+    if (job.status === 'succeeded') event.result = job.result;
+    this.publish(event);
+  }
+
+  async migrate(): Promise<void> {
+    migrateDatabase(this.#db, this.#path);
+  }
+
+  async enqueue(input: EnqueueInput): Promise<{ job: Job; created: boolean }> {
+    const now = Date.now();
+    const outcome = this.#write(() => {
+      if (input.dedupeKey) {
+        const existing = this.#db
+          .prepare("SELECT * FROM underway_jobs WHERE dedupe_key = ? AND status IN ('queued', 'running')")
+          .get(input.dedupeKey) as JobRow | undefined;
+        if (existing) return { row: existing, created: false };
+      }
+      const row = this.#db
+        .prepare(
+          `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds,
+             retry_of, created_at, run_at)
+           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        )
+        .get(
+          newJobId(),
+          input.task,
+          JSON.stringify(input.params ?? {}),
+          input.maxAttempts,
+          input.owner ?? null,
+          input.dedupeKey ?? null,
+          input.timeoutSeconds ?? null,
+          input.retryOf ?? null,
+          now,
+          input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
+        ) as JobRow;
+      return { row, created: true };
+    });
+    const job = this.#job(outcome.row);
+    if (outcome.created) this.#publishStatus(job);
+    return { job, created: outcome.created };
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    if (request.limit <= 0 || request.tasks.length === 0) return [];
+    const now = Date.now();
+    const rows = this.#write(() => {
+      const due = this.#db
+        .prepare(
+          `SELECT id FROM underway_jobs
+           WHERE status = 'queued' AND run_at <= ? AND task IN (SELECT value FROM json_each(?))
+           ORDER BY run_at, seq LIMIT ?`,
+        )
+        .all(now, JSON.stringify(request.tasks), request.limit) as { id: string }[];
+      const update = this.#db.prepare(
+        `UPDATE underway_jobs
+         SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?, lease_token = ?,
+             lease_expires_at = ?, progress = NULL
+         WHERE id = ? AND status = 'queued' RETURNING *`,
+      );
+      return due.map(
+        ({ id }) => update.get(now, request.workerId, newLeaseToken(), now + request.leaseMs, id) as JobRow,
+      );
+    });
+    const jobs = this.#jobs(rows);
+    for (const job of jobs) this.#publishStatus(job);
+    return rows.map((row, index) => ({
+      job: jobs[index] as Job,
+      lease: { jobId: row.id, token: row.lease_token as string },
+    }));
+  }
+
+  async heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]> {
+    if (leases.length === 0) return [];
+    const until = Date.now() + leaseMs;
+    return this.#write(() => {
+      const renew = this.#db.prepare(
+        `UPDATE underway_jobs SET lease_expires_at = ?
+         WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING cancel_requested`,
+      );
+      return leases.map((lease) => {
+        const row = renew.get(until, lease.jobId, lease.token) as { cancel_requested: number } | undefined;
+        return { jobId: lease.jobId, held: row !== undefined, cancelRequested: row?.cancel_requested === 1 };
+      });
+    });
+  }
+
+  async saveProgress(lease: Lease, progress: JobProgress): Promise<boolean> {
+    const changed = this.#write(
+      () =>
+        this.#db
+          .prepare(`UPDATE underway_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND status = 'running'`)
+          .run(JSON.stringify(progress), lease.jobId, lease.token).changes,
+    );
+    return changed === 1;
+  }
+
+  async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
+    const now = Date.now();
+    const row = this.#write(() => {
+      const fence = `WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`;
+      const clearLease = 'worker_id = NULL, lease_token = NULL, lease_expires_at = NULL';
+      if (outcome.status === 'succeeded') {
+        return this.#db
+          .prepare(
+            `UPDATE underway_jobs SET status = 'succeeded', result = ?, error = NULL, finished_at = ?, ${clearLease} ${fence}`,
+          )
+          .get(toJsonColumn(outcome.result), now, lease.jobId, lease.token) as JobRow | undefined;
+      }
+      if (outcome.status === 'retry') {
+        // A cancel asked for while the attempt was failing wins over the retry.
+        return this.#db
+          .prepare(
+            `UPDATE underway_jobs SET
+               status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
+               finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
+               error = ?, run_at = ?, ${clearLease} ${fence}`,
+          )
+          .get(now, JSON.stringify(outcome.error), Date.parse(outcome.runAt), lease.jobId, lease.token) as
+          | JobRow
+          | undefined;
+      }
+      return this.#db
+        .prepare(`UPDATE underway_jobs SET status = ?, error = ?, finished_at = ?, ${clearLease} ${fence}`)
+        .get(outcome.status, JSON.stringify(outcome.error), now, lease.jobId, lease.token) as JobRow | undefined;
+    });
+    if (!row) return null;
+    const job = this.#job(row);
+    this.#publishStatus(job);
+    return job;
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    const now = Date.now();
+    const row = this.#write(
+      () =>
+        this.#db
+          .prepare(
+            `UPDATE underway_jobs SET
+               status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
+               finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
+               error = CASE WHEN cancel_requested = 1 THEN ? ELSE error END,
+               attempt = attempt - 1, run_at = ?, worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
+             WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`,
+          )
+          .get(
+            now,
+            JSON.stringify(cancelledError('Cancelled while the worker was shutting down.')),
+            now,
+            lease.jobId,
+            lease.token,
+          ) as JobRow | undefined,
+    );
+    if (!row) return false;
+    this.#publishStatus(this.#job(row));
+    return true;
+  }
+
+  async requestCancel(id: string): Promise<Job | null> {
+    const now = Date.now();
+    const result = this.#write(() => {
+      const row = this.#row(id);
+      if (!row) return null;
+      if (row.status === 'queued') {
+        const updated = this.#db
+          .prepare(
+            `UPDATE underway_jobs SET status = 'cancelled', cancel_requested = 1, finished_at = ?, error = ?
+             WHERE id = ? RETURNING *`,
+          )
+          .get(now, JSON.stringify(cancelledError('Cancelled before it started.')), id) as JobRow;
+        return { row: updated, changed: true };
+      }
+      if (row.status === 'running' && row.cancel_requested === 0) {
+        const updated = this.#db
+          .prepare('UPDATE underway_jobs SET cancel_requested = 1 WHERE id = ? RETURNING *')
+          .get(id) as JobRow;
+        return { row: updated, changed: true };
+      }
+      return { row, changed: false };
+    });
+    if (!result) return null;
+    const job = this.#job(result.row);
+    if (result.changed) this.#publishStatus(job);
+    return job;
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return this.#read(() => {
+      const row = this.#row(id);
+      return row ? this.#job(row) : null;
+    });
+  }
+
+  async list(filter: JobFilter = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(1, Math.floor(filter.limit ?? DEFAULT_LIST_LIMIT)), MAX_LIST_LIMIT);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status !== undefined) {
+      const statuses = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
+      where.push('status IN (SELECT value FROM json_each(?))');
+      args.push(JSON.stringify(statuses));
+    }
+    if (filter.task !== undefined) {
+      where.push('task = ?');
+      args.push(filter.task);
+    }
+    if (filter.owner !== undefined) {
+      where.push('owner = ?');
+      args.push(filter.owner);
+    }
+    if (filter.cursor) {
+      where.push('seq < ?');
+      args.push(decodeCursor(filter.cursor));
+    }
+    const sql = `SELECT * FROM underway_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY seq DESC LIMIT ?`;
+    return this.#read(() => {
+      const rows = this.#db.prepare(sql).all(...args, limit + 1) as JobRow[];
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return { jobs: this.#jobs(page), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+    });
+  }
+
+  async counts(): Promise<StatusCount[]> {
+    return this.#read(
+      () =>
+        this.#db
+          .prepare(
+            'SELECT task, status, count(*) AS count FROM underway_jobs GROUP BY task, status ORDER BY task, status',
+          )
+          .all() as StatusCount[],
+    );
+  }
+
+  async remove(id: string): Promise<'removed' | 'not-found' | 'unfinished'> {
+    const outcome = this.#write(() => {
+      const row = this.#row(id);
+      if (!row) return 'not-found' as const;
+      if (row.status === 'queued' || row.status === 'running') return 'unfinished' as const;
+      this.#deleteJobs([id]);
+      return 'removed' as const;
+    });
+    if (outcome === 'removed') await this.#removeArtifactFiles([id]);
+    return outcome;
+  }
+
+  #deleteJobs(ids: string[]): void {
+    const list = JSON.stringify(ids);
+    for (const table of ['underway_logs', 'underway_artifacts']) {
+      this.#db.prepare(`DELETE FROM ${table} WHERE job_id IN (SELECT value FROM json_each(?))`).run(list);
+    }
+    this.#db.prepare('DELETE FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))').run(list);
+  }
+
+  async #removeArtifactFiles(ids: string[]): Promise<void> {
+    await Promise.all(ids.map((id) => rm(join(this.#artifactsDir, id), { recursive: true, force: true })));
+  }
+
+  async appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines = DEFAULT_MAX_LOG_LINES): Promise<LogLine[]> {
+    if (lines.length === 0) return [];
+    return this.#write(() => {
+      const { last } = this.#db
+        .prepare('SELECT coalesce(max(seq), 0) AS last FROM underway_logs WHERE job_id = ?')
+        .get(jobId) as { last: number };
+      const insert = this.#db.prepare(
+        'INSERT INTO underway_logs (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)',
+      );
+      const stored: LogLine[] = [];
+      let seq = last;
+      for (const line of lines) {
+        if (seq > maxLines) break; // the cap notice is already there
+        const entry: LogLine =
+          seq === maxLines
+            ? {
+                seq: seq + 1,
+                stream: 'system',
+                at: line.at,
+                line: `[log capped at ${maxLines} lines; later lines dropped]`,
+              }
+            : { seq: seq + 1, stream: line.stream, at: line.at, line: capLine(line.line) };
+        insert.run(jobId, entry.seq, Date.parse(entry.at), entry.stream, entry.line);
+        stored.push(entry);
+        seq = entry.seq;
+      }
+      return stored;
+    });
+  }
+
+  async readLogs(jobId: string, options: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
+    const rows = this.#read(
+      () =>
+        this.#db
+          .prepare('SELECT seq, at, stream, line FROM underway_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+          .all(jobId, options.after ?? 0, options.limit ?? 100_000) as {
+          seq: number;
+          at: number;
+          stream: LogLine['stream'];
+          line: string;
+        }[],
+    );
+    return rows.map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
+  }
+
+  async saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo> {
+    const name = checkArtifactName(artifact.name);
+    const dir = join(this.#artifactsDir, jobId);
+    await mkdir(dir, { recursive: true });
+    const target = join(dir, name);
+    const partial = `${target}.${newLeaseToken()}.partial`;
+    try {
+      if (artifact.body instanceof Uint8Array) await writeFile(partial, artifact.body);
+      else await pipeline(artifact.body, createWriteStream(partial));
+      await rename(partial, target);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+    const { size } = await stat(target);
+    const row = this.#write(
+      () =>
+        this.#db
+          .prepare(
+            `INSERT INTO underway_artifacts (job_id, name, content_type, size, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (job_id, name) DO UPDATE SET content_type = excluded.content_type, size = excluded.size,
+               created_at = excluded.created_at
+             RETURNING *`,
+          )
+          .get(jobId, name, artifact.contentType, size, Date.now()) as ArtifactRow,
+    );
+    return toArtifactInfo(row);
+  }
+
+  async openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null> {
+    const row = this.#read(
+      () =>
+        this.#db.prepare('SELECT * FROM underway_artifacts WHERE job_id = ? AND name = ?').get(jobId, name) as
+          | ArtifactRow
+          | undefined,
+    );
+    if (!row) return null;
+    const path = join(this.#artifactsDir, jobId, checkArtifactName(row.name));
+    try {
+      await stat(path);
+    } catch {
+      return null; // The row outlived its file (removed by hand): nothing to serve.
+    }
+    return { info: toArtifactInfo(row), body: createReadStream(path) };
+  }
+
+  async reapExpiredLeases(): Promise<Job[]> {
+    const now = Date.now();
+    const rows = this.#write(() => {
+      const expired = this.#db
+        .prepare(`SELECT * FROM underway_jobs WHERE status = 'running' AND lease_expires_at < ?`)
+        .all(now) as JobRow[];
+      const update = this.#db.prepare(
+        `UPDATE underway_jobs SET status = ?, error = ?, finished_at = ?, run_at = ?,
+           worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
+         WHERE id = ? AND lease_token = ? RETURNING *`,
+      );
+      return expired.map((row) => {
+        const [status, error] = reapedState(row);
+        const finished = status === 'queued' ? null : now;
+        return update.get(status, JSON.stringify(error), finished, now, row.id, row.lease_token) as JobRow;
+      });
+    });
+    const jobs = this.#jobs(rows);
+    for (const job of jobs) this.#publishStatus(job);
+    return jobs;
+  }
+
+  async cleanup(retention: CleanupRetention): Promise<number> {
+    const now = (retention.now ?? new Date()).getTime();
+    const ids = this.#write(() => {
+      const tasks = Object.entries(retention.tasks ?? {});
+      const special = JSON.stringify(tasks.map(([name]) => name));
+      const finder = this.#db.prepare(
+        `SELECT id FROM underway_jobs WHERE status = ? AND finished_at < ? AND (? IS NULL OR task = ?)
+           AND (? IS NOT NULL OR task NOT IN (SELECT value FROM json_each(?)))`,
+      );
+      const found: string[] = [];
+      const collect = (task: string | null, succeededDays: number, failedDays: number) => {
+        for (const [status, days] of [
+          ['succeeded', succeededDays],
+          ['failed', failedDays],
+          ['cancelled', failedDays],
+        ] as const) {
+          const rows = finder.all(status, now - days * DAY_MS, task, task, task, special) as { id: string }[];
+          for (const row of rows) found.push(row.id);
+        }
+      };
+      collect(null, retention.succeededDays, retention.failedDays);
+      for (const [task, own] of tasks) {
+        collect(task, own.succeededDays ?? retention.succeededDays, own.failedDays ?? retention.failedDays);
+      }
+      if (found.length > 0) this.#deleteJobs(found);
+      return found;
+    });
+    await this.#removeArtifactFiles(ids);
+    return ids.length;
+  }
+
+  async nextRunAt(tasks: readonly string[]): Promise<IsoDate | null> {
+    const row = this.#read(
+      () =>
+        this.#db
+          .prepare(
+            `SELECT min(run_at) AS at FROM underway_jobs
+             WHERE status = 'queued' AND task IN (SELECT value FROM json_each(?))`,
+          )
+          .get(JSON.stringify(tasks)) as { at: number | null },
+    );
+    return row.at === null ? null : new Date(row.at).toISOString();
+  }
+
+  publish(event: JobEvent): void {
+    this.#bus.publish(event);
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    const off = this.#hub.add(listener);
+    this.#bus.startTail();
+    return () => {
+      off();
+      if (this.#hub.size === 0) this.#bus.stopTail();
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#bus.close();
+    this.#db.close();
+  }
+}
+
+function cancelledError(message: string): JobError {
+  return { code: 'CANCELLED', message };
+}
+
+/** What an expired lease leads to: cancelled if asked, queued while attempts remain, else failed STALLED. */
+function reapedState(row: JobRow): ['queued' | 'failed' | 'cancelled', JobError] {
+  if (row.cancel_requested === 1) return ['cancelled', cancelledError('Cancelled; its worker stopped responding.')];
+  const message = `The worker running attempt ${row.attempt} stopped responding (its lease expired).`;
+  if (row.attempt < row.max_attempts) return ['queued', { code: 'STALLED', message }];
+  return ['failed', { code: 'STALLED', message: `${message} No attempts left.` }];
+}
+
+function capLine(line: string): string {
+  return line.length <= MAX_LOG_LINE_LENGTH
+    ? line
+    : `${line.slice(0, MAX_LOG_LINE_LENGTH)}… [cut, ${line.length} characters]`;
+}

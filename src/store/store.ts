@@ -1,0 +1,214 @@
+import type { Readable } from 'node:stream';
+import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from '../core/job.ts';
+import type { Retention } from '../core/task.ts';
+
+/**
+ * The Store: where jobs live. Job-shaped, not a generic repository; every backend (SQLite,
+ * PostgreSQL) implements exactly this and passes the one conformance suite
+ * (test/store-conformance.ts). Stores only store: retry times, backoff and which outcome an
+ * attempt has are decided by the worker with `core`, so every backend behaves the same.
+ *
+ * All state changes are atomic, and every change of status publishes a `status` event to
+ * `subscribe` listeners in every process that shares the store.
+ */
+export interface Store {
+  /** "sqlite" or "postgres": shown in logs and /healthz. */
+  readonly kind: string;
+
+  /** Creates or upgrades the schema; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+
+  /**
+   * Adds a job in `queued`. With a `dedupeKey` that a queued or running job already holds, adds
+   * nothing and returns that job with `created: false`.
+   */
+  enqueue(input: EnqueueInput): Promise<{ job: Job; created: boolean }>;
+
+  /**
+   * Atomically moves up to `limit` due jobs of the given tasks from `queued` to `running`, oldest
+   * `runAt` first, counting an attempt and giving each a lease of `leaseMs`. No job is ever
+   * handed to two claimers.
+   */
+  claim(request: ClaimRequest): Promise<ClaimedJob[]>;
+
+  /** Extends the leases still held by this worker; tells, per job, whether it is still held and whether cancel was asked. */
+  heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]>;
+
+  /** Persists a running job's latest progress; false (and no write) when the lease is lost. */
+  saveProgress(lease: Lease, progress: JobProgress): Promise<boolean>;
+
+  /** Ends an attempt as the outcome says; null (and no write) when the lease is lost: a fenced write. */
+  finish(lease: Lease, outcome: Outcome): Promise<Job | null>;
+
+  /** Gives a running job back to the queue without counting the attempt (graceful shutdown); false when the lease is lost. */
+  release(lease: Lease): Promise<boolean>;
+
+  /**
+   * Asks a job to stop: a queued job becomes `cancelled` at once, a running one gets
+   * `cancelRequested`. Returns the job as it is now, or null when unknown. A finished job is
+   * returned unchanged.
+   */
+  requestCancel(id: string): Promise<Job | null>;
+
+  /** One job, or null. */
+  get(id: string): Promise<Job | null>;
+
+  /** Jobs newest first, filtered, a page at a time. */
+  list(filter?: JobFilter): Promise<JobPage>;
+
+  /** How many jobs of each status there are, per task (for metrics and the dashboard). */
+  counts(): Promise<StatusCount[]>;
+
+  /** Forgets a finished job with its logs and artifacts. */
+  remove(id: string): Promise<'removed' | 'not-found' | 'unfinished'>;
+
+  /**
+   * Appends log lines, numbered in order, keeping at most `maxLines` per job (one `system` line
+   * says where the cap cut). Returns the lines as stored, with their numbers.
+   */
+  appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines?: number): Promise<LogLine[]>;
+
+  /** Log lines with `seq` greater than `after` (0 for all), oldest first, at most `limit`. */
+  readLogs(jobId: string, options?: { after?: number; limit?: number }): Promise<LogLine[]>;
+
+  /** Stores a file a job produced, replacing one of the same name. */
+  saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo>;
+
+  /** Opens an artifact for reading, or null when there is none of that name. */
+  openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null>;
+
+  /**
+   * Finds running jobs whose lease expired (their worker died or hung): each goes back to
+   * `queued`, or to `failed` with code STALLED when its attempts are spent. Returns them.
+   */
+  reapExpiredLeases(): Promise<Job[]>;
+
+  /** Deletes finished jobs past their retention (never an unfinished one); returns how many. */
+  cleanup(retention: CleanupRetention): Promise<number>;
+
+  /** The earliest `runAt` of a queued job of these tasks, so an idle worker knows when to look again. */
+  nextRunAt(tasks: readonly string[]): Promise<IsoDate | null>;
+
+  /** Sends an event to every subscriber, in this process at once and in others as fast as the backend can. */
+  publish(event: JobEvent): void;
+
+  /** Listens to events of all jobs from every process sharing the store; returns the unsubscribe. */
+  subscribe(listener: (event: JobEvent) => void): () => void;
+
+  /** Closes connections and stops listening. */
+  close(): Promise<void>;
+}
+
+export interface EnqueueInput {
+  task: string;
+  /** Already validated (and redacted where a field is secret). */
+  params: unknown;
+  owner?: string | null;
+  dedupeKey?: string | null;
+  runAt?: IsoDate | null;
+  maxAttempts: number;
+  timeoutSeconds?: number | null;
+  retryOf?: string | null;
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  tasks: readonly string[];
+  limit: number;
+  leaseMs: number;
+}
+
+export interface ClaimedJob {
+  job: Job;
+  lease: Lease;
+}
+
+export interface HeartbeatResult {
+  jobId: string;
+  held: boolean;
+  cancelRequested: boolean;
+}
+
+export interface JobFilter {
+  status?: JobStatus | readonly JobStatus[];
+  task?: string;
+  owner?: string;
+  /** At most 200. Default 50. */
+  limit?: number;
+  /** From a previous page's `nextCursor`. */
+  cursor?: string | null;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  nextCursor: string | null;
+}
+
+export interface StatusCount {
+  task: string;
+  status: JobStatus;
+  count: number;
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+export interface NewLogLine {
+  stream: LogStream;
+  line: string;
+  at: IsoDate;
+}
+
+export interface LogLine extends NewLogLine {
+  seq: number;
+}
+
+export interface NewArtifact {
+  name: string;
+  contentType: string;
+  body: Uint8Array | Readable;
+}
+
+export interface CleanupRetention {
+  /** Days a succeeded job is kept. */
+  succeededDays: number;
+  /** Days a failed or cancelled job is kept. */
+  failedDays: number;
+  /** Per-task overrides. */
+  tasks?: Readonly<Record<string, Retention>>;
+  /** "Now", for tests. */
+  now?: Date;
+}
+
+/**
+ * What subscribers hear. Every event names the job's task and owner so that a server can filter
+ * by who may see it without a query per event.
+ */
+export type JobEvent =
+  | {
+      type: 'status';
+      jobId: string;
+      task: string;
+      owner: string | null;
+      status: JobStatus;
+      cancelRequested: boolean;
+      error?: JobError | null;
+      result?: unknown;
+    }
+  | { type: 'progress'; jobId: string; task: string; owner: string | null; progress: JobProgress }
+  | {
+      type: 'log';
+      jobId: string;
+      task: string;
+      owner: string | null;
+      stream: LogStream;
+      line: string;
+      at: IsoDate;
+      seq: number;
+    };
+
+export const MAX_LIST_LIMIT = 200;
+export const DEFAULT_LIST_LIMIT = 50;
+/** Log lines kept per job unless configured otherwise. */
+export const DEFAULT_MAX_LOG_LINES = 10_000;
+/** Longest log line kept; the rest is cut with a marker. */
+export const MAX_LOG_LINE_LENGTH = 8_192;

@@ -1,0 +1,413 @@
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ValidationError } from '../src/core/errors.ts';
+import type { JobError, Lease } from '../src/core/job.ts';
+import type { EnqueueInput, JobEvent, Store } from '../src/store/store.ts';
+
+export interface StoreUnderTest {
+  /** A fresh, migrated, empty store. */
+  create(): Promise<Store>;
+  /** Tests this backend skips, by name, each with the reason. */
+  skip?: Readonly<Record<string, string>>;
+}
+
+const failure: JobError = { code: 'TASK_ERROR', message: 'it broke' };
+const inOneHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+/**
+ * The one suite every Store passes, against the real database. Each backend's test file calls
+ * `describeStore('sqlite', { create })`; a skip must say why.
+ */
+export function describeStore(name: string, backend: StoreUnderTest): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    const input = (over: Partial<EnqueueInput> = {}): EnqueueInput => ({
+      task: 'demo',
+      params: { n: 1 },
+      maxAttempts: 3,
+      ...over,
+    });
+    const enqueue = async (over: Partial<EnqueueInput> = {}) => (await store.enqueue(input(over))).job;
+    const claimOne = async (tasks = ['demo'], leaseMs = 30_000) => {
+      const [claimed] = await store.claim({ workerId: 'w1', tasks, limit: 1, leaseMs });
+      if (!claimed) throw new Error('expected a claim');
+      return claimed;
+    };
+    const test = (title: string, fn: () => Promise<void>) => {
+      const reason = backend.skip?.[title];
+      if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
+      else it(title, fn);
+    };
+
+    beforeEach(async () => {
+      store = await backend.create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    test('enqueue stores a queued job with every field', async () => {
+      const job = await enqueue({ owner: 'ann', timeoutSeconds: 30 });
+      expect(job).toMatchObject({
+        task: 'demo',
+        status: 'queued',
+        params: { n: 1 },
+        result: null,
+        error: null,
+        progress: null,
+        attempt: 0,
+        maxAttempts: 3,
+        cancelRequested: false,
+        owner: 'ann',
+        timeoutSeconds: 30,
+        startedAt: null,
+        finishedAt: null,
+        artifacts: [],
+      });
+      expect(job.id).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+      expect(Date.parse(job.createdAt)).not.toBeNaN();
+      expect(await store.get(job.id)).toEqual(job);
+      expect(await store.get('no-such-job')).toBeNull();
+    });
+
+    test('dedupe key returns the active job, and frees up once it is finished', async () => {
+      const first = await store.enqueue(input({ dedupeKey: 'k' }));
+      const second = await store.enqueue(input({ dedupeKey: 'k', params: { n: 2 } }));
+      expect(first.created).toBe(true);
+      expect(second).toEqual({ job: first.job, created: false });
+      const { lease } = await claimOne();
+      expect((await store.enqueue(input({ dedupeKey: 'k' }))).created).toBe(false);
+      await store.finish(lease, { status: 'succeeded', result: 1 });
+      const third = await store.enqueue(input({ dedupeKey: 'k' }));
+      expect(third.created).toBe(true);
+      expect(third.job.id).not.toBe(first.job.id);
+    });
+
+    test('a job with a later runAt is not claimed early, and nextRunAt names it', async () => {
+      const at = inOneHour();
+      await enqueue({ runAt: at });
+      expect(await store.claim({ workerId: 'w', tasks: ['demo'], limit: 5, leaseMs: 1000 })).toEqual([]);
+      expect(await store.nextRunAt(['demo'])).toBe(new Date(at).toISOString());
+      expect(await store.nextRunAt(['other'])).toBeNull();
+    });
+
+    test('claim takes due jobs of the named tasks, oldest first, up to the limit', async () => {
+      const a = await enqueue();
+      const b = await enqueue();
+      await enqueue({ task: 'other' });
+      await enqueue();
+      const claimed = await store.claim({ workerId: 'w1', tasks: ['demo'], limit: 2, leaseMs: 10_000 });
+      expect(claimed.map((c) => c.job.id)).toEqual([a.id, b.id]);
+      for (const { job, lease } of claimed) {
+        expect(job).toMatchObject({ status: 'running', attempt: 1 });
+        expect(job.startedAt).not.toBeNull();
+        expect(lease.jobId).toBe(job.id);
+        expect(lease.token.length).toBeGreaterThan(8);
+      }
+    });
+
+    test('concurrent claims never hand out the same job twice', async () => {
+      for (let i = 0; i < 30; i++) await enqueue();
+      const rounds = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.claim({ workerId: `w${i}`, tasks: ['demo'], limit: 5, leaseMs: 10_000 }),
+        ),
+      );
+      const ids = rounds.flat().map((c) => c.job.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBe(30);
+    });
+
+    test('heartbeat renews held leases and reports cancel requests', async () => {
+      await enqueue();
+      const a = await claimOne();
+      await enqueue();
+      const b = await claimOne();
+      await store.requestCancel(b.job.id);
+      const stale: Lease = { jobId: a.job.id, token: 'not-the-token' };
+      expect(await store.heartbeat([a.lease, b.lease, stale], 10_000)).toEqual([
+        { jobId: a.job.id, held: true, cancelRequested: false },
+        { jobId: b.job.id, held: true, cancelRequested: true },
+        { jobId: a.job.id, held: false, cancelRequested: false },
+      ]);
+    });
+
+    test('progress is saved only under the current lease', async () => {
+      await enqueue();
+      const { job, lease } = await claimOne();
+      const progress = {
+        current: 3,
+        total: 40,
+        percent: 7.5,
+        message: 'Zipping',
+        etaSeconds: 52,
+        updatedAt: new Date().toISOString(),
+      };
+      expect(await store.saveProgress(lease, progress)).toBe(true);
+      expect((await store.get(job.id))?.progress).toEqual(progress);
+      expect(await store.saveProgress({ ...lease, token: 'x' }, { ...progress, current: 4 })).toBe(false);
+      expect((await store.get(job.id))?.progress?.current).toBe(3);
+    });
+
+    test('finish is fenced: a finished job never changes again', async () => {
+      await enqueue();
+      const { job, lease } = await claimOne();
+      expect(await store.finish({ ...lease, token: 'wrong' }, { status: 'succeeded', result: 0 })).toBeNull();
+      const done = await store.finish(lease, { status: 'succeeded', result: { files: 3 } });
+      expect(done).toMatchObject({ status: 'succeeded', result: { files: 3 }, error: null });
+      expect(done?.finishedAt).not.toBeNull();
+      expect(await store.finish(lease, { status: 'failed', error: failure })).toBeNull();
+      expect(await store.release(lease)).toBe(false);
+      expect(await store.requestCancel(job.id)).toEqual(done);
+      expect(
+        await store.saveProgress(lease, {
+          current: 1,
+          total: 1,
+          percent: 100,
+          message: null,
+          etaSeconds: 0,
+          updatedAt: new Date().toISOString(),
+        }),
+      ).toBe(false);
+      expect(await store.get(job.id)).toEqual(done);
+    });
+
+    test('failed and cancelled outcomes keep their error', async () => {
+      await enqueue();
+      const a = await claimOne();
+      expect(await store.finish(a.lease, { status: 'failed', error: failure })).toMatchObject({
+        status: 'failed',
+        error: failure,
+      });
+      await enqueue();
+      const b = await claimOne();
+      const cancelled: JobError = { code: 'CANCELLED', message: 'Cancelled.' };
+      expect(await store.finish(b.lease, { status: 'cancelled', error: cancelled })).toMatchObject({
+        status: 'cancelled',
+        error: cancelled,
+      });
+    });
+
+    test('retry sends the job back to the queue for a later attempt', async () => {
+      await enqueue();
+      const first = await claimOne();
+      const runAt = new Date(Date.now() - 1).toISOString();
+      const requeued = await store.finish(first.lease, { status: 'retry', error: failure, runAt });
+      expect(requeued).toMatchObject({ status: 'queued', attempt: 1, error: failure, finishedAt: null });
+      const second = await claimOne();
+      expect(second.job).toMatchObject({ id: first.job.id, attempt: 2, status: 'running' });
+      expect(await store.finish(first.lease, { status: 'succeeded', result: 1 })).toBeNull();
+    });
+
+    test('a retry of a job whose cancel was asked ends it cancelled', async () => {
+      await enqueue();
+      const { job, lease } = await claimOne();
+      await store.requestCancel(job.id);
+      const ended = await store.finish(lease, { status: 'retry', error: failure, runAt: new Date().toISOString() });
+      expect(ended?.status).toBe('cancelled');
+    });
+
+    test('release hands a running job back without counting the attempt', async () => {
+      await enqueue();
+      const { job, lease } = await claimOne();
+      expect(await store.release(lease)).toBe(true);
+      expect(await store.get(job.id)).toMatchObject({ status: 'queued', attempt: 0 });
+      expect((await claimOne()).job.attempt).toBe(1);
+    });
+
+    test('cancel: a queued job ends at once, a running one is asked, an unknown one is null', async () => {
+      const queued = await enqueue();
+      const cancelled = await store.requestCancel(queued.id);
+      expect(cancelled).toMatchObject({ status: 'cancelled', cancelRequested: true, error: { code: 'CANCELLED' } });
+      expect(cancelled?.finishedAt).not.toBeNull();
+      await enqueue();
+      const { job } = await claimOne();
+      expect(await store.requestCancel(job.id)).toMatchObject({ status: 'running', cancelRequested: true });
+      expect(await store.requestCancel('nope')).toBeNull();
+    });
+
+    test('list: newest first, filtered, paged by cursor without gaps or repeats', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++)
+        ids.push((await enqueue({ task: i % 2 ? 'odd' : 'even', owner: i < 3 ? 'ann' : 'bob' })).id);
+      const all: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await store.list({ limit: 3, cursor });
+        expect(page.jobs.length).toBeLessThanOrEqual(3);
+        all.push(...page.jobs.map((j) => j.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(all).toEqual([...ids].reverse());
+      expect((await store.list({ task: 'odd' })).jobs.map((j) => j.id)).toEqual([ids[5], ids[3], ids[1]]);
+      expect((await store.list({ owner: 'ann' })).jobs).toHaveLength(3);
+      expect((await store.list({ status: 'running' })).jobs).toHaveLength(0);
+      expect((await store.list({ status: ['queued', 'running'] })).jobs).toHaveLength(7);
+      expect((await store.list({ limit: 7 })).nextCursor).toBeNull();
+      await expect(store.list({ cursor: 'garbage' })).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    test('counts jobs by task and status', async () => {
+      await enqueue();
+      await enqueue();
+      await enqueue({ task: 'other' });
+      await claimOne();
+      const counts = await store.counts();
+      expect(counts).toEqual(
+        expect.arrayContaining([
+          { task: 'demo', status: 'queued', count: 1 },
+          { task: 'demo', status: 'running', count: 1 },
+          { task: 'other', status: 'queued', count: 1 },
+        ]),
+      );
+      expect(counts).toHaveLength(3);
+    });
+
+    test('remove forgets only finished jobs, with their logs and artifacts', async () => {
+      const queued = await enqueue();
+      expect(await store.remove(queued.id)).toBe('unfinished');
+      const { job, lease } = await claimOne();
+      expect(await store.remove(job.id)).toBe('unfinished');
+      await store.appendLogs(job.id, [{ stream: 'stdout', line: 'hi', at: new Date().toISOString() }]);
+      await store.saveArtifact(job.id, { name: 'out.txt', contentType: 'text/plain', body: Buffer.from('x') });
+      await store.finish(lease, { status: 'succeeded', result: null });
+      expect(await store.remove(job.id)).toBe('removed');
+      expect(await store.get(job.id)).toBeNull();
+      expect(await store.readLogs(job.id)).toEqual([]);
+      expect(await store.openArtifact(job.id, 'out.txt')).toBeNull();
+      expect(await store.remove(job.id)).toBe('not-found');
+    });
+
+    test('logs are numbered, read after a point, capped with a notice, long lines cut', async () => {
+      const job = await enqueue();
+      const at = new Date().toISOString();
+      const stored = await store.appendLogs(job.id, [
+        { stream: 'stdout', line: 'one', at },
+        { stream: 'stderr', line: 'two', at },
+      ]);
+      expect(stored.map((l) => l.seq)).toEqual([1, 2]);
+      await store.appendLogs(job.id, [{ stream: 'stdout', line: 'x'.repeat(20_000), at }]);
+      const lines = await store.readLogs(job.id);
+      expect(lines.map((l) => [l.seq, l.stream])).toEqual([
+        [1, 'stdout'],
+        [2, 'stderr'],
+        [3, 'stdout'],
+      ]);
+      expect(lines[2]?.line.length).toBeLessThan(9_000);
+      expect((await store.readLogs(job.id, { after: 2 })).map((l) => l.seq)).toEqual([3]);
+      const capped = await store.appendLogs(
+        job.id,
+        Array.from({ length: 5 }, (_, i) => ({ stream: 'stdout' as const, line: `l${i}`, at })),
+        5,
+      );
+      expect(capped.map((l) => l.line)).toEqual(['l0', 'l1', '[log capped at 5 lines; later lines dropped]']);
+      expect(await store.appendLogs(job.id, [{ stream: 'stdout', line: 'more', at }], 5)).toEqual([]);
+      expect(await store.readLogs(job.id)).toHaveLength(6);
+    });
+
+    test('artifacts are stored from bytes or streams, replaced by name, listed on the job', async () => {
+      const job = await enqueue();
+      await store.saveArtifact(job.id, { name: 'a.txt', contentType: 'text/plain', body: Buffer.from('first') });
+      const info = await store.saveArtifact(job.id, {
+        name: 'a.txt',
+        contentType: 'text/plain',
+        body: Readable.from(['sec', 'ond!']),
+      });
+      expect(info).toMatchObject({ name: 'a.txt', size: 7, contentType: 'text/plain' });
+      const opened = await store.openArtifact(job.id, 'a.txt');
+      expect(opened?.info).toEqual(info);
+      expect(await text(opened?.body as Readable)).toBe('second!');
+      expect((await store.get(job.id))?.artifacts).toEqual([info]);
+      expect(await store.openArtifact(job.id, 'b.txt')).toBeNull();
+      await expect(
+        store.saveArtifact(job.id, { name: '../escape', contentType: 'x', body: Buffer.from('') }),
+      ).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    test('expired leases: queued again, or failed STALLED when attempts are spent, or cancelled if asked', async () => {
+      const a = await enqueue({ maxAttempts: 2 });
+      const b = await enqueue({ maxAttempts: 1 });
+      const c = await enqueue({ maxAttempts: 3 });
+      const claimed = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 3, leaseMs: 60_000 });
+      await store.requestCancel(c.id);
+      const live = await enqueue();
+      const kept = await claimOne();
+      expect(kept.job.id).toBe(live.id);
+      // Expire the first three leases: a heartbeat with a negative duration moves the deadline into the past.
+      await store.heartbeat(
+        claimed.map((x) => x.lease),
+        -1_000,
+      );
+      const reaped = await store.reapExpiredLeases();
+      expect(Object.fromEntries(reaped.map((j) => [j.id, j.status]))).toEqual({
+        [a.id]: 'queued',
+        [b.id]: 'failed',
+        [c.id]: 'cancelled',
+      });
+      expect(await store.get(b.id)).toMatchObject({ error: { code: 'STALLED' } });
+      expect(await store.get(live.id)).toMatchObject({ status: 'running' });
+      const old = claimed.find((x) => x.job.id === a.id) as (typeof claimed)[number];
+      expect(await store.finish(old.lease, { status: 'succeeded', result: 1 })).toBeNull();
+      expect(await store.reapExpiredLeases()).toEqual([]);
+    });
+
+    test('cleanup deletes finished jobs past retention and never an unfinished one', async () => {
+      const done = await enqueue({ task: 'demo' });
+      await store.finish((await claimOne()).lease, { status: 'succeeded', result: 1 });
+      const broke = await enqueue({ task: 'demo' });
+      await store.finish((await claimOne()).lease, { status: 'failed', error: failure });
+      const keep = await enqueue({ task: 'keep' });
+      await store.finish((await claimOne(['keep'])).lease, { status: 'succeeded', result: 1 });
+      const waiting = await enqueue();
+      const running = await enqueue();
+      await claimOne();
+      const inTenDays = new Date(Date.now() + 10 * 86_400_000);
+      const removed = await store.cleanup({
+        succeededDays: 7,
+        failedDays: 30,
+        tasks: { keep: { succeededDays: 365 } },
+        now: inTenDays,
+      });
+      expect(removed).toBe(1);
+      expect(await store.get(done.id)).toBeNull();
+      for (const id of [broke.id, keep.id, waiting.id, running.id]) expect(await store.get(id)).not.toBeNull();
+      const inAYear = new Date(Date.now() + 400 * 86_400_000);
+      expect(await store.cleanup({ succeededDays: 7, failedDays: 30, now: inAYear })).toBe(2);
+      expect(await store.get(waiting.id)).not.toBeNull();
+      expect(await store.get(running.id)).not.toBeNull();
+    });
+
+    test('subscribers hear every status change and every published event; unsubscribe stops it', async () => {
+      const events: JobEvent[] = [];
+      const off = store.subscribe((event) => events.push(event));
+      const job = await enqueue({ owner: 'ann' });
+      const { lease } = await claimOne();
+      const progress = {
+        current: 1,
+        total: 2,
+        percent: 50,
+        message: null,
+        etaSeconds: null,
+        updatedAt: new Date().toISOString(),
+      };
+      store.publish({ type: 'progress', jobId: job.id, task: 'demo', owner: 'ann', progress });
+      await store.finish(lease, { status: 'succeeded', result: { ok: true } });
+      off();
+      await enqueue();
+      expect(events.map((e) => (e.type === 'status' ? e.status : e.type))).toEqual([
+        'queued',
+        'running',
+        'progress',
+        'succeeded',
+      ]);
+      expect(events[3]).toMatchObject({
+        type: 'status',
+        jobId: job.id,
+        task: 'demo',
+        owner: 'ann',
+        result: { ok: true },
+      });
+    });
+  });
+}
