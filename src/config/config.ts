@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import type { AnyTask, Retention } from '../core/task.ts';
+import { sqliteStore } from '../store/sqlite/index.ts';
+import type { Store } from '../store/store.ts';
+
+/**
+ * What an `underway.config.ts` exports (default export), read by the CLI (`underway serve`,
+ * `worker`, `start`, …). Everything but `tasks` has a default, so a first config is three lines.
+ *
+ * @example
+ * import { defineConfig } from 'underway/config';
+ * import { backup } from './tasks/backup.ts';
+ * export default defineConfig({ tasks: [backup] });
+ */
+export interface UnderwayConfig {
+  tasks: readonly AnyTask[];
+  /**
+   * Where jobs live. Default: SQLite at `$UNDERWAY_DATA_DIR/underway.db` (`./data`). A function is
+   * called once per process, so a config can be imported without opening anything.
+   */
+  store?: Store | (() => Store);
+  worker?: {
+    /** Jobs run at once per worker process. Default 4. */
+    concurrency?: number;
+    leaseMs?: number;
+    pollMs?: number;
+    /** Seconds a stopping worker waits for running jobs before handing them back. Default 10. */
+    shutdownGraceSeconds?: number;
+    cancelGraceMs?: number;
+    maxLogLines?: number;
+  };
+  /** How long finished jobs are kept: succeeded 7 days, failed and cancelled 30 days by default. */
+  retention?: { succeededDays?: number; failedDays?: number };
+  /** Options for the HTTP API and dashboard (see underway/http); passed through as given. */
+  http?: Record<string, unknown>;
+}
+
+export function defineConfig(config: UnderwayConfig): UnderwayConfig {
+  return config;
+}
+
+export const DEFAULT_RETENTION = { succeededDays: 7, failedDays: 30 } as const;
+
+/** The data folder: `UNDERWAY_DATA_DIR`, default `./data`. */
+export function dataDir(): string {
+  return process.env.UNDERWAY_DATA_DIR || './data';
+}
+
+/** Opens the configured store, or the default embedded one. */
+export function openStore(config: Pick<UnderwayConfig, 'store'>): Store {
+  if (typeof config.store === 'function') return config.store();
+  if (config.store) return config.store;
+  return sqliteStore({ file: join(dataDir(), 'underway.db') });
+}
+
+/** The retention to clean up with: the config's, each task's own where it says. */
+export function retentionOf(config: UnderwayConfig): {
+  succeededDays: number;
+  failedDays: number;
+  tasks: Record<string, Retention>;
+} {
+  const tasks: Record<string, Retention> = {};
+  for (const task of config.tasks) if (task.retention) tasks[task.name] = task.retention;
+  return { ...DEFAULT_RETENTION, ...config.retention, tasks };
+}

@@ -1,0 +1,2 @@
+export type { UnderwayConfig } from './config.ts';
+export { dataDir, defineConfig, openStore } from './config.ts';

@@ -1,0 +1,34 @@
+/**
+ * underway: long-running background jobs for TypeScript web apps, with live progress.
+ * The core entry point: define tasks, start jobs, run workers. Stores and the HTTP layer have
+ * their own entry points (`underway/sqlite`, `underway/postgres`, `underway/http`).
+ */
+
+export type { Backoff } from './core/backoff.ts';
+export {
+  ConflictError,
+  NotFoundError,
+  PermanentJobError,
+  StoreError,
+  UnderwayError,
+  ValidationError,
+} from './core/errors.ts';
+export type { ArtifactInfo, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from './core/job.ts';
+export { isTerminal, JOB_STATUSES } from './core/job.ts';
+export { TaskRegistry } from './core/registry.ts';
+export type {
+  AnyTask,
+  ArtifactSource,
+  Retention,
+  Task,
+  TaskContext,
+  TaskOptions,
+  TaskParamsInput,
+  TaskResult,
+} from './core/task.ts';
+export { defineTask, isTask } from './core/task.ts';
+export type { Queue, Started, StartOptions } from './queue/queue.ts';
+export { createQueue } from './queue/queue.ts';
+export type { JobEvent, JobFilter, JobPage, Store } from './store/store.ts';
+export type { WorkerOptions } from './worker/worker.ts';
+export { createWorker, Worker } from './worker/worker.ts';

@@ -1,0 +1,139 @@
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { isTerminal, type Job, toIso } from '../core/job.ts';
+import { TaskRegistry } from '../core/registry.ts';
+import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskParamsInput } from '../core/task.ts';
+import type { JobFilter, JobPage, Store } from '../store/store.ts';
+
+export interface StartOptions {
+  /** Who started it; decides who may see it. */
+  owner?: string | null;
+  /** While a queued or running job holds this key, starting another returns that job instead. */
+  dedupeKey?: string | null;
+  /** Start no earlier than this many seconds from now. */
+  delaySeconds?: number;
+  /** Start no earlier than this moment. */
+  runAt?: Date | string;
+  /** Attempts in all; default the task's (3). */
+  maxAttempts?: number;
+  /** Time limit for each attempt; default the task's. */
+  timeoutSeconds?: number;
+}
+
+export interface Started {
+  job: Job;
+  /** False when a job with the same dedupe key was already queued or running (and is returned). */
+  created: boolean;
+}
+
+/**
+ * The app-facing side of underway: start, look at and steer jobs. The HTTP API, the CLI and
+ * a host app's own route handlers all go through it, so validation and the rules for cancel and
+ * retry live in one place.
+ */
+export interface Queue {
+  readonly store: Store;
+  readonly tasks: TaskRegistry;
+  /**
+   * Validates the params against the task's schema and enqueues a job; never waits for the job.
+   *
+   * @example
+   * const { job } = await queue.start(backup, { dir: '/srv/site' }, { owner: user.id });
+   * return Response.redirect(`/jobs/${job.id}`, 303);
+   */
+  start<T extends AnyTask>(task: T | string, params: TaskParamsInput<T>, options?: StartOptions): Promise<Started>;
+  get(id: string): Promise<Job | null>;
+  list(filter?: JobFilter): Promise<JobPage>;
+  /** Asks a queued or running job to stop; a ConflictError when it already ended. */
+  cancel(id: string): Promise<Job>;
+  /** Starts a failed or cancelled job again, as a new job; a ConflictError for any other. */
+  retry(id: string, options?: { owner?: string | null }): Promise<Job>;
+  /** Forgets a finished job with its logs and artifacts; a ConflictError while it is unfinished. */
+  remove(id: string): Promise<void>;
+}
+
+export function createQueue(options: { store: Store; tasks: readonly AnyTask[] | TaskRegistry }): Queue {
+  const { store } = options;
+  const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
+
+  const mustGet = async (id: string): Promise<Job> => {
+    const job = await store.get(id);
+    if (!job) throw new NotFoundError(`There is no job ${id}.`);
+    return job;
+  };
+
+  return {
+    store,
+    tasks,
+    async start(taskOrName, params, startOptions = {}) {
+      const task = tasks.require(typeof taskOrName === 'string' ? taskOrName : (taskOrName as Task).name);
+      const parsed = tasks.parseParams(task, params);
+      return store.enqueue({
+        task: task.name,
+        params: parsed,
+        owner: startOptions.owner ?? null,
+        dedupeKey: startOptions.dedupeKey ?? null,
+        runAt: runAtOf(startOptions),
+        maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+        timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
+      });
+    },
+    get: (id) => store.get(id),
+    list: (filter) => store.list(filter),
+    async cancel(id) {
+      const before = await mustGet(id);
+      if (isTerminal(before.status)) throw new ConflictError(`Job ${id} has already ended (${before.status}).`);
+      return (await store.requestCancel(id)) ?? before;
+    },
+    async retry(id, retryOptions = {}) {
+      const old = await mustGet(id);
+      if (old.status !== 'failed' && old.status !== 'cancelled') {
+        throw new ConflictError(`Only a failed or cancelled job can be retried; job ${id} is ${old.status}.`);
+      }
+      tasks.require(old.task);
+      const { job } = await store.enqueue({
+        task: old.task,
+        params: old.params,
+        owner: retryOptions.owner === undefined ? old.owner : retryOptions.owner,
+        maxAttempts: old.maxAttempts,
+        timeoutSeconds: old.timeoutSeconds,
+        retryOf: old.id,
+      });
+      return job;
+    },
+    async remove(id) {
+      const outcome = await store.remove(id);
+      if (outcome === 'not-found') throw new NotFoundError(`There is no job ${id}.`);
+      if (outcome === 'unfinished') throw new ConflictError(`Job ${id} is still queued or running; cancel it first.`);
+    },
+  };
+}
+
+function runAtOf(options: StartOptions): string | null {
+  if (options.runAt !== undefined && options.delaySeconds !== undefined) {
+    throw new ValidationError('Give either runAt or delaySeconds, not both.');
+  }
+  if (options.delaySeconds !== undefined) {
+    const delay = positive('delaySeconds', options.delaySeconds, true) ?? 0;
+    return toIso(Date.now() + delay * 1000);
+  }
+  if (options.runAt !== undefined) {
+    const at = new Date(options.runAt);
+    if (Number.isNaN(at.getTime())) throw new ValidationError(`runAt ${JSON.stringify(options.runAt)} is not a date.`);
+    return toIso(at);
+  }
+  return null;
+}
+
+function positive(name: string, value: number | undefined, allowZero = false): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new ValidationError(`${name} must be a number ${allowZero ? '>= 0' : '> 0'}.`);
+  }
+  return value;
+}
+
+function positiveInt(name: string, value: number | undefined): number | undefined {
+  const checked = positive(name, value);
+  if (checked !== undefined && !Number.isInteger(checked)) throw new ValidationError(`${name} must be a whole number.`);
+  return checked;
+}

@@ -1,0 +1,167 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { guessContentType } from '../core/artifact-name.ts';
+import type { Job, Lease } from '../core/job.ts';
+import type { AnyTask, ArtifactSource } from '../core/task.ts';
+import type { Store } from '../store/store.ts';
+import { LogBuffer } from './log-buffer.ts';
+import { decideOutcome } from './outcome.ts';
+import { ProgressReporter } from './progress-reporter.ts';
+import { type AbortCause, AttemptAbort, type Execution, type JobRunner, type RunResult } from './runner.ts';
+
+export interface AttemptOptions {
+  store: Store;
+  runner: JobRunner;
+  task: AnyTask;
+  job: Job;
+  lease: Lease;
+  /** How long after an abort the task gets to stop before the attempt is ended without it. */
+  cancelGraceMs: number;
+  progressWritesPerSecond: number;
+  maxLogLines: number;
+}
+
+/**
+ * One attempt of one job, from claim to the end: runs it through the runner, enforces its
+ * timeout and stall limit, reports progress and logs, and writes the outcome (fenced by the lease).
+ *
+ *   running ──task returns/throws──▶ settle ──▶ finish (succeeded | retry | failed | cancelled)
+ *      │                               ▲
+ *      └─ abort (cancel, timeout, stall, shutdown, lease lost) ─┘ (or, past the grace period,
+ *         without waiting for a task that ignores its signal)
+ */
+export class Attempt {
+  readonly job: Job;
+  readonly lease: Lease;
+  readonly #options: AttemptOptions;
+  readonly #controller = new AbortController();
+  readonly progress: ProgressReporter;
+  readonly #logs: LogBuffer;
+  #timers: NodeJS.Timeout[] = [];
+  /** Resolves once the outcome is written (or deliberately not). */
+  readonly done: Promise<void>;
+
+  constructor(options: AttemptOptions) {
+    this.#options = options;
+    this.job = options.job;
+    this.lease = options.lease;
+    const { store, job, lease } = options;
+    this.progress = new ProgressReporter(
+      {
+        publish: (progress) =>
+          store.publish({ type: 'progress', jobId: job.id, task: job.task, owner: job.owner, progress }),
+        persist: (progress) => store.saveProgress(lease, progress),
+      },
+      options.progressWritesPerSecond,
+    );
+    this.#logs = new LogBuffer(
+      (lines) => store.appendLogs(job.id, lines, options.maxLogLines),
+      (stored) => {
+        for (const line of stored) {
+          store.publish({ type: 'log', jobId: job.id, task: job.task, owner: job.owner, ...line });
+        }
+      },
+    );
+    this.done = this.#run();
+  }
+
+  get aborted(): AttemptAbort | null {
+    return this.#controller.signal.aborted ? (this.#controller.signal.reason as AttemptAbort) : null;
+  }
+
+  /** Stops the attempt; the first reason wins. */
+  abort(kind: AbortCause, message: string): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(new AttemptAbort(kind, message));
+  }
+
+  #startLimits(): void {
+    const { task, job } = this.#options;
+    const timeout = job.timeoutSeconds ?? task.timeoutSeconds;
+    if (timeout) {
+      this.#timers.push(setTimeout(() => this.abort('timeout', `Timed out after ${timeout} s.`), timeout * 1000));
+    }
+    const stall = task.stallSeconds;
+    if (stall) {
+      const check = () => {
+        const quiet = Date.now() - this.progress.lastReportAt;
+        if (quiet >= stall * 1000) this.abort('stall', `No progress reported for ${stall} s.`);
+        else this.#timers.push(setTimeout(check, stall * 1000 - quiet));
+      };
+      this.#timers.push(setTimeout(check, stall * 1000));
+    }
+  }
+
+  async #run(): Promise<void> {
+    const { runner, task, job } = this.#options;
+    this.#startLimits();
+    const execution: Execution = {
+      job,
+      task,
+      params: job.params,
+      signal: this.#controller.signal,
+      killAfterMs: this.#options.cancelGraceMs,
+      report: {
+        progress: (current, total, message) => this.progress.update(current, total, message),
+        message: (text) => this.progress.message(text),
+        log: (stream, line) => this.#logs.add(stream, line),
+        artifact: (name, source, contentType) =>
+          this.#options.store.saveArtifact(job.id, {
+            name,
+            contentType: contentType ?? guessContentType(name),
+            body: toBody(source),
+          }),
+      },
+    };
+    const result = checkJson(await this.#settle(runner.run(execution)));
+    for (const timer of this.#timers) clearTimeout(timer);
+    await Promise.all([this.progress.flush(), this.#logs.flush()]);
+    await this.#finish(result);
+  }
+
+  /** The run's result, or, if the task ignores an abort past the grace period, a stand-in. */
+  #settle(running: Promise<RunResult>): Promise<RunResult> {
+    const signal = this.#controller.signal;
+    const gaveUp = new Promise<RunResult>((resolve) => {
+      const start = () => {
+        const timer = setTimeout(
+          () => resolve({ ok: false, error: { name: 'Error', message: 'The task did not stop when asked.' } }),
+          this.#options.cancelGraceMs,
+        );
+        running.finally(() => clearTimeout(timer));
+      };
+      if (signal.aborted) start();
+      else signal.addEventListener('abort', start, { once: true });
+    });
+    return Promise.race([running, gaveUp]);
+  }
+
+  async #finish(result: RunResult): Promise<void> {
+    const { store, task, job, lease } = this.#options;
+    const outcome = decideOutcome(job, task, result, this.aborted);
+    if (outcome === null) return;
+    if (outcome.status === 'release') await store.release(lease);
+    else await store.finish(lease, outcome);
+  }
+}
+
+/** A result must survive being stored as JSON; one that cannot is a task error, not a worker crash. */
+function checkJson(result: RunResult): RunResult {
+  if (!result.ok) return result;
+  try {
+    JSON.stringify(result.result);
+    return result;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return {
+      ok: false,
+      error: { name: 'TypeError', message: `The task returned a value that is not JSON: ${reason}` },
+    };
+  }
+}
+
+function toBody(source: ArtifactSource): Uint8Array | Readable {
+  if (typeof source === 'string') return Buffer.from(source);
+  if (source instanceof Uint8Array || source instanceof Readable) return source;
+  if ('path' in source) return createReadStream(source.path);
+  return Readable.from(source);
+}

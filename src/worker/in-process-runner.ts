@@ -1,0 +1,49 @@
+import { format } from 'node:util';
+import { serializeError } from '../core/errors.ts';
+import { checkProgressArgs } from '../core/progress.ts';
+import type { TaskContext } from '../core/task.ts';
+import type { Execution, JobRunner, RunResult } from './runner.ts';
+
+/**
+ * Runs task code in the worker's own process. Fast and simple, but a task that never yields or
+ * ignores its signal cannot be stopped, and a leak or crash takes the worker with it: for tests
+ * and trivial tasks. Everything else runs sandboxed.
+ */
+export function inProcessRunner(): JobRunner {
+  return {
+    async run(execution: Execution): Promise<RunResult> {
+      try {
+        const result = await execution.task.run(execution.params, taskContext(execution));
+        return { ok: true, result };
+      } catch (error) {
+        return { ok: false, error: serializeError(error) };
+      }
+    },
+    async close() {},
+  };
+}
+
+/** The `ctx` task code sees, wired to the execution's report. Shared by every runner. */
+export function taskContext(execution: Execution): TaskContext {
+  const { job, signal, report } = execution;
+  return {
+    job: Object.freeze({ id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts }),
+    signal,
+    progress(current, total, message) {
+      const checked = checkProgressArgs(current, total);
+      report.progress(checked.current, checked.total, message);
+    },
+    message(text) {
+      report.message(String(text));
+    },
+    log(...args) {
+      for (const line of format(...args).split('\n')) report.log('stdout', line);
+    },
+    throwIfCancelled() {
+      signal.throwIfAborted();
+    },
+    artifact(name, source, options) {
+      return report.artifact(name, source, options?.contentType);
+    },
+  };
+}

@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { toError } from '../core/errors.ts';
+import { TaskRegistry } from '../core/registry.ts';
+import type { AnyTask } from '../core/task.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { DEFAULT_MAX_LOG_LINES, type JobEvent, type Store } from '../store/store.ts';
+import { Attempt } from './attempt.ts';
+import { inProcessRunner } from './in-process-runner.ts';
+import type { JobRunner } from './runner.ts';
+
+export interface WorkerOptions {
+  store: Store;
+  tasks: readonly AnyTask[] | TaskRegistry;
+  /** Jobs run at once by this worker. Default 4. */
+  concurrency?: number;
+  /** Runs task code. Default: in this process (the sandboxed runner arrives with its own module). */
+  runner?: JobRunner;
+  /** A name that says which process this is, in the store and the logs. Default host:pid:random. */
+  workerId?: string;
+  /** How long a claim lasts without renewal. Default 30 s; renewed every third of it. */
+  leaseMs?: number;
+  /** Look for due jobs at least this often even without a wake-up event. Default 1 s. */
+  pollMs?: number;
+  /** Look for jobs whose worker died this often. Default half the lease. */
+  reapMs?: number;
+  /** After an abort (cancel, timeout), how long task code gets to stop before it is ended. Default 10 s. */
+  cancelGraceMs?: number;
+  /** Writes of one job's progress to the store per second at most. Default 4. */
+  progressWritesPerSecond?: number;
+  maxLogLines?: number;
+  logger?: Logger;
+}
+
+/**
+ * A worker claims due jobs of the tasks it knows and runs them, `concurrency` at a time.
+ *
+ *   created ──start()──▶ running ──stop()──▶ stopping ──▶ stopped
+ *                          │  ▲                  │ no new claims; running jobs get the grace
+ *      wake-up (enqueue    │  │ a slot frees      │ period, then are aborted and handed back
+ *      event, poll, due    ▼  │                   ▼ (released) for another worker to take
+ *      runAt) ──────▶ claim(free slots)
+ *
+ * Leases are renewed together every `leaseMs / 3`; a job whose lease is lost is aborted and
+ * nothing more is written for it (another worker may be running it by then).
+ */
+export class Worker {
+  readonly id: string;
+  readonly #store: Store;
+  readonly #tasks: TaskRegistry;
+  readonly #runner: JobRunner;
+  readonly #log: Logger;
+  readonly #concurrency: number;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #reapMs: number;
+  readonly #cancelGraceMs: number;
+  readonly #progressRate: number;
+  readonly #maxLogLines: number;
+  readonly #running = new Map<string, Attempt>();
+  #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
+  #claiming = false;
+  #wakeAgain = false;
+  #pollTimer: NodeJS.Timeout | null = null;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #reapTimer: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: WorkerOptions) {
+    this.#store = options.store;
+    this.#tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
+    this.#runner = options.runner ?? inProcessRunner();
+    this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollMs = options.pollMs ?? 1_000;
+    this.#reapMs = options.reapMs ?? Math.max(100, this.#leaseMs / 2);
+    this.#cancelGraceMs = options.cancelGraceMs ?? 10_000;
+    this.#progressRate = options.progressWritesPerSecond ?? 4;
+    this.#maxLogLines = options.maxLogLines ?? DEFAULT_MAX_LOG_LINES;
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.#log = (options.logger ?? createLogger()).child({ worker: this.id });
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  start(): this {
+    if (this.#state !== 'created') throw new Error(`This worker was already started (it is ${this.#state}).`);
+    this.#state = 'running';
+    const names = new Set(this.#tasks.names());
+    this.#unsubscribe = this.#store.subscribe((event) => this.#onEvent(event, names));
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(50, this.#leaseMs / 3));
+    this.#reapTimer = setInterval(() => void this.#reap(), this.#reapMs);
+    this.#log.info({ tasks: [...names], concurrency: this.#concurrency }, 'worker started');
+    this.#wake();
+    return this;
+  }
+
+  #onEvent(event: JobEvent, names: Set<string>): void {
+    if (event.type !== 'status' || !names.has(event.task)) return;
+    if (event.status === 'queued') this.#wake();
+    else if (event.cancelRequested) this.#running.get(event.jobId)?.abort('cancel', 'Cancelled on request.');
+  }
+
+  /** Claims as soon as possible; calls made while a claim runs coalesce into one more round. */
+  #wake(): void {
+    if (this.#state !== 'running') return;
+    if (this.#claiming) {
+      this.#wakeAgain = true;
+      return;
+    }
+    this.#claiming = true;
+    void this.#claimRound().finally(() => {
+      this.#claiming = false;
+      if (this.#wakeAgain) {
+        this.#wakeAgain = false;
+        this.#wake();
+      }
+    });
+  }
+
+  async #claimRound(): Promise<void> {
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    this.#pollTimer = null;
+    let nextPollMs = this.#pollMs;
+    try {
+      const free = this.#concurrency - this.#running.size;
+      if (free > 0) {
+        const claimed = await this.#store.claim({
+          workerId: this.id,
+          tasks: this.#tasks.names(),
+          limit: free,
+          leaseMs: this.#leaseMs,
+        });
+        if (this.#state !== 'running') {
+          // Stopped while claiming: give the jobs straight back.
+          await Promise.all(claimed.map(({ lease }) => this.#store.release(lease)));
+          return;
+        }
+        for (const { job, lease } of claimed) this.#begin(job, lease);
+        if (claimed.length === free) this.#wakeAgain = true;
+        else {
+          const next = await this.#store.nextRunAt(this.#tasks.names());
+          if (next) nextPollMs = Math.min(nextPollMs, Math.max(0, Date.parse(next) - Date.now()));
+        }
+      }
+    } catch (error) {
+      this.#log.error({ err: toError(error) }, 'claiming jobs failed; trying again shortly');
+    }
+    if (this.#state === 'running') {
+      this.#pollTimer = setTimeout(() => this.#wake(), nextPollMs);
+    }
+  }
+
+  #begin(job: Attempt['job'], lease: Attempt['lease']): void {
+    const task = this.#tasks.get(job.task);
+    if (!task) return; // Cannot happen: claims name only our tasks.
+    const attempt = new Attempt({
+      store: this.#store,
+      runner: this.#runner,
+      task,
+      job,
+      lease,
+      cancelGraceMs: this.#cancelGraceMs,
+      progressWritesPerSecond: this.#progressRate,
+      maxLogLines: this.#maxLogLines,
+    });
+    this.#running.set(job.id, attempt);
+    this.#log.debug({ job: job.id, task: job.task, attempt: job.attempt }, 'job started');
+    if (job.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
+    attempt.done
+      .catch((error: unknown) => {
+        // The outcome could not be written; the lease will expire and the job be claimed again.
+        this.#log.error({ err: toError(error), job: job.id }, 'could not record the end of a job');
+      })
+      .finally(() => {
+        this.#running.delete(job.id);
+        this.#log.debug({ job: job.id }, 'job ended');
+        if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+        this.#wake();
+      });
+  }
+
+  async #heartbeat(): Promise<void> {
+    const attempts = [...this.#running.values()];
+    if (attempts.length === 0) return;
+    try {
+      const results = await this.#store.heartbeat(
+        attempts.map((a) => a.lease),
+        this.#leaseMs,
+      );
+      for (const result of results) {
+        const attempt = this.#running.get(result.jobId);
+        if (!attempt) continue;
+        if (!result.held) attempt.abort('lease-lost', 'This worker lost its claim on the job.');
+        else if (result.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
+      }
+    } catch (error) {
+      this.#log.warn({ err: toError(error) }, 'renewing leases failed; retrying at the next beat');
+    }
+  }
+
+  async #reap(): Promise<void> {
+    try {
+      const reaped = await this.#store.reapExpiredLeases();
+      for (const job of reaped) {
+        this.#log.warn(
+          { job: job.id, task: job.task, status: job.status },
+          'a job whose worker stopped responding was reclaimed',
+        );
+      }
+    } catch (error) {
+      this.#log.warn({ err: toError(error) }, 'looking for expired leases failed');
+    }
+  }
+
+  /** Resolves when no job is running (at once if none is). */
+  idle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Graceful shutdown: stops claiming, lets running jobs finish for up to `graceMs` (default
+   * 10 s), then aborts the rest and hands them back to the queue for another worker.
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return this.idle();
+    const wasRunning = this.#state === 'running';
+    this.#state = 'stopping';
+    this.#unsubscribe?.();
+    if (this.#pollTimer) clearTimeout(this.#pollTimer);
+    if (this.#reapTimer) clearInterval(this.#reapTimer);
+    if (wasRunning && this.#running.size > 0) {
+      const graceMs = options.graceMs ?? 10_000;
+      this.#log.info({ running: this.#running.size, graceMs }, 'stopping: waiting for running jobs');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.idle(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+      for (const attempt of this.#running.values()) attempt.abort('shutdown', 'The worker is shutting down.');
+      await this.idle();
+    }
+    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    await this.#runner.close();
+    this.#state = 'stopped';
+    this.#log.info('worker stopped');
+  }
+}
+
+/** Creates a worker; call `start()` to begin claiming. */
+export function createWorker(options: WorkerOptions): Worker {
+  return new Worker(options);
+}

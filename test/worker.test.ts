@@ -1,0 +1,251 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { PermanentJobError } from '../src/core/errors.ts';
+import { defineTask } from '../src/core/task.ts';
+import { createLogger } from '../src/logger.ts';
+import { createQueue } from '../src/queue/queue.ts';
+import { sqliteStore } from '../src/store/sqlite/index.ts';
+import type { JobEvent, Store } from '../src/store/store.ts';
+import { createWorker, type Worker, type WorkerOptions } from '../src/worker/index.ts';
+import { tempDir } from './helpers/temp.ts';
+import { collectEvents, waitForStatus } from './helpers/wait.ts';
+
+const dir = tempDir('underway-worker-');
+afterAll(() => dir.cleanup());
+let n = 0;
+const silent = createLogger({ level: 'silent' });
+
+const open: { stores: Store[]; workers: Worker[] } = { stores: [], workers: [] };
+afterEach(async () => {
+  await Promise.all(open.workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
+  await Promise.all(open.stores.splice(0).map((s) => s.close()));
+});
+
+/** Resolves when the signal aborts: what a well-behaved long task does while waiting. */
+const aborted = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+
+let flaky = 0;
+const tasks = [
+  defineTask({
+    name: 'count',
+    params: z.object({ to: z.number().int().min(1) }),
+    async run({ to }, ctx) {
+      for (let i = 1; i <= to; i++) ctx.progress(i, to, `step ${i}`);
+      ctx.log('counted to', to);
+      return { counted: to };
+    },
+  }),
+  defineTask({
+    name: 'flaky',
+    params: z.object({ failures: z.number() }),
+    maxAttempts: 3,
+    backoff: { type: 'fixed', delaySeconds: 0 },
+    async run({ failures }, ctx) {
+      if (ctx.job.attempt <= failures) throw new Error(`failure ${++flaky}`);
+      return { attempt: ctx.job.attempt };
+    },
+  }),
+  defineTask({
+    name: 'hopeless',
+    params: z.object({}),
+    maxAttempts: 5,
+    async run() {
+      throw new PermanentJobError('The folder does not exist.');
+    },
+  }),
+  defineTask({
+    name: 'wait',
+    params: z.object({}),
+    async run(_params, ctx) {
+      ctx.progress(0, null, 'waiting');
+      await aborted(ctx.signal);
+    },
+  }),
+  defineTask({
+    name: 'slow',
+    params: z.object({}),
+    timeoutSeconds: 0.2,
+    maxAttempts: 1,
+    async run(_params, ctx) {
+      await aborted(ctx.signal);
+    },
+  }),
+  defineTask({
+    name: 'quiet',
+    params: z.object({}),
+    stallSeconds: 0.2,
+    maxAttempts: 1,
+    async run(_params, ctx) {
+      await aborted(ctx.signal);
+    },
+  }),
+  defineTask({
+    name: 'stubborn',
+    params: z.object({}),
+    maxAttempts: 1,
+    async run() {
+      await new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+    },
+  }),
+  defineTask({
+    name: 'chatty',
+    params: z.object({ updates: z.number() }),
+    async run({ updates }, ctx) {
+      for (let i = 1; i <= updates; i++) {
+        ctx.progress(i, updates);
+        if (i % 100 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return 'done';
+    },
+  }),
+];
+
+function setup(options: Partial<WorkerOptions> = {}) {
+  const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
+  open.stores.push(store);
+  const queue = createQueue({ store, tasks });
+  const worker = createWorker({ store, tasks, logger: silent, concurrency: 4, cancelGraceMs: 500, ...options }).start();
+  open.workers.push(worker);
+  return { store, queue, worker };
+}
+
+describe('worker', () => {
+  it('runs a job to success, with progress and logs persisted and published', async () => {
+    const { store, queue } = setup();
+    const events = collectEvents(store, (e) => e.type === 'status' && e.status === 'succeeded');
+    const { job } = await queue.start('count', { to: 5 });
+    const done = await waitForStatus(store, job.id, 'succeeded');
+    expect(done).toMatchObject({ result: { counted: 5 }, attempt: 1, error: null });
+    expect(done.progress).toMatchObject({ current: 5, total: 5, percent: 100, message: 'step 5' });
+    const kinds = (await events)
+      .filter((e) => e.jobId === job.id)
+      .map((e) => (e.type === 'status' ? e.status : e.type));
+    expect(kinds.filter((k) => k === 'progress')).toHaveLength(5);
+    expect(kinds.filter((k) => k !== 'progress' && k !== 'log')).toEqual(['queued', 'running', 'succeeded']);
+    expect((await store.readLogs(job.id)).map((l) => l.line)).toEqual(['counted to 5']);
+  });
+
+  it('retries a failing job with backoff until it succeeds', async () => {
+    const { store, queue } = setup();
+    const { job } = await queue.start('flaky', { failures: 2 });
+    const done = await waitForStatus(store, job.id, 'succeeded');
+    expect(done).toMatchObject({ attempt: 3, result: { attempt: 3 } });
+  });
+
+  it('fails for good when attempts run out, keeping the last error', async () => {
+    const { store, queue } = setup();
+    const { job } = await queue.start('flaky', { failures: 5 });
+    const done = await waitForStatus(store, job.id, 'failed');
+    expect(done.attempt).toBe(3);
+    expect(done.error).toMatchObject({ code: 'TASK_ERROR', message: expect.stringMatching(/^failure \d+$/) });
+    expect(done.error?.detail).toMatch(/at /);
+  });
+
+  it('does not retry a PermanentJobError', async () => {
+    const { store, queue } = setup();
+    const { job } = await queue.start('hopeless', {});
+    const done = await waitForStatus(store, job.id, 'failed');
+    expect(done).toMatchObject({ attempt: 1, error: { message: 'The folder does not exist.' } });
+  });
+
+  it('cancels a running job through its signal', async () => {
+    const { store, queue } = setup();
+    const { job } = await queue.start('wait', {});
+    await waitForStatus(store, job.id, 'running');
+    await queue.cancel(job.id);
+    const done = await waitForStatus(store, job.id, 'cancelled');
+    expect(done.error).toMatchObject({ code: 'CANCELLED' });
+    await expect(queue.cancel(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('ends an attempt that ignores its signal after the grace period', async () => {
+    const { store, queue } = setup({ cancelGraceMs: 100 });
+    const { job } = await queue.start('stubborn', {});
+    await waitForStatus(store, job.id, 'running');
+    await queue.cancel(job.id);
+    expect((await waitForStatus(store, job.id, 'cancelled')).status).toBe('cancelled');
+  });
+
+  it('fails a job past its timeout with TIMEOUT, and one that reports nothing with STALLED', async () => {
+    const { store, queue } = setup();
+    const slow = (await queue.start('slow', {})).job;
+    const quiet = (await queue.start('quiet', {})).job;
+    expect((await waitForStatus(store, slow.id, 'failed')).error).toMatchObject({
+      code: 'TIMEOUT',
+      message: 'Timed out after 0.2 s.',
+    });
+    expect((await waitForStatus(store, quiet.id, 'failed')).error).toMatchObject({ code: 'STALLED' });
+  });
+
+  it('a per-job timeout overrides the task default', async () => {
+    const { store, queue } = setup();
+    const { job } = await queue.start('wait', {}, { timeoutSeconds: 0.1, maxAttempts: 1 });
+    expect((await waitForStatus(store, job.id, 'failed')).error?.code).toBe('TIMEOUT');
+  });
+
+  it('starts a delayed job no earlier than its runAt, woken without waiting for a poll', async () => {
+    const { store, queue } = setup({ pollMs: 60_000 });
+    const { job } = await queue.start('count', { to: 1 }, { delaySeconds: 0.3 });
+    const done = await waitForStatus(store, job.id, 'succeeded');
+    expect(Date.parse(done.startedAt as string)).toBeGreaterThanOrEqual(Date.parse(job.runAt));
+  });
+
+  it('wakes on enqueue rather than on the poll', async () => {
+    const { store, queue } = setup({ pollMs: 60_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const { job } = await queue.start('count', { to: 1 });
+    expect((await waitForStatus(store, job.id, 'succeeded', 5_000)).status).toBe('succeeded');
+  });
+
+  it('publishes every progress update but writes at most ~4 per second', async () => {
+    const { store, queue } = setup();
+    const saves: number[] = [];
+    const save = store.saveProgress.bind(store);
+    // Count writes by wrapping the real store's method (the store itself is untouched).
+    store.saveProgress = async (lease, progress) => {
+      saves.push(Date.now());
+      return save(lease, progress);
+    };
+    const updates = 3_000;
+    const seen = collectEvents(store, (e) => e.type === 'status' && e.status === 'succeeded');
+    const started = Date.now();
+    const { job } = await queue.start('chatty', { updates });
+    await waitForStatus(store, job.id, 'succeeded');
+    const seconds = (Date.now() - started) / 1000;
+    const progressEvents = (await seen).filter(
+      (e): e is Extract<JobEvent, { type: 'progress' }> => e.type === 'progress',
+    );
+    expect(progressEvents.map((e) => e.progress.current)).toEqual(Array.from({ length: updates }, (_, i) => i + 1));
+    expect(saves.length).toBeLessThanOrEqual(Math.ceil(seconds * 4) + 2);
+    expect((await store.get(job.id))?.progress?.current).toBe(updates);
+  });
+
+  it('graceful stop hands a running job back for another worker', async () => {
+    const { store, queue, worker } = setup();
+    const { job } = await queue.start('wait', {});
+    await waitForStatus(store, job.id, 'running');
+    await worker.stop({ graceMs: 50 });
+    expect(await store.get(job.id)).toMatchObject({ status: 'queued', attempt: 0 });
+    const second = createWorker({ store, tasks, logger: silent, cancelGraceMs: 500 }).start();
+    open.workers.push(second);
+    await waitForStatus(store, job.id, 'running');
+    await queue.cancel(job.id);
+    expect((await waitForStatus(store, job.id, 'cancelled')).attempt).toBe(1);
+  });
+
+  it('respects concurrency', async () => {
+    const { store, queue, worker } = setup({ concurrency: 2 });
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await queue.start('wait', {})).job.id);
+    await waitForStatus(store, ids[1] as string, 'running');
+    await waitForStatus(store, ids[0] as string, 'running');
+    expect(worker.running).toBe(2);
+    expect((await store.list({ status: 'queued' })).jobs).toHaveLength(2);
+    for (const id of ids) await queue.cancel(id);
+    for (const id of ids) await waitForStatus(store, id, 'cancelled');
+  });
+});
