@@ -22,7 +22,7 @@ export interface Store {
    * Adds a job in `queued`. With a `dedupeKey` that a queued or running job already holds, adds
    * nothing and returns that job with `created: false`.
    */
-  enqueue(input: EnqueueInput): Promise<{ job: Job; created: boolean }>;
+  enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<{ job: Job; created: boolean }>;
 
   /**
    * Atomically moves up to `limit` due jobs of the given tasks from `queued` to `running`, oldest
@@ -109,6 +109,15 @@ export interface EnqueueInput {
   maxAttempts: number;
   timeoutSeconds?: number | null;
   retryOf?: string | null;
+}
+
+/** Backend-specific ways to enqueue; a store ignores what it does not support. */
+export interface EnqueueOptions {
+  /**
+   * The caller's own database client inside an open transaction (PostgreSQL: a `pg` client after
+   * BEGIN): the job, and its event, exist only if that transaction commits. SQLite ignores it.
+   */
+  client?: unknown;
 }
 
 export interface ClaimRequest {

@@ -1,0 +1,130 @@
+import { toError } from '../../core/errors.ts';
+import type { JobEvent } from '../store.ts';
+
+/**
+ * What travels in one NOTIFY payload: the sending store's origin (so it can skip its own) and
+ * events in order. An item too big for NOTIFY travels as `{ type: 'ref', jobId }`: listeners read
+ * the job and make its status event themselves.
+ */
+export type WireItem = JobEvent | { type: 'ref'; jobId: string };
+
+export interface WirePayload {
+  o: string;
+  e: WireItem[];
+}
+
+/** NOTIFY refuses payloads of 8000 bytes or more; 100 bytes of margin. */
+export const MAX_PAYLOAD_BYTES = 7_900;
+/** Progress of one job published within this window is sent once (newest wins): ≤ 100 NOTIFYs/s per process. */
+export const FLUSH_EVERY_MS = 10;
+
+const CUT = '… [cut for the live view; the stored log keeps the whole line]';
+
+/**
+ * Sends `publish()`ed events (progress and logs, many per second) to other processes: collected
+ * for 10 ms, progress coalesced per job, packed into as few payloads as fit under 7,900 bytes,
+ * and sent with one statement per flush. Flushes go out one after another, so order holds.
+ */
+export class NotifyPublisher {
+  readonly #origin: string;
+  readonly #send: (payloads: string[]) => Promise<void>;
+  #pending: JobEvent[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #sending: Promise<void> = Promise.resolve();
+
+  constructor(origin: string, send: (payloads: string[]) => Promise<void>) {
+    this.#origin = origin;
+    this.#send = send;
+  }
+
+  add(event: JobEvent): void {
+    this.#pending.push(event);
+    this.#timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
+  }
+
+  /** Sends what is pending now; resolves when everything handed over so far is sent (or failed). */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#pending.length > 0) {
+      const payloads = pack(this.#origin, coalesceProgress(this.#pending));
+      this.#pending = [];
+      this.#sending = this.#sending.then(() =>
+        this.#send(payloads).catch((error: unknown) => {
+          // Local subscribers already have these events; others re-read state on their next status event.
+          process.emitWarning(`underway: could not share job events with other processes: ${toError(error).message}`);
+        }),
+      );
+    }
+    return this.#sending;
+  }
+}
+
+/** Keeps every status and log event, and only the newest progress event of each job. */
+export function coalesceProgress(events: JobEvent[]): JobEvent[] {
+  const last = new Map<string, number>();
+  events.forEach((event, index) => {
+    if (event.type === 'progress') last.set(event.jobId, index);
+  });
+  return events.filter((event, index) => event.type !== 'progress' || last.get(event.jobId) === index);
+}
+
+/** Packs items, in order, into payloads each under MAX_PAYLOAD_BYTES. */
+export function pack(origin: string, events: readonly JobEvent[]): string[] {
+  const head = `{"o":${JSON.stringify(origin)},"e":[`;
+  const room = MAX_PAYLOAD_BYTES - Buffer.byteLength(head) - 2;
+  const payloads: string[] = [];
+  let items: string[] = [];
+  let size = 0;
+  for (const event of events) {
+    const item = fitEvent(event, room);
+    const bytes = Buffer.byteLength(item) + 1;
+    if (items.length > 0 && size + bytes > room) {
+      payloads.push(`${head}${items.join(',')}]}`);
+      items = [];
+      size = 0;
+    }
+    items.push(item);
+    size += bytes;
+  }
+  if (items.length > 0) payloads.push(`${head}${items.join(',')}]}`);
+  return payloads;
+}
+
+/** One event as JSON of at most `room` bytes: long log lines and progress captions are cut, a big status becomes a reference. */
+function fitEvent(event: JobEvent, room: number): string {
+  const json = JSON.stringify(event);
+  if (Buffer.byteLength(json) <= room) return json;
+  if (event.type === 'log') return JSON.stringify({ ...event, line: shorten(event.line, json, room) });
+  if (event.type === 'progress' && event.progress.message !== null) {
+    const message = shorten(event.progress.message, json, room);
+    return JSON.stringify({ ...event, progress: { ...event.progress, message } });
+  }
+  return JSON.stringify({ type: 'ref', jobId: event.jobId });
+}
+
+/** `text` cut so that `json` (which contains it) shrinks under `room` bytes; UTF-8 may take 4 bytes a character, JSON escapes 6. */
+function shorten(text: string, json: string, room: number): string {
+  const excess = Buffer.byteLength(json) - room + Buffer.byteLength(CUT) + 16;
+  let keep = Math.max(0, text.length - excess);
+  let cut = `${text.slice(0, keep)}${CUT}`;
+  while (
+    keep > 0 &&
+    Buffer.byteLength(json) - Buffer.byteLength(JSON.stringify(text)) + Buffer.byteLength(JSON.stringify(cut)) > room
+  ) {
+    keep = Math.floor(keep / 2);
+    cut = `${text.slice(0, keep)}${CUT}`;
+  }
+  return cut;
+}
+
+/** Reads a payload; null for anything not ours (another program on the same channel name). */
+export function parsePayload(text: string): WirePayload | null {
+  try {
+    const value = JSON.parse(text) as Partial<WirePayload>;
+    if (typeof value.o === 'string' && Array.isArray(value.e)) return value as WirePayload;
+  } catch {
+    // not JSON: not ours
+  }
+  return null;
+}

@@ -1,0 +1,130 @@
+import type { Tables } from './tables.ts';
+
+/**
+ * The PostgreSQL schema, one numbered step at a time, each a function of the schema's tables so
+ * that one database can hold several underway schemas (a schema per app, or per test). The
+ * `migrations` table records the steps applied; `migrate` applies the rest under an advisory lock.
+ *
+ * Types: timestamps `timestamptz`, ids `text`, params/result/error/progress `jsonb`, `seq` a
+ * bigserial for ordering and page cursors. `changed_xid` is the transaction that last changed a
+ * job's status: after a lost LISTEN connection the listener re-reads exactly the jobs changed by
+ * transactions its last snapshot could not see (see listener.ts).
+ */
+export function migrations(t: Tables): readonly string[] {
+  return [
+    /* 1 */ `
+    CREATE TABLE ${t.jobs} (
+      id               text        PRIMARY KEY,
+      seq              bigserial   NOT NULL UNIQUE,
+      task             text        NOT NULL,
+      status           text        NOT NULL CHECK (status IN ('queued','running','succeeded','failed','cancelled')),
+      params           jsonb       NOT NULL,
+      result           jsonb,
+      error            jsonb,
+      progress         jsonb,
+      attempt          integer     NOT NULL DEFAULT 0,
+      max_attempts     integer     NOT NULL,
+      cancel_requested boolean     NOT NULL DEFAULT false,
+      owner            text,
+      dedupe_key       text,
+      timeout_seconds  double precision,
+      retry_of         text,
+      created_at       timestamptz NOT NULL DEFAULT now(),
+      run_at           timestamptz NOT NULL,
+      started_at       timestamptz,
+      finished_at      timestamptz,
+      worker_id        text,
+      lease_token      text,
+      lease_expires_at timestamptz,
+      changed_xid      xid8        NOT NULL DEFAULT pg_current_xact_id()
+    );
+    -- The claim scans this in order and stops after LIMIT rows (docs/postgres.md).
+    CREATE INDEX ON ${t.jobs} (run_at, seq) WHERE status = 'queued';
+    CREATE INDEX ON ${t.jobs} (lease_expires_at) WHERE status = 'running';
+    CREATE UNIQUE INDEX ${t.dedupeIndexName} ON ${t.jobs} (dedupe_key)
+      WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running');
+    CREATE INDEX ON ${t.jobs} (status, seq);
+    CREATE INDEX ON ${t.jobs} (task, seq);
+    CREATE INDEX ON ${t.jobs} (owner, seq);
+    CREATE INDEX ON ${t.jobs} (finished_at) WHERE finished_at IS NOT NULL;
+    CREATE INDEX ON ${t.jobs} (changed_xid);
+
+    CREATE TABLE ${t.logs} (
+      job_id text        NOT NULL,
+      seq    integer     NOT NULL,
+      at     timestamptz NOT NULL,
+      stream text        NOT NULL,
+      line   text        NOT NULL,
+      PRIMARY KEY (job_id, seq)
+    );
+
+    -- An artifact is written in chunks outside any long transaction, then marked complete; a
+    -- replaced or abandoned upload is deleted with its chunks (ON DELETE CASCADE).
+    CREATE TABLE ${t.artifacts} (
+      id           bigserial   PRIMARY KEY,
+      job_id       text        NOT NULL,
+      name         text        NOT NULL,
+      content_type text        NOT NULL,
+      size         bigint      NOT NULL DEFAULT 0,
+      created_at   timestamptz NOT NULL DEFAULT now(),
+      complete     boolean     NOT NULL DEFAULT false
+    );
+    CREATE UNIQUE INDEX ON ${t.artifacts} (job_id, name) WHERE complete;
+    CREATE INDEX ON ${t.artifacts} (job_id);
+
+    CREATE TABLE ${t.chunks} (
+      artifact_id bigint  NOT NULL REFERENCES ${t.artifacts} (id) ON DELETE CASCADE,
+      n           integer NOT NULL,
+      data        bytea   NOT NULL,
+      PRIMARY KEY (artifact_id, n)
+    );
+    -- Out of line and uncompressed: artifacts are mostly archives already, compressing 1 MiB
+    -- chunks again costs CPU for nothing.
+    ALTER TABLE ${t.chunks} ALTER COLUMN data SET STORAGE EXTERNAL;
+
+    -- Every status change (and every cancel request) notifies, in the changing transaction, so
+    -- a rolled-back change is never heard and a committed one is heard by every listener. The
+    -- origin (a connection setting of each store's pool) lets the store that made the change,
+    -- which delivered the event in-process already, skip its own notification.
+    CREATE FUNCTION ${t.notifyFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE
+      event jsonb;
+      origin text := coalesce(current_setting('underway.origin', true), '');
+      body text;
+    BEGIN
+      event := jsonb_build_object('type', 'status', 'jobId', NEW.id, 'task', NEW.task, 'owner', NEW.owner,
+        'status', NEW.status, 'cancelRequested', NEW.cancel_requested);
+      IF NEW.error IS NOT NULL AND NEW.error <> 'null'::jsonb THEN
+        event := event || jsonb_build_object('error', NEW.error);
+      END IF;
+      IF NEW.status = 'succeeded' THEN
+        event := event || jsonb_build_object('result', coalesce(NEW.result, 'null'::jsonb));
+      END IF;
+      body := jsonb_build_object('o', origin, 'e', jsonb_build_array(event))::text;
+      -- NOTIFY refuses 8000 bytes or more: a big result travels as a reference, fetched by listeners.
+      IF octet_length(body) > 7900 THEN
+        body := jsonb_build_object('o', origin, 'e', jsonb_build_array(jsonb_build_object('type', 'ref', 'jobId', NEW.id)))::text;
+      END IF;
+      PERFORM pg_notify(TG_ARGV[0], body);
+      RETURN NULL;
+    END
+    $fn$;
+
+    CREATE FUNCTION ${t.touchFunction}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      NEW.changed_xid := pg_current_xact_id();
+      RETURN NEW;
+    END
+    $fn$;
+
+    CREATE TRIGGER touch BEFORE UPDATE ON ${t.jobs} FOR EACH ROW
+      WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.cancel_requested IS DISTINCT FROM NEW.cancel_requested)
+      EXECUTE FUNCTION ${t.touchFunction}();
+    CREATE TRIGGER notify_insert AFTER INSERT ON ${t.jobs} FOR EACH ROW
+      EXECUTE FUNCTION ${t.notifyFunction}(${t.channelLiteral});
+    CREATE TRIGGER notify_update AFTER UPDATE ON ${t.jobs} FOR EACH ROW
+      WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.cancel_requested IS DISTINCT FROM NEW.cancel_requested)
+      EXECUTE FUNCTION ${t.notifyFunction}(${t.channelLiteral});
+    `,
+  ];
+}

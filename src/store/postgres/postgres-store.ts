@@ -1,0 +1,443 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import pg from 'pg';
+import { toError } from '../../core/errors.ts';
+import { newJobId } from '../../core/ids.ts';
+import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { EventHub } from '../event-hub.ts';
+import {
+  type ClaimedJob,
+  type ClaimRequest,
+  type CleanupRetention,
+  DEFAULT_LIST_LIMIT,
+  type EnqueueInput,
+  type EnqueueOptions,
+  type HeartbeatResult,
+  type JobEvent,
+  type JobFilter,
+  type JobPage,
+  type LogLine,
+  MAX_LIST_LIMIT,
+  type NewArtifact,
+  type NewLogLine,
+  type StatusCount,
+  type Store,
+} from '../store.ts';
+import * as artifacts from './artifacts.ts';
+import { Batcher } from './batcher.ts';
+import { describeTarget, storeError } from './errors.ts';
+import { NotifyPublisher, parsePayload, type WireItem } from './events.ts';
+import { Listener, type ListenerState } from './listener.ts';
+import * as logs from './logs.ts';
+import { migrateSchema } from './migrate.ts';
+import { type JobQueries, jobQueries } from './queries.ts';
+import { type JobRow, jsonParam, statusEvent, toJob } from './rows.ts';
+import { type Tables, tablesFor } from './tables.ts';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/database`; without it, pg reads the PG* environment variables. */
+  connectionString?: string;
+  /** The schema holding underway's tables, created when absent. Default `underway`. */
+  schema?: string;
+  /** Connections in this process's pool (the listener has one more of its own). Default 10. */
+  poolSize?: number;
+  /** Bring the schema up to date before the first query. Default true. */
+  migrate?: boolean;
+  /** Told when the listening connection is lost and when it listens again (for logs and metrics). */
+  onListenerState?: (state: ListenerState, error?: Error) => void;
+  /** First reconnect delay of the listener, doubling up to 5 s. Default 100 ms. */
+  reconnectDelayMs?: number;
+}
+
+/** Anything that runs a query: a `pg.Client`, a `pg.PoolClient`. */
+export interface PgQueryable {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+export interface PostgresEnqueueOptions extends EnqueueOptions {
+  /**
+   * The app's own client, inside its open transaction: the job exists, and its `status` event is
+   * heard (NOTIFY is sent at commit), only if that transaction commits.
+   */
+  client?: PgQueryable;
+}
+
+/** The PostgreSQL store: the Store, plus a way to wait until other processes' events are heard. */
+export interface PostgresStore extends Store {
+  enqueue(input: EnqueueInput, options?: PostgresEnqueueOptions): Promise<{ job: Job; created: boolean }>;
+  /** Starts listening (subscribe does too) and resolves once other processes' events are heard. */
+  listening(): Promise<void>;
+}
+
+/** Finished jobs deleted per cleanup statement: short transactions even with a big backlog. */
+const CLEANUP_BATCH = 5_000;
+
+/**
+ * The distributed store: many server and worker processes on many machines share one
+ * PostgreSQL. Claims use `FOR UPDATE SKIP LOCKED` in one statement; every status change
+ * NOTIFYs in its own transaction (a trigger), and events reach every process through LISTEN.
+ *
+ * @example
+ * const store = postgresStore({ connectionString: process.env.DATABASE_URL });
+ */
+export function postgresStore(options: PostgresStoreOptions = {}): PostgresStore {
+  return new PgStore(options);
+}
+
+class PgStore implements PostgresStore {
+  readonly kind = 'postgres';
+  readonly #options: PostgresStoreOptions;
+  readonly #t: Tables;
+  readonly #sql: JobQueries;
+  readonly #pool: pg.Pool;
+  readonly #where: string;
+  /** Tags this store's NOTIFYs: it delivered those events in-process already and skips them when they come back. */
+  readonly #origin = randomBytes(9).toString('base64url');
+  readonly #hub = new EventHub();
+  readonly #publisher: NotifyPublisher;
+  readonly #finishes = new Batcher<{ lease: Lease; outcome: Outcome }, Job | null>((batch) => this.#finishBatch(batch));
+  #listener: Listener | null = null;
+  #ready: Promise<void> | null;
+  /** Events from other processes, delivered in order even when one needs a read first. */
+  #inbox: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.#options = options;
+    this.#t = tablesFor(options.schema ?? 'underway');
+    this.#sql = jobQueries(this.#t);
+    this.#where = describeTarget(options.connectionString);
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      application_name: 'underway',
+      options: `-c underway.origin=${this.#origin}`,
+    });
+    // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool and
+    // replaced on the next query; without a listener here the 'error' would crash the process.
+    this.#pool.on('error', (error) =>
+      process.emitWarning(`underway: a pooled PostgreSQL connection failed: ${error.message}`),
+    );
+    this.#ready = options.migrate === false ? Promise.resolve() : null;
+    this.#publisher = new NotifyPublisher(this.#origin, async (payloads) => {
+      await this.#pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.#t.channel, payloads]);
+    });
+  }
+
+  /** Migrates once before the first query; a failure is retried by the next call. */
+  #whenReady(): Promise<void> {
+    this.#ready ??= this.migrate().catch((error: unknown) => {
+      this.#ready = null;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async #query<R>(sql: string, params: unknown[] = []): Promise<R[]> {
+    await this.#whenReady();
+    try {
+      return (await this.#pool.query(sql, params)).rows as R[];
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+  }
+
+  /** Jobs from rows, each status change delivered in-process (other processes hear the trigger's NOTIFY). */
+  #announce(rows: JobRow[]): Job[] {
+    const jobs = rows.map(toJob);
+    for (const job of jobs) this.#hub.deliver(statusEvent(job));
+    return jobs;
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      await migrateSchema(this.#pool, this.#t);
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+  }
+
+  async enqueue(input: EnqueueInput, options: PostgresEnqueueOptions = {}): Promise<{ job: Job; created: boolean }> {
+    await this.#whenReady();
+    const params = [
+      newJobId(),
+      input.task,
+      jsonParam(input.params ?? {}),
+      input.maxAttempts,
+      input.owner ?? null,
+      input.dedupeKey ?? null,
+      input.timeoutSeconds ?? null,
+      input.retryOf ?? null,
+      input.runAt ?? null,
+    ];
+    const run = async (): Promise<(JobRow & { created: boolean }) | undefined> => {
+      if (!options.client) return (await this.#query<JobRow & { created: boolean }>(this.#sql.enqueue, params))[0];
+      try {
+        return (await options.client.query(this.#sql.enqueue, params)).rows[0] as JobRow & { created: boolean };
+      } catch (error) {
+        throw storeError(error, this.#where);
+      }
+    };
+    // Empty only when the job holding the dedupe key finished in between: then the key is free.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const row = await run();
+      if (!row) continue;
+      const job = toJob(row);
+      // In the caller's transaction, the event waits for its commit: the NOTIFY path delivers it, here too.
+      if (row.created && !options.client) this.#hub.deliver(statusEvent(job));
+      return { job, created: row.created };
+    }
+    throw storeError(new Error('The dedupe key kept changing hands; try again.'), this.#where);
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    if (request.limit <= 0 || request.tasks.length === 0) return [];
+    const rows = await this.#query<JobRow>(this.#sql.claim, [
+      request.workerId,
+      request.tasks,
+      request.limit,
+      request.leaseMs,
+    ]);
+    // RETURNING has no order: oldest runAt first, as the claim chose them.
+    rows.sort((a, b) => a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.seq) - BigInt(b.seq)));
+    const jobs = this.#announce(rows);
+    return rows.map((row, index) => ({
+      job: jobs[index] as Job,
+      lease: { jobId: row.id, token: row.lease_token as string },
+    }));
+  }
+
+  async heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]> {
+    if (leases.length === 0) return [];
+    const rows = await this.#query<{ id: string; held: boolean; cancel_requested: boolean }>(this.#sql.heartbeat, [
+      leases.map((l) => l.jobId),
+      leases.map((l) => l.token),
+      leaseMs,
+    ]);
+    return rows.map((row) => ({ jobId: row.id, held: row.held, cancelRequested: row.cancel_requested }));
+  }
+
+  async saveProgress(lease: Lease, progress: JobProgress): Promise<boolean> {
+    await this.#whenReady();
+    try {
+      const result = await this.#pool.query(this.#sql.saveProgress, [lease.jobId, lease.token, jsonParam(progress)]);
+      return result.rowCount === 1;
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+  }
+
+  async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
+    await this.#whenReady();
+    return this.#finishes.add({ lease, outcome });
+  }
+
+  async #finishBatch(batch: { lease: Lease; outcome: Outcome }[]): Promise<(Job | null)[]> {
+    const rows = await this.#query<JobRow & { fenced_by: string }>(this.#sql.finish, [
+      batch.map((b) => b.lease.jobId),
+      batch.map((b) => b.lease.token),
+      batch.map((b) => b.outcome.status),
+      batch.map((b) => (b.outcome.status === 'succeeded' ? jsonParam(b.outcome.result) : null)),
+      batch.map((b) => ('error' in b.outcome ? jsonParam(b.outcome.error) : null)),
+      batch.map((b) => (b.outcome.status === 'retry' ? b.outcome.runAt : null)),
+    ]);
+    const byLease = new Map(rows.map((row) => [`${row.id} ${row.fenced_by}`, row]));
+    return batch.map(({ lease }) => {
+      const row = byLease.get(`${lease.jobId} ${lease.token}`);
+      return row ? (this.#announce([row])[0] as Job) : null;
+    });
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    const error = cancelledError('Cancelled while the worker was shutting down.');
+    const rows = await this.#query<JobRow>(this.#sql.release, [lease.jobId, lease.token, jsonParam(error)]);
+    this.#announce(rows);
+    return rows.length === 1;
+  }
+
+  async requestCancel(id: string): Promise<Job | null> {
+    const error = cancelledError('Cancelled before it started.');
+    const rows = await this.#query<JobRow>(this.#sql.cancel, [id, jsonParam(error)]);
+    if (rows.length > 0) return this.#announce(rows)[0] as Job;
+    return this.get(id); // finished, already asked, or unknown: unchanged
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const [row] = await this.#query<JobRow>(this.#sql.get, [id]);
+    return row ? toJob(row) : null;
+  }
+
+  async list(filter: JobFilter = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(1, Math.floor(filter.limit ?? DEFAULT_LIST_LIMIT)), MAX_LIST_LIMIT);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (clause: string, value: unknown) => {
+      args.push(value);
+      where.push(clause.replace('?', `$${args.length}`));
+    };
+    if (filter.status !== undefined) {
+      add('j.status = ANY(?::text[])', typeof filter.status === 'string' ? [filter.status] : [...filter.status]);
+    }
+    if (filter.task !== undefined) add('j.task = ?', filter.task);
+    if (filter.owner !== undefined) add('j.owner = ?', filter.owner);
+    if (filter.cursor) add('j.seq < ?', decodeCursor(filter.cursor).toString());
+    args.push(limit + 1);
+    const rows = await this.#query<JobRow>(
+      `${this.#sql.selectJobs} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY j.seq DESC LIMIT $${args.length}`,
+      args,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { jobs: page.map(toJob), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  async counts(): Promise<StatusCount[]> {
+    return this.#query<StatusCount>(this.#sql.counts);
+  }
+
+  async remove(id: string): Promise<'removed' | 'not-found' | 'unfinished'> {
+    const [row] = await this.#query<{ status: string }>(this.#sql.remove, [id]);
+    if (!row) return 'not-found';
+    return row.status === 'queued' || row.status === 'running' ? 'unfinished' : 'removed';
+  }
+
+  async appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines?: number): Promise<LogLine[]> {
+    await this.#whenReady();
+    return this.#wrap(() => logs.appendLogs(this.#pool, this.#t, jobId, lines, maxLines));
+  }
+
+  async readLogs(jobId: string, options: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
+    await this.#whenReady();
+    return this.#wrap(() => logs.readLogs(this.#pool, this.#t, jobId, options));
+  }
+
+  async saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo> {
+    await this.#whenReady();
+    return this.#wrap(() => artifacts.saveArtifact(this.#pool, this.#t, jobId, artifact));
+  }
+
+  async openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null> {
+    await this.#whenReady();
+    return this.#wrap(() => artifacts.openArtifact(this.#pool, this.#t, jobId, name));
+  }
+
+  async #wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+  }
+
+  async reapExpiredLeases(): Promise<Job[]> {
+    return this.#announce(await this.#query<JobRow>(this.#sql.reap));
+  }
+
+  async cleanup(retention: CleanupRetention): Promise<number> {
+    const tasks = Object.entries(retention.tasks ?? {});
+    const params = [
+      tasks.map(([name]) => name),
+      tasks.map(([, own]) => own.succeededDays ?? null),
+      tasks.map(([, own]) => own.failedDays ?? null),
+      retention.now?.toISOString() ?? null,
+      retention.succeededDays,
+      CLEANUP_BATCH,
+      retention.failedDays,
+    ];
+    let total = 0;
+    for (;;) {
+      const [row] = await this.#query<{ n: number }>(this.#sql.cleanup, params);
+      total += row?.n ?? 0;
+      if ((row?.n ?? 0) < CLEANUP_BATCH) break;
+    }
+    await this.#query(this.#sql.cleanupUploads);
+    return total;
+  }
+
+  async nextRunAt(tasks: readonly string[]): Promise<IsoDate | null> {
+    const [row] = await this.#query<{ at: Date | null }>(this.#sql.nextRunAt, [tasks]);
+    return row?.at ? row.at.toISOString() : null;
+  }
+
+  publish(event: JobEvent): void {
+    this.#hub.deliver(event);
+    if (!this.#closed) this.#publisher.add(event);
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    const off = this.#hub.add(listener);
+    this.#listen();
+    return off;
+  }
+
+  async listening(): Promise<void> {
+    try {
+      await this.#listen().ready();
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+  }
+
+  /** The listening connection, opened on first need and kept until close (it costs one idle connection). */
+  #listen(): Listener {
+    this.#listener ??= new Listener({
+      config: {
+        connectionString: this.#options.connectionString,
+        application_name: `underway listener ${this.#t.schema}`,
+      },
+      channel: this.#t.channelIdentifier,
+      onPayload: (text) => this.#receive(text),
+      onCatchUp: (snapshot) => this.#catchUp(snapshot),
+      onState: this.#options.onListenerState,
+      minDelayMs: this.#options.reconnectDelayMs,
+    });
+    return this.#listener;
+  }
+
+  #receive(text: string): void {
+    const payload = parsePayload(text);
+    if (!payload || payload.o === this.#origin || this.#closed) return;
+    this.#inbox = this.#inbox.then(async () => {
+      for (const item of payload.e as WireItem[]) {
+        if (item.type !== 'ref') {
+          this.#hub.deliver(item);
+          continue;
+        }
+        // Too big to notify (a large result): read it, as it is now.
+        const job = await this.get(item.jobId).catch(() => null);
+        if (job) this.#hub.deliver(statusEvent(job));
+      }
+    }, warnInbox);
+  }
+
+  /** After a reconnect: the status of every job changed while the listener was away, as synthetic events. */
+  async #catchUp(snapshot: string): Promise<void> {
+    const rows = await this.#query<JobRow>(this.#sql.changedSince, [snapshot]);
+    this.#inbox = this.#inbox.then(() => {
+      for (const row of rows) this.#hub.deliver(statusEvent(toJob(row)));
+    }, warnInbox);
+    await this.#inbox;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#finishes.settled();
+    await this.#publisher.flush();
+    await this.#listener?.close();
+    await this.#inbox.catch(() => {});
+    await this.#pool.end().catch((error: unknown) => {
+      process.emitWarning(`underway: closing the PostgreSQL pool failed: ${toError(error).message}`);
+    });
+  }
+}
+
+function warnInbox(error: unknown): void {
+  process.emitWarning(`underway: delivering another process's event failed: ${toError(error).message}`);
+}
+
+function cancelledError(message: string): JobError {
+  return { code: 'CANCELLED', message };
+}

@@ -1,0 +1,146 @@
+import { jobColumns } from './rows.ts';
+import type { Tables } from './tables.ts';
+
+const FINISHED = `('succeeded', 'failed', 'cancelled')`;
+const CLEAR_LEASE = 'worker_id = NULL, lease_token = NULL, lease_expires_at = NULL';
+
+/** The job statements of one schema, built once per store. Times come from the database clock, so workers on many machines agree. */
+export function jobQueries(t: Tables) {
+  const cols = jobColumns(t);
+  return {
+    /**
+     * Insert unless a queued or running job holds the dedupe key; then return that one. One
+     * statement: the arbiter is the partial unique index, so two racing enqueues cannot both insert.
+     * Empty when the holder finished between the conflict and the read: the caller tries again.
+     */
+    enqueue: `
+      WITH ins AS (
+        INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at)
+        VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, $8, greatest(coalesce($9::timestamptz, now()), now()))
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
+        RETURNING ${cols}, true AS created)
+      SELECT * FROM ins
+      UNION ALL
+      SELECT ${cols}, false AS created FROM ${t.jobs} j
+      WHERE $6::text IS NOT NULL AND j.dedupe_key = $6 AND j.status IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM ins)`,
+
+    /** The claim: one statement, one round trip; why this shape is in docs/postgres.md. */
+    claim: `
+      UPDATE ${t.jobs} j
+      SET status = 'running', attempt = j.attempt + 1, started_at = now(), worker_id = $1,
+          lease_token = replace(gen_random_uuid()::text, '-', ''),
+          lease_expires_at = now() + $4 * interval '1 millisecond', progress = NULL
+      FROM (
+        SELECT id FROM ${t.jobs}
+        WHERE status = 'queued' AND run_at <= now() AND task = ANY($2::text[])
+        ORDER BY run_at, seq
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ) due
+      WHERE j.id = due.id
+      RETURNING ${cols}`,
+
+    heartbeat: `
+      WITH l AS (SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(id, token, i)),
+      renewed AS (
+        UPDATE ${t.jobs} j SET lease_expires_at = now() + $3 * interval '1 millisecond'
+        FROM l WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'running'
+        RETURNING j.id, j.lease_token, j.cancel_requested)
+      SELECT l.id, r.id IS NOT NULL AS held, coalesce(r.cancel_requested, false) AS cancel_requested
+      FROM l LEFT JOIN renewed r ON r.id = l.id AND r.lease_token = l.token ORDER BY l.i`,
+
+    saveProgress: `UPDATE ${t.jobs} SET progress = $3::jsonb WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
+
+    /**
+     * Ends many attempts at once (finish calls arriving together are batched into one statement).
+     * A cancel asked for while the attempt was failing wins over the retry.
+     */
+    finish: `
+      UPDATE ${t.jobs} j SET
+        status = CASE WHEN o.kind <> 'retry' THEN o.kind WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        result = CASE WHEN o.kind = 'succeeded' THEN o.result ELSE j.result END,
+        error = CASE WHEN o.kind = 'succeeded' THEN NULL ELSE o.error END,
+        finished_at = CASE WHEN o.kind = 'retry' AND NOT j.cancel_requested THEN NULL ELSE now() END,
+        run_at = CASE WHEN o.kind = 'retry' THEN o.run_at ELSE j.run_at END,
+        ${CLEAR_LEASE}
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[])
+        AS o(id, token, kind, result, error, run_at)
+      WHERE j.id = o.id AND j.lease_token = o.token AND j.status = 'running'
+      RETURNING ${cols}, o.token AS fenced_by`,
+
+    release: `
+      UPDATE ${t.jobs} j SET
+        status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END,
+        error = CASE WHEN cancel_requested THEN $3::jsonb ELSE error END,
+        attempt = attempt - 1, run_at = now(), ${CLEAR_LEASE}
+      WHERE id = $1 AND lease_token = $2 AND status = 'running'
+      RETURNING ${cols}`,
+
+    cancel: `
+      UPDATE ${t.jobs} j SET cancel_requested = true,
+        status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+        finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END,
+        error = CASE WHEN status = 'queued' THEN $2::jsonb ELSE error END
+      WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND NOT cancel_requested))
+      RETURNING ${cols}`,
+
+    get: `SELECT ${cols} FROM ${t.jobs} j WHERE j.id = $1`,
+
+    /** The start of `list`'s query; the store adds WHERE, ORDER BY and LIMIT. */
+    selectJobs: `SELECT ${cols} FROM ${t.jobs} j`,
+
+    counts: `SELECT task, status, count(*)::int AS count FROM ${t.jobs} GROUP BY task, status ORDER BY task, status`,
+
+    remove: `
+      WITH target AS (SELECT id, status FROM ${t.jobs} WHERE id = $1),
+      gone AS (DELETE FROM ${t.jobs} WHERE id IN (SELECT id FROM target WHERE status IN ${FINISHED}) RETURNING id),
+      logs AS (DELETE FROM ${t.logs} WHERE job_id IN (SELECT id FROM gone)),
+      files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone))
+      SELECT status FROM target`,
+
+    /** Expired leases, re-checked under SKIP LOCKED so that two reapers never reap one job twice. */
+    reap: `
+      UPDATE ${t.jobs} j SET
+        status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
+        error = CASE
+          WHEN cancel_requested THEN jsonb_build_object('code', 'CANCELLED', 'message', 'Cancelled; its worker stopped responding.')
+          ELSE jsonb_build_object('code', 'STALLED', 'message',
+            format('The worker running attempt %s stopped responding (its lease expired).', attempt)
+            || CASE WHEN attempt < max_attempts THEN '' ELSE ' No attempts left.' END) END,
+        finished_at = CASE WHEN NOT cancel_requested AND attempt < max_attempts THEN NULL ELSE now() END,
+        run_at = now(), ${CLEAR_LEASE}
+      WHERE j.id IN (
+        SELECT id FROM ${t.jobs} WHERE status = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)
+      RETURNING ${cols}`,
+
+    /**
+     * Deletes up to $6 finished jobs past retention (with logs and artifacts) per call; the store
+     * repeats it, so a big backlog is removed in short transactions rather than one long one.
+     */
+    cleanup: `
+      WITH rules AS (SELECT * FROM unnest($1::text[], $2::float8[], $3::float8[]) AS r(task, succeeded_days, failed_days)),
+      doomed AS (
+        SELECT j.id FROM ${t.jobs} j LEFT JOIN rules r ON r.task = j.task
+        WHERE j.status IN ${FINISHED} AND j.finished_at < coalesce($4::timestamptz, now()) - make_interval(secs => 86400 *
+          CASE WHEN j.status = 'succeeded' THEN coalesce(r.succeeded_days, $5) ELSE coalesce(r.failed_days, $7) END)
+        LIMIT $6),
+      gone AS (DELETE FROM ${t.jobs} WHERE id IN (SELECT id FROM doomed) RETURNING id),
+      logs AS (DELETE FROM ${t.logs} WHERE job_id IN (SELECT id FROM gone)),
+      files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone))
+      SELECT count(*)::int AS n FROM gone`,
+
+    /** Uploads abandoned half-way (their process died) for a day are deleted with their chunks. */
+    cleanupUploads: `DELETE FROM ${t.artifacts} WHERE NOT complete AND created_at < now() - interval '1 day'`,
+
+    nextRunAt: `SELECT min(run_at) AS at FROM ${t.jobs} WHERE status = 'queued' AND task = ANY($1::text[])`,
+
+    /** Jobs whose status changed in transactions a snapshot could not see (listener catch-up). */
+    changedSince: `
+      SELECT ${cols} FROM ${t.jobs} j
+      WHERE j.changed_xid >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(j.changed_xid, $1::pg_snapshot)
+      ORDER BY j.seq`,
+  };
+}
+
+export type JobQueries = ReturnType<typeof jobQueries>;

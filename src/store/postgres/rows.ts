@@ -1,0 +1,108 @@
+import type { ArtifactInfo, Job, JobError, JobProgress, JobStatus } from '../../core/job.ts';
+import type { JobEvent } from '../store.ts';
+import type { Tables } from './tables.ts';
+
+/** A row of jobs as pg returns it (jsonb parsed, timestamptz as Date, bigint as string), with its artifacts. */
+export interface JobRow {
+  id: string;
+  seq: string;
+  task: string;
+  status: JobStatus;
+  params: unknown;
+  result: unknown;
+  error: JobError | null;
+  progress: JobProgress | null;
+  attempt: number;
+  max_attempts: number;
+  cancel_requested: boolean;
+  owner: string | null;
+  dedupe_key: string | null;
+  timeout_seconds: number | null;
+  retry_of: string | null;
+  created_at: Date;
+  run_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  lease_token: string | null;
+  /** From the artifacts subquery: json, timestamps as text. */
+  artifacts: { name: string; size: number; contentType: string; createdAt: string }[];
+}
+
+/**
+ * The columns every job-returning query selects (or returns), `j` being the jobs table's alias:
+ * the row plus its complete artifacts, so that one round trip gives a whole Job.
+ */
+export function jobColumns(t: Tables): string {
+  return `j.*, (SELECT coalesce(json_agg(json_build_object('name', a.name, 'size', a.size, 'contentType',
+      a.content_type, 'createdAt', a.created_at) ORDER BY a.created_at, a.name), '[]'::json)
+    FROM ${t.artifacts} a WHERE a.job_id = j.id AND a.complete) AS artifacts`;
+}
+
+const iso = (date: Date): string => date.toISOString();
+const isoOrNull = (date: Date | null): string | null => (date === null ? null : iso(date));
+
+export function toArtifactInfo(row: {
+  name: string;
+  size: number | string;
+  contentType: string;
+  createdAt: string | Date;
+}): ArtifactInfo {
+  return {
+    name: row.name,
+    size: Number(row.size),
+    contentType: row.contentType,
+    createdAt: iso(new Date(row.createdAt)),
+  };
+}
+
+export function toJob(row: JobRow): Job {
+  return {
+    id: row.id,
+    task: row.task,
+    status: row.status,
+    progress: row.progress ?? null,
+    params: row.params,
+    result: row.result ?? null,
+    error: row.error ?? null,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    cancelRequested: row.cancel_requested,
+    owner: row.owner,
+    dedupeKey: row.dedupe_key,
+    timeoutSeconds: row.timeout_seconds,
+    retryOf: row.retry_of,
+    artifacts: (row.artifacts ?? []).map(toArtifactInfo),
+    createdAt: iso(row.created_at),
+    runAt: iso(row.run_at),
+    startedAt: isoOrNull(row.started_at),
+    finishedAt: isoOrNull(row.finished_at),
+  };
+}
+
+/** The `status` event of a job as it is now: the same shape the notify trigger builds in SQL. */
+export function statusEvent(job: Job): JobEvent {
+  const event: JobEvent = {
+    type: 'status',
+    jobId: job.id,
+    task: job.task,
+    owner: job.owner,
+    status: job.status,
+    cancelRequested: job.cancelRequested,
+  };
+  if (job.error) event.error = job.error;
+  if (job.status === 'succeeded') event.result = job.result;
+  return event;
+}
+
+/** A JSON `\u0000` escape not itself escaped: jsonb refuses it ("unsupported Unicode escape sequence"). */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/**
+ * JSON text for a jsonb parameter; `undefined` (a task that returned nothing) becomes SQL NULL,
+ * and NUL characters become U+FFFD so that a result holding one does not make `finish` fail.
+ */
+export function jsonParam(value: unknown): string | null {
+  if (value === undefined) return null;
+  const json = JSON.stringify(value);
+  return json.includes('\\u0000') ? json.replace(NUL_ESCAPE, '$1\\ufffd') : json;
+}
