@@ -18,9 +18,9 @@ export interface OpenOptions {
 /** Opens (creating when absent) and checks an underway SQLite file. */
 export function openDatabase(file: string, options: OpenOptions = {}): Database.Database {
   const path = file === ':memory:' ? file : resolve(file);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   let db: Database.Database;
   try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
   } catch (error) {
     throw storeError(error, path);
@@ -90,6 +90,10 @@ export function storeError(thrown: unknown, path: string): Error {
   }
   if (typeof code === 'string' && code.startsWith('SQLITE_')) {
     return new StoreError('STORE_FAILED', `The database ${path} failed: ${error.message} (${code}).`, { cause: error });
+  }
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    // ENOTDIR, EACCES, EROFS…: the file or its folder cannot be made or opened.
+    return new StoreError('STORE_FAILED', `The database ${path} cannot be opened: ${error.message}.`, { cause: error });
   }
   return error;
 }

@@ -1,0 +1,135 @@
+import type { Command } from 'commander';
+import { isJobStatus, type JobStatus } from '../../core/job.ts';
+import { CliError, EXIT, type GlobalOptions, openSession, parseJsonOption } from '../context.ts';
+import { endLine, printable, progressLine, table } from '../terminal.ts';
+import { exitCodeOf, watchJob } from './watch.ts';
+
+/** `start`, `list`, `cancel`, `logs`: the everyday commands on jobs. */
+export function registerJobCommands(program: Command): void {
+  program
+    .command('start <task>')
+    .description('start a job of a task and print its id')
+    .option('--params <json>', 'the params, as JSON', '{}')
+    .option('--delay <seconds>', 'start no earlier than this many seconds from now', Number)
+    .option('--dedupe-key <key>', 'return the queued or running job with this key instead of starting another')
+    .option('--max-attempts <n>', 'attempts in all', Number)
+    .option('--timeout <seconds>', 'time limit for each attempt', Number)
+    .option('-w, --watch', 'then watch it until it ends (exit code by outcome)')
+    .option('--json', 'print the job as JSON')
+    .action(async (task: string, options: StartOptions, command: Command) => {
+      const params = parseJsonOption('--params', options.params);
+      const session = await openSession(command.optsWithGlobals<GlobalOptions>());
+      try {
+        const { job, created } = await session.queue.start(task, params as never, {
+          delaySeconds: options.delay,
+          dedupeKey: options.dedupeKey,
+          maxAttempts: options.maxAttempts,
+          timeoutSeconds: options.timeout,
+        });
+        if (options.json) process.stdout.write(`${JSON.stringify(job)}\n`);
+        else process.stdout.write(`${created ? 'Started' : 'Already running (same dedupe key)'}: ${job.id}\n`);
+        if (options.watch) {
+          const final = await watchJob(session.store, job.id, { logs: false, out: process.stdout });
+          process.exitCode = exitCodeOf(final);
+        }
+      } finally {
+        await session.close();
+      }
+    });
+
+  program
+    .command('list')
+    .description('list jobs, newest first')
+    .option('-s, --status <status>', 'only jobs with this status (queued, running, succeeded, failed, cancelled)')
+    .option('-t, --task <task>', 'only jobs of this task')
+    .option('-l, --limit <n>', 'at most this many (<= 200)', Number, 20)
+    .option('--json', 'print JSON, one job per line')
+    .action(async (options: { status?: string; task?: string; limit: number; json?: boolean }, command: Command) => {
+      let status: JobStatus | undefined;
+      if (options.status !== undefined) {
+        if (!isJobStatus(options.status)) {
+          throw new CliError(
+            `Unknown status "${options.status}": use queued, running, succeeded, failed or cancelled.`,
+            EXIT.badInput,
+          );
+        }
+        status = options.status;
+      }
+      const session = await openSession(command.optsWithGlobals<GlobalOptions>());
+      try {
+        const { jobs } = await session.store.list({ status, task: options.task, limit: options.limit });
+        if (options.json) {
+          for (const job of jobs) process.stdout.write(`${JSON.stringify(job)}\n`);
+          return;
+        }
+        if (jobs.length === 0) {
+          process.stdout.write('No jobs.\n');
+          return;
+        }
+        const rows = jobs.map((job) => [
+          job.id,
+          printable(job.task, 40),
+          job.status,
+          job.createdAt.replace('T', ' ').slice(0, 19),
+          job.status === 'running'
+            ? progressLine(job.progress, 10)
+            : job.status === 'queued'
+              ? ''
+              : endLine(job).slice(0, 80),
+        ]);
+        process.stdout.write(`${table([['ID', 'TASK', 'STATUS', 'CREATED (UTC)', ''], ...rows])}\n`);
+      } finally {
+        await session.close();
+      }
+    });
+
+  program
+    .command('cancel <id>')
+    .description('ask a queued or running job to stop')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const session = await openSession(command.optsWithGlobals<GlobalOptions>());
+      try {
+        const job = await session.queue.cancel(id);
+        process.stdout.write(
+          job.status === 'cancelled' ? `Cancelled ${id}.\n` : `Asked ${id} to stop; it is ending.\n`,
+        );
+      } finally {
+        await session.close();
+      }
+    });
+
+  program
+    .command('logs <id>')
+    .description('print what a job wrote, with timestamps')
+    .option('-f, --follow', 'keep printing new lines until the job ends')
+    .action(async (id: string, options: { follow?: boolean }, command: Command) => {
+      const session = await openSession(command.optsWithGlobals<GlobalOptions>());
+      try {
+        if (!(await session.store.get(id))) throw new CliError(`There is no job ${id}.`, EXIT.badInput);
+        let after = 0;
+        const print = async () => {
+          for (const line of await session.store.readLogs(id, { after })) {
+            process.stdout.write(`${line.at} ${line.stream.padEnd(6)} ${printable(line.line, 10_000)}\n`);
+            after = line.seq;
+          }
+        };
+        await print();
+        if (options.follow) {
+          await watchJob(session.store, id, { logs: false, out: { write: () => true } });
+          await print();
+        }
+      } finally {
+        await session.close();
+      }
+    });
+}
+
+interface StartOptions {
+  params: string;
+  delay?: number;
+  dedupeKey?: string;
+  maxAttempts?: number;
+  timeout?: number;
+  watch?: boolean;
+  json?: boolean;
+}
