@@ -21,10 +21,14 @@ export interface EtaOptions {
 export class EtaEstimator {
   readonly #tau: number;
   #startedAt: number | null = null;
-  #startValue = 0;
   #last: { at: number; current: number; total: number | null } | null = null;
-  /** Units per second, smoothed; null until there is evidence. */
-  #rate: number | null = null;
+  /**
+   * Units per second, smoothed. Started at 0 and divided by the weight gathered so far (a bias
+   * correction, as in Adam), so early estimates are the plain average of what was seen instead of
+   * being dragged towards 0 or towards the very first, often unrepresentative, step.
+   */
+  #smoothed = 0;
+  #weight = 0;
 
   constructor(options: EtaOptions = {}) {
     this.#tau = options.tauSeconds ?? DEFAULT_TAU_SECONDS;
@@ -36,26 +40,27 @@ export class EtaEstimator {
     if (last === null || current < last.current || total !== last.total) {
       // A first sample, a counter that went back, or a new total: the old rate says nothing.
       this.#startedAt = atMs;
-      this.#startValue = current;
-      this.#rate = null;
+      this.#smoothed = 0;
+      this.#weight = 0;
       this.#last = { at: atMs, current, total };
       return null;
     }
     const dt = (atMs - last.at) / 1000;
     if (dt > 0) {
       const instant = (current - last.current) / dt;
-      if (this.#rate === null) {
-        const elapsed = (atMs - (this.#startedAt ?? atMs)) / 1000;
-        this.#rate = elapsed > 0 ? (current - this.#startValue) / elapsed : instant;
-      } else {
-        const alpha = 1 - Math.exp(-dt / this.#tau);
-        this.#rate += alpha * (instant - this.#rate);
-      }
+      const alpha = 1 - Math.exp(-dt / this.#tau);
+      this.#smoothed += alpha * (instant - this.#smoothed);
+      this.#weight += alpha * (1 - this.#weight);
       this.#last = { at: atMs, current, total };
     } else {
       this.#last = { ...last, current };
     }
     return this.estimate(current, total, atMs);
+  }
+
+  /** The smoothed rate in units per second, or null before any evidence. */
+  get rate(): number | null {
+    return this.#weight > 0 ? this.#smoothed / this.#weight : null;
   }
 
   #elapsed(atMs: number): number {
@@ -65,9 +70,10 @@ export class EtaEstimator {
   estimate(current: number, total: number | null, atMs: number): number | null {
     if (total === null) return null;
     if (current >= total) return 0;
-    if (this.#rate === null || this.#rate <= 0) return null;
+    const rate = this.rate;
+    if (rate === null || rate <= 0) return null;
     if (this.#elapsed(atMs) < MIN_ELAPSED_SECONDS) return null;
-    return Math.max(0, Math.round((total - current) / this.#rate));
+    return Math.max(0, Math.round((total - current) / rate));
   }
 }
 
