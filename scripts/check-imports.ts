@@ -1,0 +1,75 @@
+/**
+ * Checks the import graph of src/: no cycles, and dependencies pointing one way (STYLE.md):
+ * core depends on nothing; store and worker on core; http on core, store and queue; only cli and
+ * config may use everything. madge and dependency-cruiser need the TypeScript compiler API, which
+ * TypeScript 7 no longer has, so this reads import statements itself.
+ *
+ * Run: node --import tsx scripts/check-imports.ts
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const SRC = resolve(import.meta.dirname, '../src');
+
+/** What each top-level part may import from (besides itself). Parts not listed may import anything. */
+const ALLOWED: Record<string, string[]> = {
+  core: [],
+  store: ['core'],
+  worker: ['core', 'store', 'logger.ts'],
+  queue: ['core', 'store'],
+  http: ['core', 'store', 'queue', 'logger.ts', 'worker'],
+  client: [],
+};
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return files(path);
+    return /\.tsx?$/.test(entry.name) && !/\.test\.tsx?$/.test(entry.name) ? [path] : [];
+  });
+}
+
+const part = (file: string) => relative(SRC, file).split('/')[0] as string;
+const graph = new Map<string, string[]>();
+const problems: string[] = [];
+
+for (const file of files(SRC)) {
+  const text = readFileSync(file, 'utf8');
+  const targets: string[] = [];
+  for (const match of text.matchAll(IMPORT)) {
+    const target = resolve(dirname(file), (match[1] ?? match[2]) as string);
+    targets.push(target);
+    const from = part(file);
+    const to = part(target);
+    const allowed = ALLOWED[from];
+    if (allowed && to !== from && !allowed.includes(to)) {
+      problems.push(`${relative(SRC, file)} imports ${relative(SRC, target)}: ${from}/ may not depend on ${to}`);
+    }
+  }
+  graph.set(file, targets);
+}
+
+// Cycles, by depth-first search with colours.
+const state = new Map<string, 'open' | 'done'>();
+const stack: string[] = [];
+function visit(file: string): void {
+  state.set(file, 'open');
+  stack.push(file);
+  for (const next of graph.get(file) ?? []) {
+    if (state.get(next) === 'open') {
+      const cycle = stack.slice(stack.indexOf(next)).concat(next);
+      problems.push(`import cycle: ${cycle.map((f) => relative(SRC, f)).join(' -> ')}`);
+    } else if (!state.has(next) && graph.has(next)) visit(next);
+  }
+  stack.pop();
+  state.set(file, 'done');
+}
+for (const file of graph.keys()) if (!state.has(file)) visit(file);
+
+if (problems.length > 0) {
+  process.stderr.write(`${problems.join('\n')}\n`);
+  process.exit(1);
+}
+process.stdout.write(`imports: ${graph.size} files, no cycles, layers respected\n`);
