@@ -1,6 +1,10 @@
-import { afterAll } from 'vitest';
-import type { PostgresStore } from '../src/store/postgres/index.ts';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ListenerState, PostgresStore } from '../src/store/postgres/index.ts';
 import { postgresStore } from '../src/store/postgres/index.ts';
+import type { JobEvent } from '../src/store/store.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 import { describeStore } from './store-conformance.ts';
 
@@ -14,3 +18,286 @@ const open = async (schema = db.schema(), extra: Parameters<typeof postgresStore
 };
 
 describeStore('postgres', { create: () => open() });
+
+/** Resolves with the first event the store hears that matches. */
+function heard(store: PostgresStore, match: (event: JobEvent) => boolean): Promise<JobEvent> {
+  return new Promise((resolve) => {
+    const off = store.subscribe((event) => {
+      if (match(event)) {
+        off();
+        resolve(event);
+      }
+    });
+  });
+}
+
+const statusOf = (id: string, status: string) => (e: JobEvent) =>
+  e.type === 'status' && e.jobId === id && e.status === status;
+const job = { task: 'demo', params: {}, maxAttempts: 3 };
+
+describe('postgres store, beyond the shared contract', () => {
+  it('runs migrations from 4 stores at once without error, once', async () => {
+    const schema = db.schema();
+    const stores = Array.from({ length: 4 }, () => postgresStore({ connectionString: db.url, schema, poolSize: 1 }));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations`);
+      expect(rows).toEqual([{ version: 1 }]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('enqueues inside the app transaction: the job and its event exist only after commit', async () => {
+    const schema = db.schema();
+    const server = await open(schema);
+    const app = new pg.Client({ connectionString: db.url });
+    await app.connect();
+    try {
+      await server.listening();
+      const events: JobEvent[] = [];
+      server.subscribe((e) => events.push(e));
+
+      await app.query('BEGIN');
+      const doomed = await server.enqueue({ ...job, owner: 'rolled-back' }, { client: app });
+      expect(doomed.created).toBe(true);
+      expect(await server.get(doomed.job.id)).toBeNull();
+      await app.query('ROLLBACK');
+
+      await app.query('BEGIN');
+      const kept = await server.enqueue({ ...job, owner: 'committed' }, { client: app });
+      expect(await server.get(kept.job.id)).toBeNull(); // not visible before commit
+      const event = heard(server, statusOf(kept.job.id, 'queued'));
+      await app.query('COMMIT');
+      expect(await event).toMatchObject({ jobId: kept.job.id, owner: 'committed' });
+      expect(await server.get(kept.job.id)).toMatchObject({ status: 'queued' });
+      expect(await server.get(doomed.job.id)).toBeNull();
+      // Notifications arrive in commit order: had the rolled-back one been sent, it would be here already.
+      expect(events.filter((e) => e.jobId === doomed.job.id)).toEqual([]);
+      expect(events.filter((e) => e.jobId === kept.job.id)).toHaveLength(1);
+    } finally {
+      await app.end();
+      await server.close();
+    }
+  });
+
+  it('carries events between two stores (two processes), each heard exactly once, in order', async () => {
+    const schema = db.schema();
+    const worker = await open(schema);
+    const server = await open(schema);
+    const marker = await open(schema);
+    try {
+      await Promise.all([worker.listening(), server.listening()]);
+      const atServer: JobEvent[] = [];
+      const atWorker: JobEvent[] = [];
+      server.subscribe((e) => atServer.push(e));
+      worker.subscribe((e) => atWorker.push(e));
+      const { job: created } = await worker.enqueue({ ...job, owner: 'ann' });
+      const succeeded = heard(server, statusOf(created.id, 'succeeded'));
+      const [claimed] = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 10_000 });
+      if (!claimed) throw new Error('no claim');
+      for (let i = 1; i <= 5; i++) {
+        worker.publish({
+          type: 'progress',
+          jobId: created.id,
+          task: 'demo',
+          owner: 'ann',
+          progress: {
+            current: i,
+            total: 5,
+            percent: i * 20,
+            message: null,
+            etaSeconds: null,
+            updatedAt: new Date().toISOString(),
+          },
+        });
+      }
+      const at = new Date().toISOString();
+      worker.publish({
+        type: 'log',
+        jobId: created.id,
+        task: 'demo',
+        owner: 'ann',
+        stream: 'stdout',
+        line: 'hi',
+        at,
+        seq: 1,
+      });
+      await worker.finish(claimed.lease, { status: 'succeeded', result: { ok: true } });
+      expect(await succeeded).toMatchObject({ owner: 'ann', result: { ok: true } });
+
+      // The worker's own NOTIFYs come back to it, and must be skipped: once a later event from a
+      // third store has reached the worker, its own earlier ones have too.
+      const { job: later } = await marker.enqueue(job);
+      await heard(worker, statusOf(later.id, 'queued'));
+
+      const kinds = (events: JobEvent[]) =>
+        events.filter((e) => e.jobId === created.id).map((e) => (e.type === 'status' ? e.status : e.type));
+      expect(kinds(atWorker)).toEqual(['queued', 'running', ...Array(5).fill('progress'), 'log', 'succeeded']);
+      const remote = kinds(atServer);
+      expect(remote.filter((k) => k !== 'progress')).toEqual(['queued', 'running', 'log', 'succeeded']);
+      expect(atServer.filter((e) => e.type === 'progress').at(-1)).toMatchObject({ progress: { current: 5 } });
+    } finally {
+      await Promise.all([worker.close(), server.close(), marker.close()]);
+    }
+  });
+
+  it('sends what NOTIFY cannot carry by reference: a big result is fetched, a long log line cut', async () => {
+    const schema = db.schema();
+    const worker = await open(schema);
+    const server = await open(schema);
+    try {
+      await server.listening();
+      const { job: created } = await worker.enqueue(job);
+      const [claimed] = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 10_000 });
+      if (!claimed) throw new Error('no claim');
+      const line = 'é'.repeat(8_000); // 16,000 bytes of UTF-8
+      const log = heard(server, (e) => e.type === 'log');
+      worker.publish({
+        type: 'log',
+        jobId: created.id,
+        task: 'demo',
+        owner: null,
+        stream: 'stdout',
+        line,
+        at: new Date().toISOString(),
+        seq: 1,
+      });
+      const cut = await log;
+      expect(cut.type === 'log' && cut.line).toMatch(/^é+… \[cut for the live view/);
+      const result = { rows: Array.from({ length: 2_000 }, (_, i) => `row ${i}`) }; // ~20 KB
+      const done = heard(server, statusOf(created.id, 'succeeded'));
+      await worker.finish(claimed.lease, { status: 'succeeded', result });
+      expect(await done).toMatchObject({ type: 'status', result });
+    } finally {
+      await Promise.all([worker.close(), server.close()]);
+    }
+  });
+
+  it('re-listens after losing its connection and delivers what changed during the gap', async () => {
+    const schema = db.schema();
+    const states: ListenerState[] = [];
+    let onState: (state: ListenerState) => void = () => {};
+    const server = await open(schema, {
+      reconnectDelayMs: 300,
+      onListenerState: (state) => {
+        states.push(state);
+        onState(state);
+      },
+    });
+    const worker = await open(schema);
+    const next = (wanted: ListenerState) =>
+      new Promise<void>((resolve) => {
+        onState = (state) => state === wanted && resolve();
+      });
+    try {
+      await server.listening();
+      const lost = next('lost');
+      const [killed] = await db.query<{ ok: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
+        [`underway listener ${schema}`],
+      );
+      expect(killed?.ok).toBe(true);
+      await lost;
+      // The listener is down for ≥ 225 ms (300 ms ± 25 %): this change is made during the gap.
+      const back = next('listening');
+      const { job: missed } = await worker.enqueue({ ...job, owner: 'gap' });
+      const caughtUp = heard(server, statusOf(missed.id, 'queued'));
+      await back;
+      expect(await caughtUp).toMatchObject({ owner: 'gap' });
+      // And live events flow again.
+      const { job: after } = await worker.enqueue(job);
+      await heard(server, statusOf(after.id, 'queued'));
+      expect(states).toEqual(['listening', 'lost', 'listening']);
+    } finally {
+      await Promise.all([server.close(), worker.close()]);
+    }
+  });
+
+  it('keeps artifacts in the database, in 1 MiB chunks, readable by another store', async () => {
+    const schema = db.schema();
+    const writer = await open(schema);
+    const reader = await open(schema);
+    try {
+      const { job: created } = await writer.enqueue(job);
+      const bytes = Buffer.alloc(2.5 * 1024 * 1024);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 251;
+      const pieces = Array.from({ length: 40 }, (_, i) => bytes.subarray(i * 65_536, (i + 1) * 65_536));
+      const info = await writer.saveArtifact(created.id, {
+        name: 'backup.bin',
+        contentType: 'application/octet-stream',
+        body: Readable.from(pieces),
+      });
+      expect(info.size).toBe(bytes.length);
+      const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".artifact_chunks`);
+      expect(count?.n).toBe(3);
+      const opened = await reader.openArtifact(created.id, 'backup.bin');
+      expect(opened?.info).toEqual(info);
+      expect((await buffer(opened?.body as Readable)).equals(bytes)).toBe(true);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  it('stores results holding NUL characters, which jsonb refuses as they are', async () => {
+    const store = await open();
+    try {
+      await store.enqueue(job);
+      const [claimed] = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 10_000 });
+      if (!claimed) throw new Error('no claim');
+      const done = await store.finish(claimed.lease, {
+        status: 'succeeded',
+        result: { text: 'a\u0000b', raw: '\\u0000' },
+      });
+      expect(done?.result).toEqual({ text: 'a\uFFFDb', raw: '\\u0000' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('batches finishes made together into one statement, each still fenced', async () => {
+    const store = await open();
+    try {
+      for (let i = 0; i < 20; i++) await store.enqueue(job);
+      const claimed = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 20, leaseMs: 10_000 });
+      const results = await Promise.all([
+        ...claimed.map(({ lease }, i) => store.finish(lease, { status: 'succeeded', result: i })),
+        store.finish(
+          { jobId: claimed[0]?.job.id as string, token: 'stale' },
+          { status: 'failed', error: { code: 'X', message: 'x' } },
+        ),
+      ]);
+      expect(results.slice(0, 20).map((j) => j?.result)).toEqual(claimed.map((_, i) => i));
+      expect(results[20]).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('survives its pooled connections being killed: the next call reconnects', async () => {
+    const schema = db.schema();
+    const store = await open(schema);
+    try {
+      await store.enqueue(job);
+      await db.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'underway' AND datname = current_database()",
+      );
+      // A query may meet a connection that died while idle before the pool noticed; the call fails
+      // as STORE_UNREACHABLE and the next one gets a fresh connection.
+      let counts = await store.counts().catch(() => null);
+      counts ??= await store.counts();
+      expect(counts).toEqual([{ task: 'demo', status: 'queued', count: 1 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('says the server cannot be reached, as a StoreError, instead of a bare ECONNREFUSED', async () => {
+    const store = postgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    await expect(store.get('x')).rejects.toMatchObject({
+      code: 'STORE_UNREACHABLE',
+      message: expect.stringMatching(/127\.0\.0\.1:1\/nowhere cannot be reached/),
+    });
+    await store.close();
+  });
+});

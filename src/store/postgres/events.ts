@@ -103,19 +103,18 @@ function fitEvent(event: JobEvent, room: number): string {
   return JSON.stringify({ type: 'ref', jobId: event.jobId });
 }
 
-/** `text` cut so that `json` (which contains it) shrinks under `room` bytes; UTF-8 may take 4 bytes a character, JSON escapes 6. */
+/** `text` cut (longest prefix, by binary search) so that `json`, which contains it, fits in `room` bytes. */
 function shorten(text: string, json: string, room: number): string {
-  const excess = Buffer.byteLength(json) - room + Buffer.byteLength(CUT) + 16;
-  let keep = Math.max(0, text.length - excess);
-  let cut = `${text.slice(0, keep)}${CUT}`;
-  while (
-    keep > 0 &&
-    Buffer.byteLength(json) - Buffer.byteLength(JSON.stringify(text)) + Buffer.byteLength(JSON.stringify(cut)) > room
-  ) {
-    keep = Math.floor(keep / 2);
-    cut = `${text.slice(0, keep)}${CUT}`;
+  const base = Buffer.byteLength(json) - Buffer.byteLength(JSON.stringify(text));
+  const fits = (keep: number) => base + Buffer.byteLength(JSON.stringify(`${text.slice(0, keep)}${CUT}`)) <= room;
+  let low = 0;
+  let high = text.length;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (fits(mid)) low = mid;
+    else high = mid - 1;
   }
-  return cut;
+  return `${text.slice(0, low)}${CUT}`;
 }
 
 /** Reads a payload; null for anything not ours (another program on the same channel name). */

@@ -230,6 +230,9 @@ class PgStore implements PostgresStore {
 
   async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
     await this.#whenReady();
+    // Progress and log lines published just before must not reach other processes after the job's
+    // end (a bar going back from "done" to 80 %): send them first. Costs a round trip only when some are pending.
+    await this.#publisher.flush();
     return this.#finishes.add({ lease, outcome });
   }
 
@@ -250,6 +253,7 @@ class PgStore implements PostgresStore {
   }
 
   async release(lease: Lease): Promise<boolean> {
+    await this.#publisher.flush();
     const error = cancelledError('Cancelled while the worker was shutting down.');
     const rows = await this.#query<JobRow>(this.#sql.release, [lease.jobId, lease.token, jsonParam(error)]);
     this.#announce(rows);
