@@ -1,0 +1,217 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { TaskRegistry } from '../core/registry.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { createQueue, type Queue } from '../queue/queue.ts';
+import type { Store } from '../store/store.ts';
+import { Authenticator } from './auth.ts';
+import type { AppEnv, Deps } from './context.ts';
+import { CsrfGuard } from './csrf.ts';
+import { errorHandler, HttpError, notFoundHandler, unauthenticated } from './errors.ts';
+import { toJobJson } from './job-json.ts';
+import { HttpMetrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import {
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_KEEP_ALIVE_MS,
+  DEFAULT_REPLAY_EVENTS,
+  DEFAULT_SSE_BUFFER_BYTES,
+  normalizePath,
+  type UnderwayHttpOptions,
+} from './options.ts';
+import { StartLimiter } from './rate-limit.ts';
+import { eventRoutes } from './routes/events.ts';
+import { jobReadRoutes } from './routes/job-read.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { healthRoute, metricsRoute, supportRoutes } from './routes/ops.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import { ShareLinks } from './share-links.ts';
+import { EventFanout } from './sse.ts';
+import { observeTransitions } from './transitions.ts';
+import { WebhookDispatcher } from './webhooks.ts';
+
+/** A node request handler; with `next` (Express, Connect) requests outside underway's paths are passed on. */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+
+/** The mounted API: one per server process. */
+export interface Underway {
+  /** Fetch-standard handler: Hono (`app.mount`), Next.js route handlers, Bun, Deno. */
+  fetch(request: Request, env?: unknown): Promise<Response>;
+  /** For Express/Fastify/Connect middleware and `node:http` servers. */
+  nodeHandler: NodeHandler;
+  /** The Hono app itself (for `app.request()` in tests, or `app.route()` into a host Hono app). */
+  app: Hono<AppEnv>;
+  /**
+   * The store, watched for jobs that end (webhooks, run-time metrics): **give this one to the
+   * worker** of this process (`createWorker({ store: underway.store })`) so that what ends there
+   * is announced.
+   */
+  store: Store;
+  queue: Queue;
+  /** Where the API lives, e.g. `/api`. */
+  basePath: string;
+  /** How callers are recognised, in words, for the startup log. */
+  describeAuth(): string;
+  /** Ends event streams, stops webhook retries and the store subscription. Does not close the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the HTTP API (http-api.md) over a store and the tasks this server knows.
+ *
+ * @example
+ * const underway = createUnderway({ store, tasks: [backup], auth: { authenticate: sessionUser } });
+ * expressApp.use(underway.nodeHandler);               // Express: before any body parser
+ * const worker = createWorker({ store: underway.store, tasks: [backup] }).start();
+ */
+export function createUnderway(options: UnderwayHttpOptions): Underway {
+  const log: Logger = options.logger ?? createLogger({ name: 'underway-http' });
+  const basePath = normalizePath(options.basePath ?? '/api');
+  const paths = { basePath, pagesPath: normalizePath(options.pagesPath ?? '') };
+  const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
+  const metrics = new HttpMetrics();
+  const render = (job: Parameters<typeof toJobJson>[0]) => toJobJson(job, { paths, tasks, detail: true });
+  const webhooks = options.webhooks?.urls.length ? new WebhookDispatcher(options.webhooks, render, log) : null;
+  const store = observeTransitions(options.store, (job) => {
+    metrics.observeEnded(job);
+    webhooks?.notify(job);
+  });
+  const sse = options.sse ?? {};
+  const fanout = new EventFanout(store, {
+    keepAliveMs: sse.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+    bufferBytes: sse.bufferBytes ?? DEFAULT_SSE_BUFFER_BYTES,
+    replayEvents: sse.replayEvents ?? DEFAULT_REPLAY_EVENTS,
+    onEvent: (event) => metrics.observeEvent(event),
+  });
+  const shareLinks = new ShareLinks(options.shareLinks);
+  if (shareLinks.ephemeral) log.warn('no shareLinks.secret configured: share links last only as long as this process');
+  const deps: Deps = {
+    store,
+    queue: createQueue({ store, tasks, secretKey: options.secretKey }),
+    tasks,
+    auth: new Authenticator(options.auth),
+    shareLinks,
+    csrf: new CsrfGuard(options.csrf),
+    limiter: options.rateLimit === false ? null : new StartLimiter(options.rateLimit),
+    fanout,
+    metrics,
+    webhooks,
+    paths,
+    log,
+  };
+  const app = buildApp(deps, options);
+  const owns = ownedPaths(basePath, options);
+  const listener = getRequestListener((request, env) => app.fetch(request, env), { overrideGlobalObjects: false });
+
+  return {
+    fetch: async (request, env) => app.fetch(request, env as AppEnv['Bindings']),
+    nodeHandler(req, res, next) {
+      // Express keeps the full path in originalUrl and strips its mount point from url.
+      const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+      if (next && !owns(url.split('?')[0] ?? '/')) return next();
+      req.url = url;
+      adoptParsedBody(req);
+      void listener(req, res);
+    },
+    app,
+    store,
+    queue: deps.queue,
+    basePath,
+    describeAuth: () => deps.auth.describe(),
+    async close() {
+      fanout.close();
+      await webhooks?.close();
+    },
+  };
+}
+
+function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const onError = errorHandler(deps.log);
+  app.onError(onError);
+  app.notFound(notFoundHandler);
+  app.use(requestLog(deps));
+
+  const healthPath = options.healthPath ?? '/healthz';
+  if (healthPath !== false) app.route('/', healthRoute(deps, healthPath));
+  const metricsPath = options.metricsPath ?? '/metrics';
+  if (metricsPath !== false) app.route('/', metricsRoute(deps, metricsPath));
+
+  const api = new Hono<AppEnv>();
+  api.onError(onError);
+  api.use(
+    bodyLimit({
+      maxSize: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+      onError: () => {
+        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.');
+      },
+    }),
+  );
+  // Readable without signing in: the API's description and the CSRF token (harmless without a session).
+  const publicPaths = new Set([`${deps.paths.basePath}/openapi.json`, `${deps.paths.basePath}/csrf`]);
+  const document = openApiDocument({ basePath: deps.paths.basePath, healthPath, metricsPath });
+  api.use(async (c, next) => {
+    const remote = c.env?.incoming?.socket?.remoteAddress;
+    const base = await deps.auth.resolve(c.req.raw, remote);
+    const token = c.req.query('share') ?? c.req.header('x-underway-share') ?? null;
+    const shareJobId = token ? deps.shareLinks.verify(token) : null;
+    if (token && shareJobId === null && !base.user) {
+      throw new HttpError(401, 'SHARE_LINK_INVALID', 'This share link is not valid or has expired.');
+    }
+    const caller = { ...base, shareJobId };
+    c.set('caller', caller);
+    c.set('shareToken', shareJobId ? token : null);
+    if (!caller.user && !shareJobId && !publicPaths.has(c.req.path)) throw unauthenticated();
+    deps.csrf.check(c, caller);
+    await next();
+  });
+  api.route('/', taskRoutes(deps));
+  api.route('/', jobRoutes(deps));
+  api.route('/', jobReadRoutes(deps));
+  api.route('/', eventRoutes(deps));
+  api.route('/', supportRoutes(deps));
+  api.get('/openapi.json', (c) => c.json(document));
+  app.route(deps.paths.basePath || '/', api);
+  return app;
+}
+
+/** One pino line per request: never the query string, which may hold a share token. */
+function requestLog(deps: Deps) {
+  return async (c: import('hono').Context<AppEnv>, next: () => Promise<void>) => {
+    const started = performance.now();
+    await next();
+    const status = c.res.status;
+    deps.metrics.observeRequest(c.req.method, status);
+    const fields = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round(performance.now() - started),
+      user: c.get('caller')?.user?.id,
+    };
+    if (status >= 500) deps.log.error(fields, 'request');
+    else deps.log.info(fields, 'request');
+  };
+}
+
+function ownedPaths(basePath: string, options: UnderwayHttpOptions): (path: string) => boolean {
+  const exact = new Set<string>();
+  const health = options.healthPath ?? '/healthz';
+  const metrics = options.metricsPath ?? '/metrics';
+  if (health !== false) exact.add(health);
+  if (metrics !== false) exact.add(metrics);
+  return (path) => exact.has(path) || basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
+}
+
+/**
+ * A host app whose JSON body parser ran first (express.json()) has consumed the stream; hand the
+ * parsed body back as raw bytes, which @hono/node-server reads from `rawBody`.
+ */
+function adoptParsedBody(req: IncomingMessage): void {
+  const parsed = req as IncomingMessage & { body?: unknown; rawBody?: unknown };
+  if (parsed.readableEnded && parsed.rawBody === undefined && parsed.body !== undefined) {
+    parsed.rawBody = Buffer.from(typeof parsed.body === 'string' ? parsed.body : JSON.stringify(parsed.body));
+  }
+}

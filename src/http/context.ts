@@ -1,0 +1,90 @@
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
+import type { Job } from '../core/job.ts';
+import type { TaskRegistry } from '../core/registry.ts';
+import type { Logger } from '../logger.ts';
+import type { Queue } from '../queue/queue.ts';
+import type { Store } from '../store/store.ts';
+import { type Authenticator, type Caller, canChange, canSee, seesDetail, type User } from './auth.ts';
+import type { CsrfGuard } from './csrf.ts';
+import { HttpError, jobNotFound, unauthenticated } from './errors.ts';
+import { type JobJson, toJobJson, type UrlPaths } from './job-json.ts';
+import type { HttpMetrics } from './metrics.ts';
+import type { StartLimiter } from './rate-limit.ts';
+import type { ShareLinks } from './share-links.ts';
+import type { EventFanout } from './sse.ts';
+import type { WebhookDispatcher } from './webhooks.ts';
+
+/** Hono's environment for underway's routes. `incoming` is there when served by node (for the peer address). */
+export interface AppEnv {
+  Bindings: { incoming?: IncomingMessage };
+  Variables: { caller: Caller; shareToken: string | null };
+}
+
+export type AppContext = Context<AppEnv>;
+
+/** What the routes share: built once by createUnderway. */
+export interface Deps {
+  store: Store;
+  queue: Queue;
+  tasks: TaskRegistry;
+  auth: Authenticator;
+  shareLinks: ShareLinks;
+  csrf: CsrfGuard;
+  limiter: StartLimiter | null;
+  fanout: EventFanout;
+  metrics: HttpMetrics;
+  webhooks: WebhookDispatcher | null;
+  paths: UrlPaths;
+  log: Logger;
+}
+
+export function callerOf(c: AppContext): Caller {
+  return c.get('caller');
+}
+
+/** The signed-in user, or a 401 (share links do not count: they are not a user). */
+export function requireUser(c: AppContext): User {
+  const user = callerOf(c).user;
+  if (!user) throw unauthenticated();
+  return user;
+}
+
+/** The job if the caller may see it (owner, admin, its share link); otherwise 404, as if it did not exist. */
+export async function visibleJob(c: AppContext, deps: Deps, id: string): Promise<Job> {
+  const caller = callerOf(c);
+  if (!caller.user && caller.shareJobId === null) throw unauthenticated();
+  const job = await deps.store.get(id);
+  if (!job || !canSee(caller, job)) throw jobNotFound(id);
+  return job;
+}
+
+/** The job if the caller may change it (owner, admin); 401 without a user, else 404 as above. */
+export async function changeableJob(c: AppContext, deps: Deps, id: string): Promise<Job> {
+  requireUser(c);
+  const job = await deps.store.get(id);
+  if (!job || !canChange(callerOf(c), job)) throw jobNotFound(id);
+  return job;
+}
+
+export function jobJson(c: AppContext, deps: Deps, job: Job): JobJson {
+  const caller = callerOf(c);
+  const viaShare = !canChange(caller, job);
+  return toJobJson(job, {
+    paths: deps.paths,
+    tasks: deps.tasks,
+    detail: seesDetail(caller, job),
+    shareToken: viaShare ? c.get('shareToken') : null,
+  });
+}
+
+/** Parses a JSON body: 400 MALFORMED_JSON when it is not JSON; undefined when empty. */
+export async function readJson(c: AppContext): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'MALFORMED_JSON', 'The request body is not valid JSON.');
+  }
+}

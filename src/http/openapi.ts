@@ -1,0 +1,353 @@
+import { z } from 'zod';
+import { JOB_STATUSES } from '../core/job.ts';
+import { MAX_LIST_LIMIT } from '../store/store.ts';
+import { ShareBody, StartBody } from './routes/jobs.ts';
+
+type Schema = Record<string, unknown>;
+type Operation = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Schema): Schema => ({ anyOf: [schema, { type: 'null' }] });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const dateTime = { type: 'string', format: 'date-time' };
+
+function bodySchema(schema: z.ZodType): Schema {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input' }) as Schema;
+  return rest;
+}
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? 'Error', content: json(ref('Error')) }]),
+  );
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input (details lists each problem)',
+  401: 'No user, token or valid share link',
+  403: 'CSRF check failed, or not allowed to start this task',
+  404: 'Unknown, or not visible to the caller',
+  409: 'Not possible in the job’s current state',
+  413: 'Request body too large',
+  429: 'Too many job starts (Retry-After)',
+  503: 'Store unreachable',
+};
+
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const shareParam = {
+  name: 'share',
+  in: 'query',
+  required: false,
+  description: 'A share-link token: read-only access to this one job.',
+  schema: { type: 'string' },
+};
+const sse = (description: string) => ({
+  description,
+  content: { 'text/event-stream': { schema: { type: 'string' } } },
+});
+
+/**
+ * The OpenAPI 3.1 description of the API, served at `{basePath}/openapi.json`. A test checks that
+ * its paths are exactly the app's routes.
+ */
+export function openApiDocument(options: {
+  basePath: string;
+  healthPath: string | false;
+  metricsPath: string | false;
+}) {
+  const b = options.basePath;
+  const paths: Record<string, Record<string, Operation>> = {
+    [`${b}/tasks`]: {
+      get: {
+        summary: 'The tasks this server knows, each with its params as JSON Schema',
+        responses: { 200: { description: 'Tasks', content: json(ref('TaskList')) }, ...errors(401) },
+      },
+    },
+    [`${b}/jobs`]: {
+      post: {
+        summary: 'Start a job',
+        requestBody: { required: true, content: json(bodySchema(StartBody)) },
+        responses: {
+          201: { description: 'Started (Location: the job)', content: json(ref('Job')) },
+          200: { description: 'A queued or running job with this dedupeKey already exists', content: json(ref('Job')) },
+          ...errors(400, 401, 403, 413, 429, 503),
+        },
+      },
+      get: {
+        summary: 'List jobs, newest first',
+        parameters: [
+          {
+            name: 'status',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'One status, or several comma-separated',
+          },
+          { name: 'task', in: 'query', schema: { type: 'string' } },
+          { name: 'owner', in: 'query', schema: { type: 'string' }, description: 'Admins only' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { 200: { description: 'A page', content: json(ref('JobPage')) }, ...errors(400, 401) },
+      },
+    },
+    [`${b}/jobs/{id}`]: {
+      get: {
+        summary: 'One job',
+        parameters: [idParam, shareParam],
+        responses: { 200: { description: 'The job', content: json(ref('Job')) }, ...errors(401, 404) },
+      },
+      delete: {
+        summary: 'Forget a finished job, its logs and files',
+        parameters: [idParam],
+        responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404, 409) },
+      },
+    },
+    [`${b}/jobs/{id}/cancel`]: {
+      post: {
+        summary: 'Ask a queued or running job to stop',
+        parameters: [idParam],
+        responses: {
+          202: { description: 'Cancel requested', content: json(ref('Job')) },
+          ...errors(401, 403, 404, 409),
+        },
+      },
+    },
+    [`${b}/jobs/{id}/retry`]: {
+      post: {
+        summary: 'Run a failed or cancelled job again, as a new job',
+        parameters: [idParam],
+        responses: {
+          201: { description: 'The new job', content: json(ref('Job')) },
+          ...errors(401, 403, 404, 409, 429),
+        },
+      },
+    },
+    [`${b}/jobs/{id}/share`]: {
+      post: {
+        summary: 'Make a signed, expiring, read-only link to the job',
+        parameters: [idParam],
+        requestBody: { required: false, content: json(bodySchema(ShareBody)) },
+        responses: { 201: { description: 'The link', content: json(ref('ShareLink')) }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    [`${b}/jobs/{id}/events`]: {
+      get: {
+        summary: 'Live events of one job: snapshot, progress, status, log; ends after the final status',
+        parameters: [idParam, shareParam, { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }],
+        responses: { 200: sse('Server-sent events'), ...errors(401, 404) },
+      },
+    },
+    [`${b}/jobs/{id}/logs`]: {
+      get: {
+        summary: 'What the job printed, one line per line: `<time> <stream> <text>`',
+        parameters: [idParam, shareParam, { name: 'since', in: 'query', schema: { type: 'integer', minimum: 0 } }],
+        responses: {
+          200: {
+            description: 'Log lines; the Underway-Next-Since header is the `since` for the rest',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+          ...errors(400, 401, 404),
+        },
+      },
+    },
+    [`${b}/jobs/{id}/artifacts/{name}`]: {
+      get: {
+        summary: 'A file the job produced',
+        parameters: [idParam, { name: 'name', in: 'path', required: true, schema: { type: 'string' } }, shareParam],
+        responses: {
+          200: {
+            description: 'The file (Content-Disposition: attachment)',
+            content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+          },
+          ...errors(401, 404),
+        },
+      },
+    },
+    [`${b}/events`]: {
+      get: {
+        summary: "Live status and progress of every job the caller may see (snapshot: the caller's unfinished jobs)",
+        responses: { 200: sse('Server-sent events'), ...errors(401) },
+      },
+    },
+    [`${b}/csrf`]: {
+      get: {
+        summary: 'A CSRF token (also set as a cookie) for cookie-authenticated POST and DELETE',
+        responses: { 200: { description: 'The token', content: json(ref('CsrfToken')) } },
+      },
+    },
+    [`${b}/webhooks/deliveries`]: {
+      get: {
+        summary: 'Recent webhook deliveries of this process (admins)',
+        responses: { 200: { description: 'Newest first', content: json({ type: 'object' }) }, ...errors(401, 404) },
+      },
+    },
+    [`${b}/openapi.json`]: {
+      get: {
+        summary: 'This document',
+        responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } },
+      },
+    },
+  };
+  if (options.healthPath !== false) {
+    paths[options.healthPath] = {
+      get: {
+        summary: 'Liveness and store reachability',
+        responses: { 200: { description: 'OK', content: json({ type: 'object' }) }, ...errors(503) },
+      },
+    };
+  }
+  if (options.metricsPath !== false) {
+    paths[options.metricsPath] = {
+      get: {
+        summary: 'Prometheus metrics',
+        responses: {
+          200: { description: 'Text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+        },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'underway HTTP API', version: '1.0.0' },
+    paths,
+    components: {
+      schemas: SCHEMAS,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        share: { type: 'apiKey', in: 'query', name: 'share' },
+      },
+    },
+    security: [{ bearer: [] }, {}],
+  };
+}
+
+const SCHEMAS: Record<string, Schema> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string' },
+          message: { type: 'string' },
+          details: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+  Progress: {
+    type: 'object',
+    required: ['current', 'total', 'percent', 'message', 'etaSeconds', 'updatedAt'],
+    properties: {
+      current: { type: 'number' },
+      total: nullable({ type: 'number' }),
+      percent: nullable({ type: 'number' }),
+      message: nullable({ type: 'string' }),
+      etaSeconds: nullable({ type: 'number' }),
+      updatedAt: dateTime,
+    },
+  },
+  JobError: {
+    type: 'object',
+    required: ['message', 'code'],
+    properties: { message: { type: 'string' }, code: { type: 'string' }, detail: nullable({ type: 'string' }) },
+  },
+  Job: {
+    type: 'object',
+    required: [
+      'id',
+      'task',
+      'status',
+      'progress',
+      'params',
+      'result',
+      'error',
+      'attempt',
+      'maxAttempts',
+      'cancelRequested',
+      'owner',
+      'createdAt',
+      'runAt',
+      'startedAt',
+      'finishedAt',
+      'urls',
+    ],
+    properties: {
+      id: { type: 'string' },
+      task: { type: 'string' },
+      status: { enum: [...JOB_STATUSES] },
+      progress: nullable(ref('Progress')),
+      params: {},
+      result: {},
+      error: nullable(ref('JobError')),
+      attempt: { type: 'integer' },
+      maxAttempts: { type: 'integer' },
+      cancelRequested: { type: 'boolean' },
+      owner: nullable({ type: 'string' }),
+      createdAt: dateTime,
+      runAt: dateTime,
+      startedAt: nullable(dateTime),
+      finishedAt: nullable(dateTime),
+      urls: {
+        type: 'object',
+        required: ['self', 'page', 'events'],
+        properties: {
+          self: { type: 'string' },
+          page: { type: 'string' },
+          events: { type: 'string' },
+          logs: { type: 'string' },
+        },
+      },
+      artifacts: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            size: { type: 'integer' },
+            contentType: { type: 'string' },
+            createdAt: dateTime,
+            url: { type: 'string' },
+          },
+        },
+      },
+      retryOf: nullable({ type: 'string' }),
+      timeoutSeconds: nullable({ type: 'number' }),
+    },
+  },
+  JobPage: {
+    type: 'object',
+    required: ['jobs', 'nextCursor'],
+    properties: { jobs: { type: 'array', items: ref('Job') }, nextCursor: nullable({ type: 'string' }) },
+  },
+  TaskList: {
+    type: 'object',
+    required: ['tasks'],
+    properties: {
+      tasks: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name', 'params'],
+          properties: {
+            name: { type: 'string' },
+            description: nullable({ type: 'string' }),
+            params: { type: 'object', description: 'JSON Schema of the params' },
+            maxAttempts: { type: 'integer' },
+            timeoutSeconds: nullable({ type: 'number' }),
+          },
+        },
+      },
+    },
+  },
+  ShareLink: {
+    type: 'object',
+    required: ['token', 'expiresAt', 'urls'],
+    properties: { token: { type: 'string' }, expiresAt: dateTime, urls: { type: 'object' } },
+  },
+  CsrfToken: {
+    type: 'object',
+    required: ['token', 'headerName'],
+    properties: { token: { type: 'string' }, headerName: { type: 'string' }, cookieName: { type: 'string' } },
+  },
+};

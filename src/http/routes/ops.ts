@@ -1,0 +1,49 @@
+import { Hono } from 'hono';
+import { toError } from '../../core/errors.ts';
+import { type AppEnv, callerOf, type Deps, requireUser } from '../context.ts';
+import { HttpError } from '../errors.ts';
+
+/** `GET /healthz`: 200 when the store answers a cheap query, 503 when it does not. */
+export function healthRoute(deps: Deps, path: string): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get(path, async (c) => {
+    try {
+      // A primary-key miss: touches the store without scanning anything.
+      await deps.store.get('healthz-probe');
+      return c.json({ status: 'ok', store: deps.store.kind });
+    } catch (error) {
+      deps.log.warn({ err: toError(error) }, 'health check: the store is not reachable');
+      return c.json({ error: { code: 'STORE_UNAVAILABLE', message: 'The job store is not reachable.' } }, 503);
+    }
+  });
+  return app;
+}
+
+/** `GET /metrics`: Prometheus text. */
+export function metricsRoute(deps: Deps, path: string): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get(path, async (c) => {
+    const text = await deps.metrics.render(deps.store, {
+      connections: deps.fanout.connections,
+      dropped: deps.fanout.dropped,
+    });
+    return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
+  return app;
+}
+
+/** API helpers outside the contract: the CSRF token and the webhook delivery log. */
+export function supportRoutes(deps: Deps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get('/csrf', (c) => {
+    const token = deps.csrf.issue(c);
+    c.header('Cache-Control', 'no-store');
+    return c.json({ token, headerName: deps.csrf.headerName, cookieName: deps.csrf.cookieName });
+  });
+  app.get('/webhooks/deliveries', (c) => {
+    requireUser(c);
+    if (!callerOf(c).admin) throw new HttpError(404, 'NOT_FOUND', 'Nothing is at GET /webhooks/deliveries.');
+    return c.json({ deliveries: deps.webhooks?.deliveries() ?? [] });
+  });
+  return app;
+}

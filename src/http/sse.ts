@@ -1,0 +1,245 @@
+import { toError } from '../core/errors.ts';
+import type { JobEvent, Store } from '../store/store.ts';
+
+/** One store event with its place in this process's sequence: the SSE `id`. */
+export interface SequencedEvent {
+  readonly id: number;
+  readonly event: JobEvent;
+  /** Encoded frames, by shape key, so 200 browsers cost one JSON.stringify, not 200. */
+  readonly frames: Map<string, { text: string; end: boolean } | null>;
+}
+
+/** What one connection sends for an event: a named frame, or nothing; `end` closes the stream after it. */
+export interface RenderedEvent {
+  event: string;
+  data: unknown;
+  end?: boolean;
+}
+
+export interface ConnectionSpec {
+  /** Whether this connection wants the event at all (the job, the caller's visibility). */
+  accepts(event: JobEvent): boolean;
+  /** Connections with the same key render events the same way (and share the encoded frame). */
+  shapeKey: string;
+  render(event: JobEvent): RenderedEvent | null;
+}
+
+export interface FanoutOptions {
+  keepAliveMs: number;
+  bufferBytes: number;
+  replayEvents: number;
+  /** Every event, once (metrics). */
+  onEvent?: (event: JobEvent) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The one store subscription of this server process, fanned out to every connected browser.
+ *
+ * Each event gets an id from a per-process counter that starts at the boot time in microseconds,
+ * so ids grow across restarts and ids of two processes (behind one load balancer) do not
+ * overlap. The last `replayEvents` events are kept: a client that reconnects with a
+ * `Last-Event-ID` still in that window gets what it missed; anything else gets a fresh snapshot.
+ *
+ * Delivery never waits: an event is encoded and queued on every interested connection at once.
+ * A connection whose unsent queue passes `bufferBytes` (a stalled or very slow client) is dropped,
+ * so it cannot slow the others or hold memory; its EventSource reconnects and resumes.
+ */
+export class EventFanout {
+  readonly #options: FanoutOptions;
+  readonly #ring: (SequencedEvent | undefined)[];
+  #next = 0;
+  #seq = Date.now() * 1000;
+  readonly #connections = new Set<SseConnection>();
+  readonly #unsubscribe: () => void;
+  readonly #keepAlive: NodeJS.Timeout;
+  /** Connections dropped for falling behind, since start. */
+  dropped = 0;
+
+  constructor(store: Store, options: FanoutOptions) {
+    this.#options = options;
+    this.#ring = new Array(Math.max(1, options.replayEvents));
+    this.#unsubscribe = store.subscribe((event) => this.#onEvent(event));
+    this.#keepAlive = setInterval(() => {
+      for (const connection of this.#connections) connection.comment('keep-alive');
+    }, options.keepAliveMs);
+    this.#keepAlive.unref();
+  }
+
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** The id of the newest event so far. */
+  get position(): number {
+    return this.#seq;
+  }
+
+  #onEvent(event: JobEvent): void {
+    const entry: SequencedEvent = { id: ++this.#seq, event, frames: new Map() };
+    this.#ring[this.#next] = entry;
+    this.#next = (this.#next + 1) % this.#ring.length;
+    try {
+      this.#options.onEvent?.(event);
+    } catch (error) {
+      process.emitWarning(`underway: an event observer threw: ${toError(error).message}`);
+    }
+    for (const connection of this.#connections) connection.offer(entry);
+  }
+
+  /**
+   * The events after `lastId`, oldest first, or null when they are no longer all kept (or the id
+   * is not one of this process's).
+   */
+  since(lastId: number): SequencedEvent[] | null {
+    if (!Number.isSafeInteger(lastId) || lastId > this.#seq) return null;
+    const missed = this.#seq - lastId;
+    if (missed === 0) return [];
+    if (missed > this.#ring.length) return null;
+    const out: SequencedEvent[] = [];
+    for (let i = missed; i >= 1; i--) {
+      const entry = this.#ring[(this.#next - i + this.#ring.length * 2) % this.#ring.length];
+      if (!entry || entry.id !== this.#seq - i + 1) return null;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** Registers a connection; live events are held until `start` sends the snapshot. */
+  open(spec: ConnectionSpec): SseConnection {
+    const connection = new SseConnection(spec, this.#options.bufferBytes, {
+      closed: () => this.#connections.delete(connection),
+      dropped: () => this.dropped++,
+    });
+    this.#connections.add(connection);
+    return connection;
+  }
+
+  /** Ends every stream and stops listening. */
+  close(): void {
+    clearInterval(this.#keepAlive);
+    this.#unsubscribe();
+    for (const connection of this.#connections) connection.end();
+  }
+}
+
+/** One browser's stream: a bounded queue of encoded frames that the HTTP server drains. */
+export class SseConnection {
+  readonly stream: ReadableStream<Uint8Array>;
+  readonly #spec: ConnectionSpec;
+  readonly #hooks: { closed(): void; dropped(): void };
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Live events that came before the snapshot went out; null once it has. */
+  #held: SequencedEvent[] | null = [];
+  #closed = false;
+
+  constructor(spec: ConnectionSpec, bufferBytes: number, hooks: { closed(): void; dropped(): void }) {
+    this.#spec = spec;
+    this.#hooks = hooks;
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        cancel: () => this.#finish(),
+      },
+      { highWaterMark: bufferBytes, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends the snapshot (with `id`), then what was missed (`replay`), then the live events held
+   * meanwhile, skipping any already replayed.
+   */
+  start(snapshot: RenderedEvent, id: number, replay: readonly SequencedEvent[] = []): void {
+    this.#write(frame(id, snapshot.event, JSON.stringify(snapshot.data)));
+    if (snapshot.end) {
+      this.end();
+      return;
+    }
+    let last = id;
+    for (const entry of [...replay, ...(this.#held ?? [])]) {
+      if (this.#closed) return;
+      if (entry.id <= last || !this.#spec.accepts(entry.event)) continue;
+      last = entry.id;
+      this.#send(entry);
+    }
+    this.#held = null;
+  }
+
+  offer(entry: SequencedEvent): void {
+    if (this.#closed || !this.#spec.accepts(entry.event)) return;
+    if (this.#held) {
+      this.#held.push(entry);
+      // A snapshot that takes this long means the store is in trouble; do not hoard events for it.
+      if (this.#held.length > 10_000) this.#drop();
+      return;
+    }
+    this.#send(entry);
+  }
+
+  #send(entry: SequencedEvent): void {
+    const key = this.#spec.shapeKey;
+    let encoded = entry.frames.get(key);
+    if (encoded === undefined) {
+      const rendered = this.#spec.render(entry.event);
+      encoded = rendered
+        ? { text: frame(entry.id, rendered.event, JSON.stringify(rendered.data)), end: rendered.end === true }
+        : null;
+      entry.frames.set(key, encoded);
+    }
+    if (encoded === null) return;
+    this.#write(encoded.text);
+    if (encoded.end) this.end();
+  }
+
+  comment(text: string): void {
+    if (!this.#held) this.#write(`: ${text}\n\n`);
+  }
+
+  #write(text: string): void {
+    if (this.#closed) return;
+    this.#controller.enqueue(encoder.encode(text));
+    const room = this.#controller.desiredSize;
+    if (room !== null && room < 0) this.#drop();
+  }
+
+  /** Closes after what is queued has been sent. */
+  end(): void {
+    if (this.#closed) return;
+    this.#finish();
+    this.#controller.close();
+  }
+
+  /** Drops a client that fell too far behind: the queue is discarded and the socket closed. */
+  #drop(): void {
+    if (this.#closed) return;
+    this.#finish();
+    this.#hooks.dropped();
+    this.#controller.error(new Error('The client fell too far behind and was dropped.'));
+  }
+
+  #finish(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#held = null;
+    this.#hooks.closed();
+  }
+}
+
+function frame(id: number, event: string, data: string): string {
+  // JSON.stringify escapes newlines, so the data always fits on one `data:` line.
+  return `id: ${id}\nevent: ${event}\ndata: ${data}\n\n`;
+}
+
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  // nginx buffers responses unless told not to; an event stream must not be buffered.
+  'X-Accel-Buffering': 'no',
+};
