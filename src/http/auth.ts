@@ -87,7 +87,7 @@ export class Authenticator {
       user = this.#tokens.get(digest(header.replace(/^bearer\s+/i, '').trim())) ?? null;
     if (!user && this.#options.authenticate) user = await this.#options.authenticate(request);
     if (!user && !header && this.localAdmin && isLocalRequest(request, remoteAddress)) user = LOCAL_ADMIN;
-    return { user, admin: user !== null && user.roles.includes(this.#adminRole), bearer };
+    return { user, admin: (user?.roles ?? []).includes(this.#adminRole), bearer };
   }
 
   mayStart(user: User, task: string): boolean {
