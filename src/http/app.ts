@@ -164,6 +164,8 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
     c.set('caller', caller);
     c.set('shareToken', shareJobId ? token : null);
     if (!caller.user && !shareJobId && !publicPaths.has(c.req.path)) throw unauthenticated();
+    // A share link only reads: anything else needs a user, whatever the CSRF check would say.
+    if (!caller.user && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw unauthenticated();
     deps.csrf.check(c, caller);
     await next();
   });

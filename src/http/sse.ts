@@ -22,6 +22,11 @@ export interface ConnectionSpec {
   /** Connections with the same key render events the same way (and share the encoded frame). */
   shapeKey: string;
   render(event: JobEvent): RenderedEvent | null;
+  /**
+   * Cuts the client off at once (node: destroys the socket). Without it a dropped stream is
+   * errored, which the runtime turns into a closed connection in its own way.
+   */
+  abort?: () => void;
 }
 
 export interface FanoutOptions {
@@ -221,7 +226,12 @@ export class SseConnection {
     if (this.#closed) return;
     this.#finish();
     this.#hooks.dropped();
-    this.#controller.error(new Error('The client fell too far behind and was dropped.'));
+    if (this.#spec.abort) {
+      // The server sees the socket close and cancels the stream, which discards the queue.
+      this.#spec.abort();
+    } else {
+      this.#controller.error(new Error('The client fell too far behind and was dropped.'));
+    }
   }
 
   #finish(): void {

@@ -240,6 +240,10 @@ export class SseClient {
     this.#response?.pause();
   }
 
+  resume(): void {
+    this.#response?.resume();
+  }
+
   close(): void {
     this.#request.destroy();
     this.#response?.destroy();

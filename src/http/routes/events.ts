@@ -37,6 +37,12 @@ function lastEventId(c: AppContext): number | null {
   return Number(text);
 }
 
+/** Under node, a dropped client's socket is destroyed outright rather than left waiting for a drain. */
+function socketAbort(c: AppContext): (() => void) | undefined {
+  const socket = c.env?.incoming?.socket;
+  return socket ? () => socket.destroy() : undefined;
+}
+
 /** `GET /jobs/:id/events` and `GET /events`: live job events over SSE, fanned out from one subscription. */
 export function eventRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -55,6 +61,7 @@ export function eventRoutes(deps: Deps): Hono<AppEnv> {
         return detail ? 'job:detail' : 'job';
       },
       render: (event) => renderJobEvent(event, detail, true),
+      abort: socketAbort(c),
     });
     const position = fanout.position;
     const replay = resumeFrom === null ? null : fanout.since(resumeFrom);
@@ -84,6 +91,7 @@ export function eventRoutes(deps: Deps): Hono<AppEnv> {
       accepts: (event) => event.type !== 'log' && visible(event),
       shapeKey: 'all',
       render: (event) => renderJobEvent(event, true, false),
+      abort: socketAbort(c),
     });
     const position = fanout.position;
     const replay = resumeFrom === null ? null : fanout.since(resumeFrom);
