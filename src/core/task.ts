@@ -24,7 +24,52 @@ export interface TaskContext {
   throwIfCancelled(): void;
   /** Stores a file the job produced, downloadable as `/api/jobs/:id/artifacts/:name`. */
   artifact(name: string, source: ArtifactSource, options?: { contentType?: string }): Promise<ArtifactInfo>;
+  /**
+   * Runs a program (no shell) and waits for it: what it prints goes to the job's log line by line,
+   * and comes back in the result. A non-zero exit is not an error: check `code`. When the job is
+   * cancelled, the program's whole process tree is ended and the promise rejects with the reason.
+   *
+   * @example
+   * const { code, stderr } = await ctx.exec('tar', ['-czf', out, dir]);
+   * if (code !== 0) throw new Error(`tar failed: ${stderr.trim()}`);
+   */
+  exec(command: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
 }
+
+/** Options of `ctx.exec`. */
+export interface ExecOptions {
+  cwd?: string;
+  /** The program's environment. Default: the task's own (in the sandbox, its clean environment). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Written to the program's stdin, which is then closed. Default: stdin is empty. */
+  input?: string | Uint8Array;
+  /** Characters of each stream kept in the result (the log gets everything). Default 1 MiB. */
+  maxOutput?: number;
+  /** False: do not copy the program's output to the job's log. Default true. */
+  log?: boolean;
+}
+
+/** How a program run by `ctx.exec` ended. */
+export interface ExecResult {
+  /** Exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Where a task's code runs. By default each job runs in a pooled child process (see
+ * docs/sandbox.md); `false` runs it in the worker's own process, for tests and trivial tasks.
+ */
+export type SandboxOptions =
+  | false
+  | {
+      /** V8 heap limit of the child, in MB (`--max-old-space-size`); past it the job fails CRASHED. */
+      heapMb?: number;
+      /** Names of environment variables this task needs, copied from the worker's environment. */
+      env?: readonly string[];
+    };
 
 export interface Retention {
   /** Days a succeeded job is kept. */
@@ -50,6 +95,8 @@ export interface TaskOptions<Schema extends z.ZodType, Result> {
   maxAttempts?: number;
   backoff?: Backoff;
   retention?: Retention;
+  /** Sandbox settings for this task's jobs, or `false` to run them in-process. Default: sandboxed. */
+  sandbox?: SandboxOptions;
 }
 
 /** A task as the worker and the HTTP layer see it, params and result types erased. */
@@ -95,6 +142,10 @@ export function defineTask<Schema extends z.ZodType, Result>(
   }
   if (options.maxAttempts !== undefined && (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1)) {
     throw new TypeError(`Task ${options.name}: maxAttempts must be a whole number >= 1.`);
+  }
+  const heapMb = options.sandbox ? options.sandbox.heapMb : undefined;
+  if (heapMb !== undefined && (!Number.isInteger(heapMb) || heapMb < 16)) {
+    throw new TypeError(`Task ${options.name}: sandbox.heapMb must be a whole number >= 16.`);
   }
   for (const key of ['timeoutSeconds', 'stallSeconds'] as const) {
     const value = options[key];

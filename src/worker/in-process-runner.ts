@@ -2,6 +2,7 @@ import { format } from 'node:util';
 import { serializeError } from '../core/errors.ts';
 import { checkProgressArgs } from '../core/progress.ts';
 import type { TaskContext } from '../core/task.ts';
+import { exec } from './exec.ts';
 import type { Execution, JobRunner, RunResult } from './runner.ts';
 
 /**
@@ -44,6 +45,9 @@ export function taskContext(execution: Execution): TaskContext {
     },
     artifact(name, source, options) {
       return report.artifact(name, source, options?.contentType);
+    },
+    exec(command, args, options) {
+      return exec(command, args, options, { signal, log: (stream, line) => report.log(stream, line) });
     },
   };
 }
