@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
 import { isTerminal, type Job, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
+import { type SecretKeySource, sealSecrets } from '../core/secrets.ts';
 import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskParamsInput } from '../core/task.ts';
 import type { JobFilter, JobPage, Store } from '../store/store.ts';
 
@@ -51,7 +52,12 @@ export interface Queue {
   remove(id: string): Promise<void>;
 }
 
-export function createQueue(options: { store: Store; tasks: readonly AnyTask[] | TaskRegistry }): Queue {
+export function createQueue(options: {
+  store: Store;
+  tasks: readonly AnyTask[] | TaskRegistry;
+  /** Seals the params a task's schema marks `secret(...)`. Default: UNDERWAY_SECRET_KEY or the data folder's key file (see core/secrets.ts). */
+  secretKey?: SecretKeySource;
+}): Queue {
   const { store } = options;
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
 
@@ -69,7 +75,8 @@ export function createQueue(options: { store: Store; tasks: readonly AnyTask[] |
       const parsed = tasks.parseParams(task, params);
       return store.enqueue({
         task: task.name,
-        params: parsed,
+        // Secret fields are stored sealed; a retry re-enqueues the envelopes as they are.
+        params: sealSecrets(task.params, parsed, options.secretKey),
         owner: startOptions.owner ?? null,
         dedupeKey: startOptions.dedupeKey ?? null,
         runAt: runAtOf(startOptions),

@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { guessContentType } from '../core/artifact-name.ts';
+import { serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
+import { type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
 import type { Store } from '../store/store.ts';
 import { LogBuffer } from './log-buffer.ts';
@@ -19,6 +21,8 @@ export interface AttemptOptions {
   cancelGraceMs: number;
   progressWritesPerSecond: number;
   maxLogLines: number;
+  /** Opens sealed secret params. Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
+  secretKey?: SecretKeySource;
 }
 
 /**
@@ -94,16 +98,24 @@ export class Attempt {
   async #run(): Promise<void> {
     const { runner, task, job } = this.#options;
     this.#startLimits();
+    // Secret params are opened here, for the runner only; whatever comes back has them redacted.
+    let secrets: Revealed;
+    try {
+      secrets = revealSecrets(job.params, this.#options.secretKey);
+    } catch (error) {
+      return this.#end({ ok: false, error: { ...serializeError(error), permanent: true } });
+    }
+    const { redactor } = secrets;
     const execution: Execution = {
       job,
       task,
-      params: job.params,
+      params: secrets.params,
       signal: this.#controller.signal,
       killAfterMs: this.#options.cancelGraceMs,
       report: {
-        progress: (current, total, message) => this.progress.update(current, total, message),
-        message: (text) => this.progress.message(text),
-        log: (stream, line) => this.#logs.add(stream, line),
+        progress: (current, total, message) => this.progress.update(current, total, message && redactor.text(message)),
+        message: (text) => this.progress.message(redactor.text(text)),
+        log: (stream, line) => this.#logs.add(stream, redactor.text(line)),
         artifact: (name, source, contentType) =>
           this.#options.store.saveArtifact(job.id, {
             name,
@@ -112,7 +124,10 @@ export class Attempt {
           }),
       },
     };
-    const result = checkJson(await this.#settle(runner.run(execution)));
+    return this.#end(redactor.value(checkJson(await this.#settle(runner.run(execution)))));
+  }
+
+  async #end(result: RunResult): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     await Promise.all([this.progress.flush(), this.#logs.flush()]);
     await this.#finish(result);
