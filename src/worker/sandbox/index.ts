@@ -1,0 +1,129 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { AnyTask } from '../../core/task.ts';
+import { DEFAULT_MAX_LOG_LINES } from '../../store/store.ts';
+import { inProcessRunner } from '../in-process-runner.ts';
+import type { Execution, JobRunner, RunResult } from '../runner.ts';
+import { childEnv, DEFAULT_ENV_ALLOW } from './env.ts';
+import { Pool, type Profile } from './pool.ts';
+
+export { DEFAULT_ENV_ALLOW } from './env.ts';
+export type { ChildMessage, ParentMessage } from './protocol.ts';
+export { PROTOCOL_VERSION } from './protocol.ts';
+
+export interface SandboxRunnerOptions {
+  /**
+   * The module the children load once: an absolute path or file URL. Its exports are searched for
+   * tasks: an `underway.config.ts` default export (`{ tasks }`), arrays of tasks, or tasks.
+   */
+  module: string | URL;
+  /** Children alive at most; jobs beyond it wait for one. Default: the CPU count, at least 4 (the worker's default concurrency). */
+  size?: number;
+  /** A child is replaced after this many jobs. Default 100; 1 forks a fresh process per job. */
+  maxJobsPerChild?: number;
+  /** A child whose resident memory passes this after a job is replaced. Default 512 MB. */
+  maxRssMb?: number;
+  /** Heap limit for tasks that set none (`--max-old-space-size`). Default: Node's. */
+  heapMb?: number;
+  /** Names of environment variables copied to every child, besides DEFAULT_ENV_ALLOW. */
+  env?: readonly string[];
+  /** Environment variables set in every child, with these values. */
+  setEnv?: Readonly<Record<string, string>>;
+  /** More Node flags for the children. (tsx is added by itself when TypeScript must load.) */
+  execArgv?: readonly string[];
+  /** Working folder of the children. Default: the worker's. */
+  cwd?: string;
+  /** After SIGTERM, how long a child (and its process group) gets before SIGKILL. Default 2 s. */
+  termGraceMs?: number;
+  /** How long a child may take to load the module. Default 30 s. */
+  startTimeoutMs?: number;
+  /** Output lines kept per job (the rest is dropped, with one line saying so). Default 10,000. */
+  maxLogLines?: number;
+}
+
+/** The sandboxed runner, with a look at its children for tests and diagnostics. */
+export interface SandboxRunner extends JobRunner {
+  /** Process ids of the live children. */
+  pids(): number[];
+}
+
+const TS_FILE = /\.(ts|mts|cts|tsx)$/;
+
+/**
+ * Runs each job in a warm, pooled Node child process, so that a leak, a crash, an endless loop or
+ * `process.exit()` in task code ends that job and not the worker. Tasks with `sandbox: false` run
+ * in-process. See docs/sandbox.md.
+ *
+ * @example
+ * const worker = createWorker({
+ *   store, tasks: config.tasks,
+ *   runner: sandboxRunner({ module: new URL('./underway.config.ts', import.meta.url) }),
+ * }).start();
+ */
+export function sandboxRunner(options: SandboxRunnerOptions): SandboxRunner {
+  const modulePath = toPath(options.module);
+  const moduleHref = pathToFileURL(modulePath).href;
+  // Running from source, the child's own entry is TypeScript too; built, only a .ts module needs tsx.
+  const entry = fileURLToPath(
+    new URL(`./child-main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
+  const needsTsx = TS_FILE.test(entry) || TS_FILE.test(modulePath);
+  const tsx = needsTsx ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+  const profiles = new Map<string, Profile>();
+  const inProcess = inProcessRunner();
+
+  const profileOf = (task: AnyTask): Profile => {
+    const own = task.sandbox || {};
+    const heapMb = own.heapMb ?? options.heapMb;
+    const taskEnv = [...new Set(own.env ?? [])].sort();
+    const key = JSON.stringify([heapMb ?? null, taskEnv]);
+    let profile = profiles.get(key);
+    if (!profile) {
+      const allow = [...DEFAULT_ENV_ALLOW, ...(options.env ?? []), ...taskEnv];
+      profile = { key, heapMb, env: () => childEnv(allow, options.setEnv) };
+      profiles.set(key, profile);
+    }
+    return profile;
+  };
+
+  const pool = new Pool({
+    size: Math.max(1, options.size ?? Math.max(4, availableParallelism())),
+    maxJobsPerChild: Math.max(1, options.maxJobsPerChild ?? 100),
+    maxRssBytes: (options.maxRssMb ?? 512) * 1024 * 1024,
+    spec: (profile, tmpDir) => ({
+      entry,
+      module: moduleHref,
+      execArgv: [
+        ...tsx,
+        ...(profile.heapMb ? [`--max-old-space-size=${profile.heapMb}`] : []),
+        ...(options.execArgv ?? []),
+      ],
+      env: profile.env(),
+      cwd: options.cwd ?? process.cwd(),
+      tmpDir,
+      heapMb: profile.heapMb,
+      termGraceMs: options.termGraceMs ?? 2_000,
+      startTimeoutMs: options.startTimeoutMs ?? 30_000,
+      maxLogLines: options.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
+    }),
+  });
+
+  return {
+    run(execution: Execution): Promise<RunResult> {
+      if (execution.task.sandbox === false) return inProcess.run(execution);
+      return pool.run(execution, profileOf(execution.task));
+    },
+    close: () => pool.close(),
+    pids: () => pool.pids(),
+  };
+}
+
+function toPath(module: string | URL): string {
+  if (module instanceof URL || module.startsWith('file:')) return fileURLToPath(module);
+  if (!isAbsolute(module)) {
+    throw new TypeError(`sandboxRunner: module must be an absolute path or a file URL, not "${module}".`);
+  }
+  return resolve(module);
+}

@@ -1,0 +1,349 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { type SerializedError, serializeError } from '../../core/errors.ts';
+import type { ArtifactInfo } from '../../core/job.ts';
+import type { ArtifactSource } from '../../core/task.ts';
+import { killTree, LineSplitter } from '../exec.ts';
+import type { Execution, RunResult } from '../runner.ts';
+import { cleanError, drained, exitReason } from './exit-reason.ts';
+import { type ChildMessage, endMarker, type ParentMessage, PROTOCOL_VERSION, parseChildMessage } from './protocol.ts';
+
+const IS_WINDOWS = process.platform === 'win32';
+/** After a child's IPC channel closes, how long it may take to exit on its own before it counts as "lost its IPC channel". */
+const DISCONNECT_WAIT_MS = 500;
+/** After a child exits, how long to wait for the rest of its output before judging why it died. */
+const OUTPUT_DRAIN_MS = 500;
+/** After a result, how long to wait for the end markers on stdout/stderr (a task that replaced fd 1 sends none). */
+const MARKER_WAIT_MS = 1_000;
+
+/** How to start one child. */
+export interface ProcessSpec {
+  entry: string;
+  module: string;
+  execArgv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  tmpDir: string;
+  heapMb: number | undefined;
+  /** SIGTERM → SIGKILL. */
+  termGraceMs: number;
+  startTimeoutMs: number;
+  maxLogLines: number;
+}
+
+export type ProcessState = 'starting' | 'idle' | 'busy' | 'dead';
+
+interface RunningJob {
+  execution: Execution;
+  resolve(result: RunResult): void;
+  outcome: RunResult | null;
+  markers: Set<'stdout' | 'stderr'>;
+  lines: number;
+  subprocesses: Set<number>;
+  onAbort(): void;
+  timers: NodeJS.Timeout[];
+}
+
+/** A sandbox child as the parent sees it: one forked Node process running one job at a time. */
+export class SandboxProcess {
+  readonly profile: string;
+  readonly #spec: ProcessSpec;
+  readonly #child: ChildProcess;
+  readonly #nonce = randomBytes(8).toString('hex');
+  readonly #onDead: () => void;
+  #state: ProcessState = 'starting';
+  #job: RunningJob | null = null;
+  #terminating: 'abort' | 'ipc' | 'retire' | null = null;
+  #sawOom = false;
+  #killTimer: NodeJS.Timeout | undefined;
+  #startError: SerializedError | null = null;
+  #readyHandlers: { resolve(): void; reject(error: Error): void } | null = null;
+  jobsRun = 0;
+  rssBytes = 0;
+  /** Resolves once the child loaded the task module; rejects with why it could not. */
+  readonly ready: Promise<void>;
+  /** Resolves once the child is gone (and what it left in its process group with it). */
+  readonly exited: Promise<void>;
+
+  constructor(profile: string, spec: ProcessSpec, onDead: () => void) {
+    this.profile = profile;
+    this.#spec = spec;
+    this.#onDead = onDead;
+    this.#child = fork(spec.entry, [], {
+      execArgv: spec.execArgv,
+      env: spec.env,
+      cwd: spec.cwd,
+      // POSIX: the child leads its own process group, so a kill of -pid reaches all it started.
+      detached: !IS_WINDOWS,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = new LineSplitter((line) => this.#onLine(stream, line));
+      this.#child[stream]?.setEncoding('utf8');
+      this.#child[stream]?.on('data', (chunk: string) => splitter.push(chunk));
+      this.#child[stream]?.on('end', () => splitter.end());
+    }
+    this.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#startError = { name: 'Error', message: `it did not load the task module in ${spec.startTimeoutMs} ms` };
+        this.terminate();
+      }, spec.startTimeoutMs);
+      this.#readyHandlers = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+    });
+    this.ready.catch(() => {}); // A start failure is reported through run(); nobody else must trip on it.
+    this.exited = new Promise((resolve) => {
+      let gone = false;
+      const died = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (!gone) resolve(this.#died(code, signal));
+        gone = true;
+      };
+      this.#child.once('exit', died);
+      // A failed spawn may emit no 'exit'; a failed send is followed by 'disconnect' or 'exit'.
+      this.#child.on('error', () => {
+        if (this.#child.pid === undefined) died(null, null);
+      });
+    });
+    this.#child.on('message', (raw) => this.#onMessage(raw));
+    this.#child.on('disconnect', () => {
+      setTimeout(() => {
+        if (this.#state !== 'dead' && this.#terminating === null) this.terminate('ipc');
+      }, DISCONNECT_WAIT_MS).unref();
+    });
+    this.#send({ v: PROTOCOL_VERSION, type: 'init', module: spec.module, nonce: this.#nonce, tmpDir: spec.tmpDir });
+  }
+
+  get state(): ProcessState {
+    return this.#state;
+  }
+
+  /** True once it is being ended: it takes no more jobs and no longer counts toward the pool size. */
+  get terminating(): boolean {
+    return this.#terminating !== null;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** Runs one job; the child must be idle. Resolves with its result, or a CRASHED error if the child died. */
+  run(execution: Execution): Promise<RunResult> {
+    if (this.#state !== 'idle') throw new Error(`A sandbox child that is ${this.#state} cannot take a job.`);
+    this.#state = 'busy';
+    const { job, signal } = execution;
+    return new Promise<RunResult>((resolve) => {
+      const running: RunningJob = {
+        execution,
+        resolve,
+        outcome: null,
+        markers: new Set(),
+        lines: 0,
+        subprocesses: new Set(),
+        timers: [],
+        onAbort: () => {
+          const reason = signal.reason as { kind?: unknown; message?: unknown } | undefined;
+          const kind = typeof reason?.kind === 'string' ? (reason.kind as 'cancel') : 'cancel';
+          const message = typeof reason?.message === 'string' ? reason.message : 'Cancelled.';
+          this.#send({ v: PROTOCOL_VERSION, type: 'cancel', jobId: job.id, kind, message });
+          // Cooperative first; past the grace period the whole process group goes.
+          running.timers.push(setTimeout(() => this.terminate('abort'), execution.killAfterMs));
+        },
+      };
+      this.#job = running;
+      const ref = { id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts };
+      this.#send({ v: PROTOCOL_VERSION, type: 'run', job: ref, params: execution.params });
+      if (signal.aborted) running.onAbort();
+      else signal.addEventListener('abort', running.onAbort, { once: true });
+    });
+  }
+
+  /**
+   * Ends the child: SIGTERM to its process group (and to the groups `ctx.exec` started), SIGKILL
+   * after `termGraceMs`. Windows: `taskkill /T /F` at once.
+   */
+  terminate(why: 'abort' | 'ipc' | 'retire' = 'retire'): void {
+    if (this.#state === 'dead' || this.#terminating) return;
+    this.#terminating = why;
+    this.#signalAll('SIGTERM');
+    this.#killTimer = setTimeout(() => this.#signalAll('SIGKILL'), this.#spec.termGraceMs);
+  }
+
+  /** Kills at once and synchronously (for a worker process that is exiting). */
+  killNow(): void {
+    if (this.#state === 'dead') return;
+    if (IS_WINDOWS) this.#child.kill();
+    else this.#signalAll('SIGKILL');
+  }
+
+  #signalAll(signal: 'SIGTERM' | 'SIGKILL'): void {
+    const pid = this.#child.pid;
+    if (pid !== undefined) killTree(pid, signal);
+    for (const sub of this.#job?.subprocesses ?? []) killTree(sub, signal);
+  }
+
+  #send(message: ParentMessage): void {
+    if (!this.#child.connected) return;
+    try {
+      this.#child.send(message, (error: Error | null) => void error);
+    } catch {
+      // The channel closed under us; the 'disconnect'/'exit' handlers take it from here.
+    }
+  }
+
+  #onLine(stream: 'stdout' | 'stderr', line: string): void {
+    const marker = endMarker(this.#nonce);
+    if (line.endsWith(marker)) {
+      const rest = line.slice(0, -marker.length);
+      if (rest) this.#forward(stream, rest);
+      this.#job?.markers.add(stream);
+      this.#settleIfDone();
+      return;
+    }
+    if (stream === 'stderr' && line.includes('JavaScript heap out of memory')) this.#sawOom = true;
+    this.#forward(stream, line);
+  }
+
+  /** Hands a line to the job's log, up to the cap; output while idle (module load) has no job to go to. */
+  #forward(stream: 'stdout' | 'stderr' | 'system', line: string): void {
+    const job = this.#job;
+    if (!job) return;
+    job.lines++;
+    const max = this.#spec.maxLogLines;
+    if (job.lines <= max) job.execution.report.log(stream, line);
+    else if (job.lines === max + 1)
+      job.execution.report.log('system', `[output capped at ${max} lines; the rest is dropped]`);
+  }
+
+  #onMessage(raw: unknown): void {
+    const message = parseChildMessage(raw);
+    if (!message) {
+      this.#forward('system', '[the job process sent a message underway does not understand; ignored]');
+      return;
+    }
+    if (message.type === 'ready') {
+      this.#state = 'idle';
+      this.#readyHandlers?.resolve();
+      return;
+    }
+    if (message.type === 'init-failed') {
+      this.#startError = message.error;
+      this.terminate();
+      return;
+    }
+    const job = this.#job;
+    if (!job || message.jobId !== job.execution.job.id) return;
+    this.#onJobMessage(job, message);
+  }
+
+  #onJobMessage(job: RunningJob, message: ChildMessage): void {
+    const { report } = job.execution;
+    try {
+      switch (message.type) {
+        case 'progress':
+          report.progress(message.current, message.total, message.message);
+          break;
+        case 'caption':
+          report.message(message.text);
+          break;
+        case 'log':
+          this.#forward(message.stream, message.line);
+          break;
+        case 'subprocess':
+          if (message.state === 'started') job.subprocesses.add(message.pid);
+          else job.subprocesses.delete(message.pid);
+          break;
+        case 'artifact':
+          this.#saveArtifact(job, message);
+          break;
+        case 'result':
+        case 'error':
+          this.rssBytes = message.rssBytes;
+          // The child ends itself after an uncaught exception: it must not look idle meanwhile.
+          if (message.type === 'error' && message.exiting === true) this.terminate();
+          job.outcome =
+            message.type === 'result'
+              ? { ok: true, result: message.result }
+              : { ok: false, error: cleanError(message.error) };
+          job.timers.push(setTimeout(() => this.#settleIfDone(true), MARKER_WAIT_MS));
+          this.#settleIfDone();
+          break;
+      }
+    } catch (error) {
+      // A report the worker refused (bad progress numbers): a line in the log, not a dead worker.
+      this.#forward('system', `[ignored a ${message.type} message: ${serializeError(error).message}]`);
+    }
+  }
+
+  /** Stores an artifact the child sent, answers with its info, and removes a temporary file. */
+  #saveArtifact(job: RunningJob, message: Extract<ChildMessage, { type: 'artifact' }>): void {
+    const { payload, requestId } = message;
+    const source: ArtifactSource =
+      payload.kind === 'inline' ? Buffer.from(payload.base64, 'base64') : { path: payload.path };
+    const jobId = job.execution.job.id;
+    const answer = (result: { info: ArtifactInfo } | { error: SerializedError }) =>
+      this.#send({ v: PROTOCOL_VERSION, type: 'artifact-saved', jobId, requestId, ...result });
+    job.execution.report
+      .artifact(message.name, source, message.contentType ?? undefined)
+      .then(
+        (info) => answer({ info }),
+        (error: unknown) => answer({ error: serializeError(error) }),
+      )
+      .finally(() => {
+        if (payload.kind === 'file' && payload.temporary) void rm(payload.path, { force: true });
+      });
+  }
+
+  /** Ends the job once the child answered and both pipes delivered their last line (or `force`). */
+  #settleIfDone(force = false): void {
+    const job = this.#job;
+    if (!job?.outcome || (!force && job.markers.size < 2)) return;
+    this.#endJob(job, job.outcome);
+    this.jobsRun++;
+    if (this.#state === 'busy' && !this.#terminating) this.#state = 'idle';
+  }
+
+  #endJob(job: RunningJob, result: RunResult): void {
+    this.#job = null;
+    for (const timer of job.timers) clearTimeout(timer);
+    job.execution.signal.removeEventListener('abort', job.onAbort);
+    // Whatever ctx.exec started and the job left running ends with the job.
+    for (const pid of job.subprocesses) killTree(pid, 'SIGKILL');
+    job.resolve(result);
+  }
+
+  async #died(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    const pid = this.#child.pid;
+    if (pid !== undefined && !IS_WINDOWS) killTree(pid, 'SIGKILL'); // Leftovers in its group.
+    await drained(this.#child, OUTPUT_DRAIN_MS);
+    clearTimeout(this.#killTimer);
+    this.#state = 'dead';
+    const reason = exitReason({
+      code,
+      signal,
+      startError: this.#startError?.message ?? null,
+      module: this.#spec.module,
+      terminating: this.#terminating,
+      killAfterMs: this.#job?.execution.killAfterMs ?? 0,
+      outOfMemory: this.#sawOom,
+      heapMb: this.#spec.heapMb,
+    });
+    this.#readyHandlers?.reject(new Error(`The job's process ${reason}.`));
+    const job = this.#job;
+    if (job) {
+      for (const sub of job.subprocesses) killTree(sub, 'SIGKILL');
+      const error: SerializedError = { name: 'CrashError', code: 'CRASHED', message: `The job's process ${reason}.` };
+      this.#endJob(job, job.outcome ?? { ok: false, error });
+    }
+    this.#onDead();
+  }
+}

@@ -1,0 +1,286 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { JobStatus } from '../src/core/job.ts';
+import { createLogger } from '../src/logger.ts';
+import { createQueue } from '../src/queue/queue.ts';
+import { sqliteStore } from '../src/store/sqlite/index.ts';
+import type { JobEvent, Store } from '../src/store/store.ts';
+import { createWorker, type Worker, type WorkerOptions } from '../src/worker/index.ts';
+import { type SandboxRunner, type SandboxRunnerOptions, sandboxRunner } from '../src/worker/sandbox/index.ts';
+import { isAlive, processTable, waitUntil } from './fixtures/sandbox/processes.ts';
+import { tasks } from './fixtures/sandbox/tasks.ts';
+import { tempDir } from './helpers/temp.ts';
+import { collectEvents, waitForStatus } from './helpers/wait.ts';
+
+const MODULE = fileURLToPath(new URL('./fixtures/sandbox/tasks.ts', import.meta.url));
+const ENDED: JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+const dir = tempDir('underway-sandbox-');
+const silent = createLogger({ level: 'silent' });
+let n = 0;
+const savedKey = process.env.UNDERWAY_SECRET_KEY;
+
+beforeAll(() => {
+  process.env.UNDERWAY_SECRET_KEY = 'sandbox test passphrase';
+  process.env.FIXTURE_DECLARED = 'declared-value';
+  process.env.FIXTURE_UNDECLARED = 'undeclared-value';
+});
+afterAll(() => {
+  if (savedKey === undefined) delete process.env.UNDERWAY_SECRET_KEY;
+  else process.env.UNDERWAY_SECRET_KEY = savedKey;
+  dir.cleanup();
+});
+
+const open: { stores: Store[]; workers: Worker[]; runners: SandboxRunner[] } = { stores: [], workers: [], runners: [] };
+/** Every child pid a test saw (from the runner or reported by a task): all must be gone after it. */
+const seen = new Set<number>();
+const SLEEPERS = /^sleep 10[01]$/;
+
+afterEach(async () => {
+  for (const runner of open.runners) for (const pid of runner.pids()) seen.add(pid);
+  await Promise.all(open.workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
+  await Promise.all(open.runners.splice(0).map((r) => r.close()));
+  await Promise.all(open.stores.splice(0).map((s) => s.close()));
+  const pids = [...seen];
+  seen.clear();
+  const leftovers = () => processTable().filter((row) => pids.includes(row.pid) || SLEEPERS.test(row.args));
+  try {
+    await waitUntil(() => leftovers().length === 0, 'every child process is gone', 5_000);
+  } catch (error) {
+    const rows = leftovers();
+    for (const row of rows) process.kill(row.pid, 'SIGKILL');
+    throw new Error(`Processes were left running: ${rows.map((r) => `${r.pid} ${r.args}`).join('; ')}`, {
+      cause: error,
+    });
+  }
+});
+
+function setup(options: { runner?: Partial<SandboxRunnerOptions>; worker?: Partial<WorkerOptions> } = {}) {
+  const store = sqliteStore({ file: dir.file(`s${++n}.db`) });
+  const runner = sandboxRunner({ module: MODULE, size: 2, termGraceMs: 1_000, ...options.runner });
+  const queue = createQueue({ store, tasks });
+  const worker = createWorker({ store, tasks, runner, logger: silent, cancelGraceMs: 500, ...options.worker });
+  open.stores.push(store);
+  open.runners.push(runner);
+  open.workers.push(worker.start());
+  const run = async (task: string, params: object = {}, start: { timeoutSeconds?: number } = {}) => {
+    const { job } = await queue.start(task, params as never, start);
+    return waitForStatus(store, job.id, ENDED);
+  };
+  return { store, queue, runner, worker, run };
+}
+
+/** The pid a task put in its progress message ("… in 1234 …"), once it is running. */
+async function reportedPid(store: Store, jobId: string): Promise<number> {
+  const event = await collectEvents(
+    store,
+    (e) => e.type === 'progress' && e.jobId === jobId && / in \d+/.test(e.progress.message ?? ''),
+  );
+  const last = event.at(-1) as Extract<JobEvent, { type: 'progress' }>;
+  const pid = Number(/ in (\d+)/.exec(last.progress.message ?? '')?.[1]);
+  seen.add(pid);
+  return pid;
+}
+
+async function text(body: AsyncIterable<Uint8Array> | undefined): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body ?? []) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('sandbox runner', () => {
+  it('runs jobs in a warm child: result, progress, and every output line in order', async () => {
+    const { store, run } = setup();
+    const first = await run('hello', { name: 'Ada' });
+    expect(first).toMatchObject({ status: 'succeeded', progress: { current: 2, total: 2, message: 'done' } });
+    const { pid } = first.result as { pid: number };
+    seen.add(pid);
+    expect(pid).not.toBe(process.pid);
+    const logs = await store.readLogs(first.id);
+    expect(logs.map((l) => [l.stream, l.line])).toEqual([
+      ['stdout', 'console says hello Ada'],
+      ['stderr', 'console warns'],
+      ['stdout', "ctx says { name: 'Ada' }"],
+      ['stdout', 'no newline at the end'],
+    ]);
+    expect(logs.every((l) => !Number.isNaN(Date.parse(l.at)))).toBe(true);
+    // Warm: the next job runs in the same process; `sandbox: false` runs in the worker's.
+    expect(((await run('noop')).result as { pid: number }).pid).toBe(pid);
+    expect(((await run('inline')).result as { pid: number }).pid).toBe(process.pid);
+  });
+
+  it('gives the child a clean environment and no params on its command line', async () => {
+    const { run } = setup();
+    const done = await run('env');
+    const { env, argv, execArgv } = done.result as { env: Record<string, string>; argv: string[]; execArgv: string[] };
+    expect(env).toMatchObject({ PATH: process.env.PATH, UNDERWAY_SANDBOX: '1', FIXTURE_DECLARED: 'declared-value' });
+    expect(env).not.toHaveProperty('FIXTURE_UNDECLARED');
+    expect(env).not.toHaveProperty('UNDERWAY_SECRET_KEY');
+    expect(env).not.toHaveProperty('NODE_OPTIONS');
+    expect(argv.slice(1).join(' ')).toMatch(/child-main\.ts$/);
+    expect(execArgv.join(' ')).toMatch(/tsx/);
+  });
+
+  it('ctx.exec returns the exit code and output, and logs the output', async () => {
+    const { store, run } = setup();
+    const done = await run('exec');
+    expect(done.result).toEqual({ code: 3, signal: null, stdout: 'out one\nout two', stderr: 'err one\n' });
+    const lines = (await store.readLogs(done.id)).map((l) => `${l.stream}:${l.line}`);
+    expect(lines.sort()).toEqual(['stderr:err one', 'stdout:out one', 'stdout:out two']);
+  });
+
+  it('saves artifacts sent inline and through a file', async () => {
+    const { store, run } = setup();
+    const done = await run('artifact');
+    expect(done.result).toEqual({ small: 10, big: 600 * 1024 });
+    expect(done.artifacts.map((a) => a.name).sort()).toEqual(['big.bin', 'small.txt']);
+    const small = await store.openArtifact(done.id, 'small.txt');
+    expect(await text(small?.body)).toBe('small body');
+  });
+
+  it('a crash ends only its job, each with a specific reason, and the worker goes on', async () => {
+    const { run } = setup({ runner: { size: 4 } });
+    const [exit, thrown, aborted, oom, ipc, uncaught] = await Promise.all([
+      run('exit', { code: 3 }),
+      run('throw'),
+      run('abort'),
+      run('oom'),
+      run('disconnect'),
+      run('uncaught'),
+    ]);
+    expect(exit).toMatchObject({ status: 'failed', attempt: 2 }); // CRASHED is retried while attempts remain.
+    expect(exit.error).toMatchObject({ code: 'CRASHED', message: "The job's process exited with code 3." });
+    expect(thrown.error).toMatchObject({ code: 'TASK_ERROR', message: 'the task threw on purpose' });
+    expect(aborted.error).toMatchObject({ code: 'CRASHED', message: "The job's process was killed by SIGABRT." });
+    expect(oom.error).toMatchObject({
+      code: 'CRASHED',
+      message: "The job's process ran out of memory (heap limit 64 MB).",
+    });
+    expect(ipc.error).toMatchObject({ code: 'CRASHED', message: "The job's process lost its IPC channel." });
+    expect(uncaught.error).toMatchObject({ code: 'TASK_ERROR', message: 'thrown from a timer' });
+    expect((await run('noop')).status).toBe('succeeded');
+  });
+
+  it('recycles a child past its memory limit or job count', async () => {
+    const { run } = setup({ runner: { size: 1, maxRssMb: 150, maxJobsPerChild: 3 } });
+    const leaky = (await run('leak', { mb: 200 })).result as { pid: number; rssMb: number };
+    seen.add(leaky.pid);
+    expect(leaky.rssMb).toBeGreaterThan(150);
+    const pids = [];
+    for (let i = 0; i < 4; i++) pids.push(((await run('noop')).result as { pid: number }).pid);
+    for (const pid of pids) seen.add(pid);
+    expect(pids[0]).not.toBe(leaky.pid);
+    expect(isAlive(leaky.pid)).toBe(false);
+    expect(new Set(pids.slice(0, 3)).size).toBe(1);
+    expect(pids[3]).not.toBe(pids[0]);
+  });
+
+  it('cancels a CPU-bound job within grace + 1 s and the child is gone', async () => {
+    const grace = 500;
+    const { store, queue } = setup({ worker: { cancelGraceMs: grace } });
+    const { job } = await queue.start('spin', {});
+    const pid = await reportedPid(store, job.id);
+    const started = Date.now();
+    await queue.cancel(job.id);
+    const done = await waitForStatus(store, job.id, ENDED);
+    const endedMs = Date.now() - started;
+    await waitUntil(() => !isAlive(pid), `child ${pid} is gone`, grace + 1_000 + 2_000);
+    const goneMs = Date.now() - started;
+    console.info(
+      `cancel of a CPU-bound job: ended after ${endedMs} ms, child gone after ${goneMs} ms (grace ${grace} ms)`,
+    );
+    expect(done.error?.code).toBe('CANCELLED');
+    expect(endedMs).toBeLessThan(grace + 1_000 + 2_000); // The bound, with generous slack for a slow CI machine.
+  });
+
+  it('a timed-out CPU-bound job fails with TIMEOUT and its child is replaced', async () => {
+    const { store, queue, run } = setup({ runner: { size: 1 } });
+    const warm = ((await run('noop')).result as { pid: number }).pid; // So the 0.5 s limit is not spent starting.
+    const { job } = await queue.start('spin', {}, { timeoutSeconds: 0.5 });
+    const pid = await reportedPid(store, job.id);
+    expect(pid).toBe(warm);
+    expect((await waitForStatus(store, job.id, ENDED)).error?.code).toBe('TIMEOUT');
+    await waitUntil(() => !isAlive(pid), `child ${pid} is gone`);
+    const next = ((await run('noop')).result as { pid: number }).pid;
+    seen.add(next);
+    expect(next).not.toBe(pid);
+  });
+
+  it('cancel leaves no process of a subprocess tree behind (cooperative and forced)', async () => {
+    const { store, queue } = setup();
+    const polite = (await queue.start('tree', {})).job;
+    const deaf = (await queue.start('tree-spin', {})).job;
+    await reportedPid(store, deaf.id);
+    await waitUntil(
+      () => processTable().filter((row) => SLEEPERS.test(row.args)).length === 4,
+      'both jobs have their two sleepers running',
+    );
+    const groups = new Set(
+      processTable()
+        .filter((row) => SLEEPERS.test(row.args))
+        .map((row) => row.pgid),
+    );
+    await queue.cancel(polite.id);
+    await queue.cancel(deaf.id);
+    expect((await waitForStatus(store, polite.id, ENDED)).status).toBe('cancelled');
+    expect((await waitForStatus(store, deaf.id, ENDED)).status).toBe('cancelled');
+    await waitUntil(
+      () => !processTable().some((row) => groups.has(row.pgid) || SLEEPERS.test(row.args)),
+      'no sleeper is left',
+    );
+  });
+});
+
+describe('secrets in the sandbox', () => {
+  it('appear in no stored row, log line or event; retries still get them', async () => {
+    const { store, queue, run } = setup();
+    const token = 'tok-9f8e7d6c5b4a';
+    const events: JobEvent[] = [];
+    const off = store.subscribe((event) => events.push(event));
+    const done = await run('secretive', { user: 'ada', token, extra: 31_337 });
+    off();
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      attempt: 2,
+      result: { echoed: '[redacted]', length: token.length },
+    });
+    const logs = await store.readLogs(done.id);
+    expect(logs.map((l) => l.line)).toContain('connecting as ada with [redacted]');
+    const everything = JSON.stringify([done, await store.list(), logs, events]);
+    expect(everything).not.toContain(token);
+    expect(everything).not.toContain('31337');
+    expect(events.some((e) => e.type === 'status' && e.error?.message === 'login with [redacted] failed')).toBe(true);
+    for (const file of [`s${n}.db`, `s${n}.db-wal`]) {
+      if (existsSync(dir.file(file))) expect(readFileSync(dir.file(file)).includes(token)).toBe(false);
+    }
+    expect((done.params as { token: string }).token).toMatch(/^\[redacted:v1:/);
+    // A retried job carries the sealed params as they are, and they still open.
+    const again = await queue.retry(
+      (await run('linger', { marker: 'x', password: token }, { timeoutSeconds: 0.2 })).id,
+    );
+    const progress = await collectEvents(store, (e) => e.type === 'progress' && e.jobId === again.id);
+    expect(JSON.stringify(progress.at(-1))).toContain(`password of ${token.length} characters`);
+    await queue.cancel(again.id);
+  });
+
+  it('params never show in the process list or the child environment', async () => {
+    const { store, queue } = setup();
+    const marker = 'param-marker-5e1f';
+    const password = 'pw-0a1b2c3d4e';
+    const { job } = await queue.start('linger', { marker, password });
+    const pid = await reportedPid(store, job.id);
+    const table = processTable()
+      .map((row) => row.args)
+      .join('\n');
+    expect(table).toContain('child-main');
+    expect(table).not.toContain(marker);
+    expect(table).not.toContain(password);
+    if (process.platform === 'linux') {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      expect(environ).not.toContain(marker);
+      expect(environ).not.toContain(password);
+    }
+    await queue.cancel(job.id);
+    await waitForStatus(store, job.id, ENDED);
+  });
+});
