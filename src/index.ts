@@ -16,10 +16,15 @@ export {
 export type { ArtifactInfo, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from './core/job.ts';
 export { isTerminal, JOB_STATUSES } from './core/job.ts';
 export { TaskRegistry } from './core/registry.ts';
+export type { SecretKeySource } from './core/secrets.ts';
+export { hideSecrets, SecretError, secret } from './core/secrets.ts';
 export type {
   AnyTask,
   ArtifactSource,
+  ExecOptions,
+  ExecResult,
   Retention,
+  SandboxOptions,
   Task,
   TaskContext,
   TaskOptions,
