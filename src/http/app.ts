@@ -50,6 +50,8 @@ export interface Underway {
    */
   store: Store;
   queue: Queue;
+  /** The webhook sender, when webhooks are configured: its delivery log, and `idle()` to wait for it. */
+  webhooks: Pick<WebhookDispatcher, 'deliveries' | 'idle'> | null;
   /** Where the API lives, e.g. `/api`. */
   basePath: string;
   /** How callers are recognised, in words, for the startup log. */
@@ -118,6 +120,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     app,
     store,
     queue: deps.queue,
+    webhooks,
     basePath,
     describeAuth: () => deps.auth.describe(),
     async close() {

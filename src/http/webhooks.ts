@@ -57,6 +57,8 @@ export class WebhookDispatcher {
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #abort = new AbortController();
+  #pending = 0;
+  #idleWaiters: (() => void)[] = [];
   #closed = false;
 
   constructor(options: WebhookOptions, render: (job: Job) => JobJson, log: Logger) {
@@ -74,6 +76,18 @@ export class WebhookDispatcher {
     };
     this.#render = render;
     this.#log = log.child({ part: 'webhooks' });
+  }
+
+  /** Resolves when no delivery is pending (each delivered or given up). */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #settled(delivery: WebhookDelivery, state: 'delivered' | 'failed'): void {
+    delivery.state = state;
+    this.#pending--;
+    if (this.#pending === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   /** The latest deliveries, newest first. */
@@ -96,6 +110,7 @@ export class WebhookDispatcher {
       const delivery: WebhookDelivery = { id: payload.id, url, type, jobId: job.id, state: 'pending', attempts: [] };
       this.#deliveries.push(delivery);
       if (this.#deliveries.length > KEEP_DELIVERIES) this.#deliveries.shift();
+      this.#pending++;
       this.#track(this.#attempt(delivery, body));
     }
   }
@@ -134,12 +149,12 @@ export class WebhookDispatcher {
     const tries = delivery.attempts.length;
     const fields = { delivery: delivery.id, url: delivery.url, attempt: tries, status, error };
     if (error === null) {
-      delivery.state = 'delivered';
+      this.#settled(delivery, 'delivered');
       this.#log.info(fields, 'webhook delivered');
       return;
     }
     if (tries >= this.#options.maxAttempts || this.#closed) {
-      delivery.state = 'failed';
+      this.#settled(delivery, 'failed');
       this.#log.error(fields, 'webhook delivery failed; giving up');
       return;
     }
@@ -161,6 +176,9 @@ export class WebhookDispatcher {
     this.#timers.clear();
     this.#abort.abort();
     await Promise.allSettled([...this.#inFlight]);
+    // Retries that were waiting will not run: release anyone waiting for idle.
+    this.#pending = 0;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 }
 
