@@ -31,7 +31,7 @@ function setup() {
   return { data, store, queue: createQueue({ store, tasks: [effect] }), effects: `${data}/effects.db` };
 }
 
-function effectsOf(file: string): { job: string; attempt: number; pid: number; kind: string }[] {
+function effectsOf(file: string): { job: string; attempt: number; worker: number; kind: string }[] {
   const db = new Database(file, { readonly: true });
   try {
     return db.prepare('SELECT * FROM effects').all() as never;
@@ -62,7 +62,7 @@ describe('workers in real processes on one SQLite file', () => {
     const rows = effectsOf(effects);
     expect(rows.filter((r) => r.kind === 'done')).toHaveLength(1);
     expect(rows.filter((r) => r.kind === 'start').map((r) => r.attempt)).toEqual([1, 2]);
-    expect(rows.find((r) => r.kind === 'done')?.pid).toBe(survivor.pid);
+    expect(rows.find((r) => r.kind === 'done')?.worker).toBe(survivor.pid);
     survivor.kill('SIGTERM');
     expect(await exited(survivor)).toBe(0);
   });
@@ -77,7 +77,7 @@ describe('workers in real processes on one SQLite file', () => {
     expect(done).toHaveLength(300);
     expect(new Set(done.map((r) => r.job)).size).toBe(300);
     const byPid = new Map<number, number>();
-    for (const row of done) byPid.set(row.pid, (byPid.get(row.pid) ?? 0) + 1);
+    for (const row of done) byPid.set(row.worker, (byPid.get(row.worker) ?? 0) + 1);
     // Both processes took part (each claims as soon as it hears of new jobs).
     expect([...byPid.keys()].sort()).toEqual(workers.map((w) => w.pid).sort());
     for (const w of workers) w.kill('SIGTERM');

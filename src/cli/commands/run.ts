@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { retentionOf } from '../../config/config.ts';
 import { toError } from '../../core/errors.ts';
+import { createUnderway, type HttpOptions, serveHttp } from '../../http/index.ts';
 import { createLogger, type Logger } from '../../logger.ts';
-import { inProcessRunner } from '../../worker/in-process-runner.ts';
+import type { Store } from '../../store/store.ts';
 import type { JobRunner } from '../../worker/runner.ts';
+import { sandboxRunner } from '../../worker/sandbox/index.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
 import { type GlobalOptions, openSession, type Session } from '../context.ts';
 
@@ -18,7 +20,7 @@ export function registerRunCommands(program: Command): void {
     .action(async (options: { concurrency?: number }, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       const log = createLogger();
-      const worker = startWorker(session, log, options.concurrency);
+      const worker = startWorker(session, session.store, log, options.concurrency);
       log.info({ store: session.store.kind, config: session.configPath }, 'underway worker running');
       await untilSignal(log, async () => {
         await worker.stop({ graceMs: graceMs(session) });
@@ -29,30 +31,45 @@ export function registerRunCommands(program: Command): void {
   program
     .command('serve')
     .description('run the HTTP API with workers in one process, on the configured store (embedded SQLite by default)')
-    .option('-p, --port <port>', 'port to listen on (default $PORT or 3000)', parseCount)
+    .option('-p, --port <port>', 'port to listen on (default $PORT or 3000)', parsePort)
+    .option('-H, --host <host>', 'address to listen on (default 127.0.0.1: this machine only)')
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
-    .option('--no-worker', 'serve the API only; run workers elsewhere')
-    .action(async (options: { port?: number; concurrency?: number; worker: boolean }, command: Command) => {
+    .option('--no-worker', 'serve the API only; run workers elsewhere (underway worker)')
+    .action(async (options: ServeOptions, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       const log = createLogger();
-      const worker = options.worker ? startWorker(session, log, options.concurrency) : null;
+      const underway = createUnderway({
+        ...(session.config.http as HttpOptions | undefined),
+        store: session.store,
+        tasks: session.queue.tasks,
+        logger: log,
+      });
+      // The worker uses the API's view of the store, so that jobs it ends are announced (webhooks, metrics).
+      const worker = options.worker ? startWorker(session, underway.store, log, options.concurrency) : null;
+      const http = await serveHttp(underway, { port: options.port, host: options.host, logger: log });
       const cleanup = scheduleCleanup(session, log);
-      log.info(
-        { store: session.store.kind, config: session.configPath },
-        'underway serving (workers only: the HTTP API is not built in yet)',
-      );
+      process.stdout.write(`underway is running at ${http.url} (store: ${session.store.kind}; stop with Ctrl+C)\n`);
       await untilSignal(log, async () => {
         clearInterval(cleanup);
+        await http.close();
         await worker?.stop({ graceMs: graceMs(session) });
+        await underway.close();
         await session.close();
       });
     });
 }
 
-function startWorker(session: Session, log: Logger, concurrency: number | undefined): Worker {
+interface ServeOptions {
+  port?: number;
+  host?: string;
+  concurrency?: number;
+  worker: boolean;
+}
+
+function startWorker(session: Session, store: Store, log: Logger, concurrency: number | undefined): Worker {
   const options = session.config.worker ?? {};
   return createWorker({
-    store: session.store,
+    store,
     tasks: session.queue.tasks,
     runner: runnerFor(session),
     concurrency: concurrency ?? options.concurrency,
@@ -64,8 +81,9 @@ function startWorker(session: Session, log: Logger, concurrency: number | undefi
   }).start();
 }
 
-function runnerFor(_session: Session): JobRunner {
-  return inProcessRunner();
+/** Task code runs in warm child processes that load the config module once (docs/sandbox.md). */
+function runnerFor(session: Session): JobRunner {
+  return sandboxRunner({ module: session.configPath, maxLogLines: session.config.worker?.maxLogLines });
 }
 
 function graceMs(session: Session): number {
@@ -108,6 +126,12 @@ function untilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`expected a port number (0-65535), got "${value}"`);
+  return n;
 }
 
 export function parseCount(value: string): number {
