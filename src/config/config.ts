@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { AnyTask, Retention } from '../core/task.ts';
+import type { HttpOptions } from '../http/options.ts';
 import { sqliteStore } from '../store/sqlite/index.ts';
 import type { Store } from '../store/store.ts';
 
@@ -31,8 +32,8 @@ export interface UnderwayConfig {
   };
   /** How long finished jobs are kept: succeeded 7 days, failed and cancelled 30 days by default. */
   retention?: { succeededDays?: number; failedDays?: number };
-  /** Options for the HTTP API and dashboard (see underway/http); passed through as given. */
-  http?: Record<string, unknown>;
+  /** Options for the HTTP API (and later the dashboard): see `HttpOptions` in underway/http and docs/http.md. */
+  http?: HttpOptions;
 }
 
 export function defineConfig(config: UnderwayConfig): UnderwayConfig {
