@@ -12,7 +12,13 @@ import {
   secret,
   secretKey,
 } from '../src/core/secrets.ts';
+import { defineTask } from '../src/core/task.ts';
+import { createLogger } from '../src/logger.ts';
+import { createQueue } from '../src/queue/queue.ts';
+import { sqliteStore } from '../src/store/sqlite/index.ts';
+import { createWorker } from '../src/worker/worker.ts';
 import { tempDir } from './helpers/temp.ts';
+import { waitForStatus } from './helpers/wait.ts';
 
 const KEY = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
@@ -95,5 +101,25 @@ describe('secret params', () => {
     expect(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64')).toEqual(created);
     if (process.platform !== 'win32') expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(secretKey()).toEqual(created);
+  });
+
+  it('fails a job for good when the worker cannot open its secrets (another key)', async () => {
+    process.env.UNDERWAY_SECRET_KEY = OTHER;
+    const task = defineTask({
+      name: 'needs-secret',
+      params: z.object({ token: secret(z.string()) }),
+      maxAttempts: 3,
+      run: ({ token }) => token.length,
+    });
+    const store = sqliteStore({ file: dir.file('wrong-key.db') });
+    const worker = createWorker({ store, tasks: [task], logger: createLogger({ level: 'silent' }) }).start();
+    try {
+      const { job } = await createQueue({ store, tasks: [task], secretKey: KEY }).start(task, { token: 'abcdef' });
+      const done = await waitForStatus(store, job.id, 'failed');
+      expect(done).toMatchObject({ attempt: 1, error: { code: 'SECRET_UNREADABLE' } });
+    } finally {
+      await worker.stop({ graceMs: 0 });
+      await store.close();
+    }
   });
 });

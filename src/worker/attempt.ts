@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { guessContentType } from '../core/artifact-name.ts';
 import { serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
-import { type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
+import { Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
 import type { Store } from '../store/store.ts';
 import { LogBuffer } from './log-buffer.ts';
@@ -99,17 +99,12 @@ export class Attempt {
     const { runner, task, job } = this.#options;
     this.#startLimits();
     // Secret params are opened here, for the runner only; whatever comes back has them redacted.
-    let secrets: Revealed;
-    try {
-      secrets = revealSecrets(job.params, this.#options.secretKey);
-    } catch (error) {
-      return this.#end({ ok: false, error: { ...serializeError(error), permanent: true } });
-    }
-    const { redactor } = secrets;
+    const opened = openParams(job.params, this.#options.secretKey);
+    const { redactor } = opened;
     const execution: Execution = {
       job,
       task,
-      params: secrets.params,
+      params: opened.params,
       signal: this.#controller.signal,
       killAfterMs: this.#options.cancelGraceMs,
       report: {
@@ -124,10 +119,8 @@ export class Attempt {
           }),
       },
     };
-    return this.#end(redactor.value(checkJson(await this.#settle(runner.run(execution)))));
-  }
-
-  async #end(result: RunResult): Promise<void> {
+    const running = opened.failure ? Promise.resolve(opened.failure) : runner.run(execution);
+    const result = redactor.value(checkJson(await this.#settle(running)));
     for (const timer of this.#timers) clearTimeout(timer);
     await Promise.all([this.progress.flush(), this.#logs.flush()]);
     await this.#finish(result);
@@ -156,6 +149,16 @@ export class Attempt {
     if (outcome === null) return;
     if (outcome.status === 'release') await store.release(lease);
     else await store.finish(lease, outcome);
+  }
+}
+
+/** Opens sealed params; a key that cannot open them fails the job for good (a retry would not help). */
+function openParams(params: unknown, key: SecretKeySource | undefined): Revealed & { failure: RunResult | null } {
+  try {
+    return { ...revealSecrets(params, key), failure: null };
+  } catch (error) {
+    const failure: RunResult = { ok: false, error: { ...serializeError(error), permanent: true } };
+    return { params: undefined, redactor: new Redactor([]), failure };
   }
 }
 

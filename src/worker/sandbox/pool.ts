@@ -98,11 +98,8 @@ export class Pool {
     let idle: SandboxProcess | undefined;
     let starting: SandboxProcess | undefined;
     let foreign: SandboxProcess | undefined;
-    let live = 0;
     for (const child of this.#children) {
-      if (child.state === 'dead' || child.terminating) continue;
-      live++;
-      if (this.#taken.has(child)) continue;
+      if (child.state === 'dead' || child.terminating || this.#taken.has(child)) continue;
       if (child.profile !== profile.key) foreign ??= child;
       else if (child.state === 'idle') idle ??= child;
       else if (child.state === 'starting') starting ??= child;
@@ -112,7 +109,7 @@ export class Pool {
       this.#taken.add(found);
       return found;
     }
-    if (live >= this.#options.size) {
+    if (this.#live() >= this.#options.size) {
       if (!foreign) return null;
       this.#noReplace.add(foreign);
       foreign.terminate();
@@ -134,6 +131,13 @@ export class Pool {
     return child;
   }
 
+  /** Children that count toward `size`: all but the dead and the dying. */
+  #live(): number {
+    let live = 0;
+    for (const child of this.#children) if (child.state !== 'dead' && !child.terminating) live++;
+    return live;
+  }
+
   #release(child: SandboxProcess): void {
     this.#taken.delete(child);
     if (child.state === 'idle') {
@@ -149,9 +153,8 @@ export class Pool {
     const profile = this.#profiles.get(child);
     // Replace a child that did work (not one that failed to load: that would loop) while no job
     // waits (a waiter may need the room for another profile).
-    if (!this.#closed && !this.#noReplace.has(child) && child.jobsRun > 0 && profile && this.#waiters.length === 0) {
-      this.#start(profile);
-    }
+    const wanted = !this.#closed && !this.#noReplace.has(child) && child.jobsRun > 0 && this.#waiters.length === 0;
+    if (wanted && profile && this.#live() < this.#options.size) this.#start(profile);
     this.#wakeAll();
   }
 
