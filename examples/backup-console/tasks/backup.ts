@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { create } from 'tar';
 import { z } from 'zod';
 import { defineTask } from '../../../src/index.ts';
-import { folderInside, resolveInside, walk } from './paths.ts';
+import { DEMO_ENV, folderInside, resolveInside, walk } from './paths.ts';
 
 /** The artifact every backup job leaves, and every restore reads. */
 export const BACKUP_FILE = 'backup.tar.gz';
@@ -21,6 +21,7 @@ export function backupTask(root: string) {
     description: `Back up a folder inside ${root} into a .tar.gz file.`,
     params: z.object({ dir: folderInside(root, 'The folder to back up, relative to the root.').default('.') }),
     timeoutSeconds: 3_600,
+    sandbox: { env: DEMO_ENV },
     maxAttempts: 2,
     async run({ dir }, ctx) {
       const source = await resolveInside(root, dir);

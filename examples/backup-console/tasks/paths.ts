@@ -3,6 +3,13 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { PermanentJobError } from '../../../src/index.ts';
 
+/**
+ * What a sandboxed child needs from the worker's environment: the config module is loaded again
+ * in the child, and must find the same data folder and root there (a child's environment is
+ * otherwise clean).
+ */
+export const DEMO_ENV = ['UNDERWAY_DATA_DIR', 'UNDERWAY_BACKUP_ROOT'] as const;
+
 /** True when `path` is `root` or inside it, judged on the text of the paths alone. */
 export function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar';
 import { z } from 'zod';
 import { defineTask, type Job, PermanentJobError } from '../../../src/index.ts';
-import { folderInside, resolveInside } from './paths.ts';
+import { DEMO_ENV, folderInside, resolveInside } from './paths.ts';
 
 /** Finds a backup job's archive: the job (for its entry count) and the file's bytes. */
 export type ReadBackup = (jobId: string) => Promise<{ job: Job; body: Readable } | null>;
@@ -24,6 +24,7 @@ export function restoreTask(root: string, readBackup: ReadBackup) {
       target: folderInside(root, 'Where to restore, relative to the root: a new or empty folder.'),
     }),
     timeoutSeconds: 3_600,
+    sandbox: { env: DEMO_ENV },
     maxAttempts: 1,
     async run({ backupJobId, target }, ctx) {
       // The parent must exist and really be inside the root before anything is created there.

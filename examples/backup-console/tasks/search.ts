@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTask } from '../../../src/index.ts';
-import { folderInside, resolveInside, walk } from './paths.ts';
+import { DEMO_ENV, folderInside, resolveInside, walk } from './paths.ts';
 
 const MAX_MATCHES = 200;
 
@@ -16,6 +16,7 @@ export function searchTask(root: string) {
       text: z.string().min(1).max(200).describe('Part of the file name, any case.'),
       dir: folderInside(root, 'Where to look, relative to the root.').default('.'),
     }),
+    sandbox: { env: DEMO_ENV },
     maxAttempts: 1,
     async run({ text, dir }, ctx) {
       const start = await resolveInside(root, dir);
