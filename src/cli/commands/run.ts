@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { retentionOf } from '../../config/config.ts';
 import { toError } from '../../core/errors.ts';
-import { createUnderway, type HttpOptions, serveHttp } from '../../http/index.ts';
+import { createUnderway, serveHttp } from '../../http/index.ts';
 import { createLogger, type Logger } from '../../logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { JobRunner } from '../../worker/runner.ts';
@@ -39,7 +39,7 @@ export function registerRunCommands(program: Command): void {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       const log = createLogger();
       const underway = createUnderway({
-        ...(session.config.http as HttpOptions | undefined),
+        ...session.config.http,
         store: session.store,
         tasks: session.queue.tasks,
         logger: log,
@@ -81,9 +81,16 @@ function startWorker(session: Session, store: Store, log: Logger, concurrency: n
   }).start();
 }
 
-/** Task code runs in warm child processes that load the config module once (docs/sandbox.md). */
+/**
+ * Task code runs in warm child processes that load the config module once (docs/sandbox.md).
+ * They get the data folder too: a config that calls dataDir() must find the same folder there.
+ */
 function runnerFor(session: Session): JobRunner {
-  return sandboxRunner({ module: session.configPath, maxLogLines: session.config.worker?.maxLogLines });
+  return sandboxRunner({
+    module: session.configPath,
+    maxLogLines: session.config.worker?.maxLogLines,
+    env: ['UNDERWAY_DATA_DIR'],
+  });
 }
 
 function graceMs(session: Session): number {
