@@ -146,14 +146,14 @@ async function run(job: JobRef, params: unknown): Promise<void> {
   } catch (error) {
     outcome = { type: 'error', jobId: job.id, error: serializeError(error), rssBytes: process.memoryUsage.rss() };
   }
-  await endOutput();
+  await endOutput(job.id);
   current = null;
   send(outcome);
 }
 
 /** Writes the end marker on both pipes and waits until they took it. */
-function endOutput(): Promise<unknown> {
-  const marker = `${endMarker(nonce)}\n`;
+function endOutput(jobId: string): Promise<unknown> {
+  const marker = `${endMarker(nonce, jobId)}\n`;
   return Promise.all([
     new Promise<void>((done) => writeOut(marker, () => done())),
     new Promise<void>((done) => writeErr(marker, () => done())),
@@ -191,7 +191,7 @@ process.on('message', (raw: unknown) => {
 process.on('uncaughtException', (error) => {
   const jobId = current?.jobId;
   if (!jobId) process.exit(1);
-  void endOutput().then(() =>
+  void endOutput(jobId).then(() =>
     send(
       { type: 'error', jobId, error: serializeError(error), rssBytes: process.memoryUsage.rss(), exiting: true },
       () => process.exit(1),

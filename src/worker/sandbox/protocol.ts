@@ -56,9 +56,13 @@ export type ChildMessage =
 /** A child whose IPC channel closed exits with this code (sysexits EX_IOERR), so the parent can say why. */
 export const EXIT_IPC_LOST = 74;
 
-/** What the child writes to stdout and stderr after a job, so the parent knows it has every line. */
-export function endMarker(nonce: string): string {
-  return `\u001b[underway-end:${nonce}]`;
+/**
+ * What the child writes to stdout and stderr after a job, so the parent knows it has every line.
+ * The nonce (random, per child) keeps task output from faking it; the job id keeps a late marker
+ * from ending the next job.
+ */
+export function endMarker(nonce: string, jobId: string): string {
+  return `\u001b[underway-end:${nonce}:${jobId}]`;
 }
 
 type Check = (value: unknown) => boolean;

@@ -201,12 +201,15 @@ export class SandboxProcess {
   }
 
   #onLine(stream: 'stdout' | 'stderr', line: string): void {
-    const marker = endMarker(this.#nonce);
-    if (line.endsWith(marker)) {
-      const rest = line.slice(0, -marker.length);
-      if (rest) this.#forward(stream, rest);
-      this.#job?.markers.add(stream);
-      this.#settleIfDone();
+    const at = line.indexOf(endMarker(this.#nonce, '').slice(0, -1)); // Any job's marker: all but the closing "]".
+    if (at !== -1) {
+      if (at > 0) this.#forward(stream, line.slice(0, at));
+      const job = this.#job;
+      // A marker of an earlier job (ended without it, after MARKER_WAIT_MS) is dropped.
+      if (job && line.slice(at) === endMarker(this.#nonce, job.execution.job.id)) {
+        job.markers.add(stream);
+        this.#settleIfDone();
+      }
       return;
     }
     if (stream === 'stderr' && line.includes('JavaScript heap out of memory')) this.#sawOom = true;
@@ -231,13 +234,15 @@ export class SandboxProcess {
       return;
     }
     if (message.type === 'ready') {
-      this.#state = 'idle';
+      if (this.#state === 'starting') this.#state = 'idle';
       this.#readyHandlers?.resolve();
       return;
     }
     if (message.type === 'init-failed') {
-      this.#startError = message.error;
-      this.terminate();
+      if (this.#state === 'starting') {
+        this.#startError = message.error;
+        this.terminate();
+      }
       return;
     }
     const job = this.#job;
