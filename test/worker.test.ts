@@ -237,6 +237,28 @@ describe('worker', () => {
     expect((await waitForStatus(store, job.id, 'cancelled')).attempt).toBe(1);
   });
 
+  it('honours a cancel that arrives while the claim of that job is still in flight', async () => {
+    const { store, queue, worker } = setup({ leaseMs: 60_000 });
+    await worker.stop();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const claim = store.claim.bind(store);
+    // The claim has happened in the database, but the worker has not heard back yet.
+    store.claim = async (request) => {
+      const claimed = await claim(request);
+      if (claimed.length > 0) await gate;
+      return claimed;
+    };
+    const late = createWorker({ store, tasks, logger: silent, leaseMs: 60_000, cancelGraceMs: 500 }).start();
+    open.workers.push(late);
+    const { job } = await queue.start('wait', {});
+    await waitForStatus(store, job.id, 'running');
+    await queue.cancel(job.id);
+    release();
+    // Without remembering the cancel, the job would run until the next heartbeat, 20 s away.
+    expect((await waitForStatus(store, job.id, 'cancelled', 5_000)).error?.code).toBe('CANCELLED');
+  });
+
   it('respects concurrency', async () => {
     const { store, queue, worker } = setup({ concurrency: 2 });
     const ids = [];

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { toError } from '../core/errors.ts';
 import { TaskRegistry } from '../core/registry.ts';
+import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { DEFAULT_MAX_LOG_LINES, type JobEvent, type Store } from '../store/store.ts';
@@ -29,6 +30,8 @@ export interface WorkerOptions {
   /** Writes of one job's progress to the store per second at most. Default 4. */
   progressWritesPerSecond?: number;
   maxLogLines?: number;
+  /** Opens secret params (see core/secrets.ts). Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
+  secretKey?: SecretKeySource;
   logger?: Logger;
 }
 
@@ -57,7 +60,10 @@ export class Worker {
   readonly #cancelGraceMs: number;
   readonly #progressRate: number;
   readonly #maxLogLines: number;
+  readonly #secretKey: SecretKeySource | undefined;
   readonly #running = new Map<string, Attempt>();
+  /** Cancels heard while a claim was in flight, for jobs that claim may be about to start. */
+  readonly #cancelsDuringClaim = new Set<string>();
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #claiming = false;
   #wakeAgain = false;
@@ -78,6 +84,7 @@ export class Worker {
     this.#cancelGraceMs = options.cancelGraceMs ?? 10_000;
     this.#progressRate = options.progressWritesPerSecond ?? 4;
     this.#maxLogLines = options.maxLogLines ?? DEFAULT_MAX_LOG_LINES;
+    this.#secretKey = options.secretKey;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#log = (options.logger ?? createLogger()).child({ worker: this.id });
   }
@@ -102,7 +109,12 @@ export class Worker {
   #onEvent(event: JobEvent, names: Set<string>): void {
     if (event.type !== 'status' || !names.has(event.task)) return;
     if (event.status === 'queued') this.#wake();
-    else if (event.cancelRequested) this.#running.get(event.jobId)?.abort('cancel', 'Cancelled on request.');
+    else if (event.cancelRequested) {
+      const attempt = this.#running.get(event.jobId);
+      if (attempt) attempt.abort('cancel', 'Cancelled on request.');
+      // The job may be in a claim that has not returned yet: its row said "not cancelled" when read.
+      else if (this.#claiming) this.#cancelsDuringClaim.add(event.jobId);
+    }
   }
 
   /** Claims as soon as possible; calls made while a claim runs coalesce into one more round. */
@@ -141,6 +153,7 @@ export class Worker {
           return;
         }
         for (const { job, lease } of claimed) this.#begin(job, lease);
+        this.#cancelsDuringClaim.clear();
         if (claimed.length === free) this.#wakeAgain = true;
         else {
           const next = await this.#store.nextRunAt(this.#tasks.names());
@@ -167,10 +180,11 @@ export class Worker {
       cancelGraceMs: this.#cancelGraceMs,
       progressWritesPerSecond: this.#progressRate,
       maxLogLines: this.#maxLogLines,
+      secretKey: this.#secretKey,
     });
     this.#running.set(job.id, attempt);
     this.#log.debug({ job: job.id, task: job.task, attempt: job.attempt }, 'job started');
-    if (job.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
+    if (job.cancelRequested || this.#cancelsDuringClaim.has(job.id)) attempt.abort('cancel', 'Cancelled on request.');
     attempt.done
       .catch((error: unknown) => {
         // The outcome could not be written; the lease will expire and the job be claimed again.
