@@ -8,7 +8,14 @@ export type ArtifactSource = string | Uint8Array | Readable | AsyncIterable<Uint
 
 /** What task code gets besides its params: progress, cancellation, logs, result files. */
 export interface TaskContext {
-  readonly job: { readonly id: string; readonly task: string; readonly attempt: number; readonly maxAttempts: number };
+  /** Which job this is. `owner` is who started it (null when started without a user): a task that acts on other jobs' data checks it. */
+  readonly job: {
+    readonly id: string;
+    readonly task: string;
+    readonly attempt: number;
+    readonly maxAttempts: number;
+    readonly owner: string | null;
+  };
   /** Aborts when the job is cancelled, times out, stalls or the worker shuts down. */
   readonly signal: AbortSignal;
   /**

@@ -28,7 +28,13 @@ export function inProcessRunner(): JobRunner {
 export function taskContext(execution: Execution): TaskContext {
   const { job, signal, report } = execution;
   return {
-    job: Object.freeze({ id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts }),
+    job: Object.freeze({
+      id: job.id,
+      task: job.task,
+      attempt: job.attempt,
+      maxAttempts: job.maxAttempts,
+      owner: job.owner,
+    }),
     signal,
     progress(current, total, message) {
       const checked = checkProgressArgs(current, total);

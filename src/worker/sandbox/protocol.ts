@@ -23,6 +23,7 @@ export interface JobRef {
   task: string;
   attempt: number;
   maxAttempts: number;
+  owner: string | null;
 }
 
 /** Where an artifact's bytes are: inline (small) or in a file (a temporary one is deleted once saved). */

@@ -160,7 +160,7 @@ export class SandboxProcess {
         },
       };
       this.#job = running;
-      const ref = { id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts };
+      const ref = { id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts, owner: job.owner };
       this.#send({ v: PROTOCOL_VERSION, type: 'run', job: ref, params: execution.params });
       if (signal.aborted) running.onAbort();
       else signal.addEventListener('abort', running.onAbort, { once: true });
