@@ -122,6 +122,17 @@ describe('the backup console demo', () => {
     expect(refused.attempt).toBe(1);
   });
 
+  it("does not restore another user's backup, and says no more than for a missing one", async () => {
+    const { store, call } = start(9);
+    const backup = await json(await call('/api/jobs', { task: 'backup.create', params: { dir: 'site' } }));
+    await waitForStatus(store, backup.id, 'succeeded');
+    const queue = open.underway?.queue;
+    if (!queue) throw new Error('no app');
+    const { job } = await queue.start('backup.restore', { backupJobId: backup.id, target: 'theirs' }, { owner: 'bob' });
+    const failed = await waitForStatus(store, job.id, 'failed');
+    expect(failed.error?.message).toBe(`Job ${backup.id} has no backup to restore.`);
+  });
+
   it('refuses folders outside the root: 400 before a job exists, or a failed job for a link that leads out', async () => {
     const { root, store, call } = start(2);
     for (const bad of ['/etc', '../..', 'site/../../x']) {

@@ -36,7 +36,12 @@ export function restoreTask(root: string, readBackup: ReadBackup) {
         throw new PermanentJobError(`${target} is not empty; restore into a new folder.`);
       }
       const backup = await readBackup(backupJobId);
-      if (!backup) throw new PermanentJobError(`Job ${backupJobId} has no backup to restore.`);
+      // Someone else's backup is answered exactly like a missing one: its existence is not confirmed.
+      const mine = backup && (ctx.job.owner === null || backup.job.owner === ctx.job.owner);
+      if (!backup || !mine) {
+        backup?.body.destroy();
+        throw new PermanentJobError(`Job ${backupJobId} has no backup to restore.`);
+      }
       const total = (backup.job.result as { entries?: number } | null)?.entries ?? null;
       let done = 0;
       ctx.progress(0, total, `Restoring backup ${backupJobId}`);
