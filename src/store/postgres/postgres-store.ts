@@ -6,6 +6,7 @@ import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { EventHub } from '../event-hub.ts';
+import { statusEvent } from '../status-event.ts';
 import {
   type ClaimedJob,
   type ClaimRequest,
@@ -32,7 +33,7 @@ import { Listener, type ListenerState } from './listener.ts';
 import * as logs from './logs.ts';
 import { migrateSchema } from './migrate.ts';
 import { type JobQueries, jobQueries } from './queries.ts';
-import { type JobRow, jsonParam, statusEvent, toJob } from './rows.ts';
+import { type JobRow, jsonParam, toJob } from './rows.ts';
 import { type Tables, tablesFor } from './tables.ts';
 
 export interface PostgresStoreOptions {

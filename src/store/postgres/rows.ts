@@ -1,5 +1,4 @@
 import type { ArtifactInfo, Job, JobError, JobProgress, JobStatus } from '../../core/job.ts';
-import type { JobEvent } from '../store.ts';
 import type { Tables } from './tables.ts';
 
 /** A row of jobs as pg returns it (jsonb parsed, timestamptz as Date, bigint as string), with its artifacts. */
@@ -77,21 +76,6 @@ export function toJob(row: JobRow): Job {
     startedAt: isoOrNull(row.started_at),
     finishedAt: isoOrNull(row.finished_at),
   };
-}
-
-/** The `status` event of a job as it is now: the same shape the notify trigger builds in SQL. */
-export function statusEvent(job: Job): JobEvent {
-  const event: JobEvent = {
-    type: 'status',
-    jobId: job.id,
-    task: job.task,
-    owner: job.owner,
-    status: job.status,
-    cancelRequested: job.cancelRequested,
-  };
-  if (job.error) event.error = job.error;
-  if (job.status === 'succeeded') event.result = job.result;
-  return event;
 }
 
 /** A JSON `\u0000` escape not itself escaped: jsonb refuses it ("unsupported Unicode escape sequence"). */

@@ -9,6 +9,7 @@ import { newJobId, newLeaseToken } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { EventHub } from '../event-hub.ts';
+import { statusEvent } from '../status-event.ts';
 import {
   type ClaimedJob,
   type ClaimRequest,
@@ -119,17 +120,7 @@ class SqliteStore implements Store {
   }
 
   #publishStatus(job: Job): void {
-    const event: JobEvent = {
-      type: 'status',
-      jobId: job.id,
-      task: job.task,
-      owner: job.owner,
-      status: job.status,
-      cancelRequested: job.cancelRequested,
-    };
-    if (job.error) event.error = job.error;
-    if (job.status === 'succeeded') event.result = job.result;
-    this.publish(event);
+    this.publish(statusEvent(job));
   }
 
   async migrate(): Promise<void> {
