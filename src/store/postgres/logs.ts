@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
-import { DEFAULT_MAX_LOG_LINES, type LogLine, MAX_LOG_LINE_LENGTH, type NewLogLine } from '../store.ts';
+import { capLogLine } from '../log-lines.ts';
+import { DEFAULT_MAX_LOG_LINES, type LogLine, type NewLogLine } from '../store.ts';
 import type { Tables } from './tables.ts';
 
 /** A concurrent append to the same job can take the same numbers; the loser retries (rare: one worker writes a job's log). */
@@ -62,8 +63,5 @@ export async function readLogs(
 
 /** Cuts a long line; NUL, which a PostgreSQL text cannot hold, becomes U+FFFD. */
 function capLine(raw: string): string {
-  const line = raw.includes('\u0000') ? raw.replaceAll('\u0000', '\uFFFD') : raw;
-  return line.length <= MAX_LOG_LINE_LENGTH
-    ? line
-    : `${line.slice(0, MAX_LOG_LINE_LENGTH)}… [cut, ${line.length} characters]`;
+  return capLogLine(raw.includes('\u0000') ? raw.replaceAll('\u0000', '\uFFFD') : raw);
 }

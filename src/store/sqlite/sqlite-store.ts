@@ -1,8 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
 import { checkArtifactName } from '../../core/artifact-name.ts';
 import { newJobId, newLeaseToken } from '../../core/ids.ts';
@@ -23,13 +19,14 @@ import {
   type JobPage,
   type LogLine,
   MAX_LIST_LIMIT,
-  MAX_LOG_LINE_LENGTH,
   type NewArtifact,
   type NewLogLine,
   type StatusCount,
   type Store,
 } from '../store.ts';
+import { ArtifactFiles } from './artifact-files.ts';
 import { SqliteEventBus } from './event-bus.ts';
+import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
 import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
 
@@ -60,7 +57,7 @@ class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
   readonly #path: string;
-  readonly #artifactsDir: string;
+  readonly #files: ArtifactFiles;
   readonly #hub = new EventHub();
   readonly #bus: SqliteEventBus;
   #closed = false;
@@ -68,7 +65,7 @@ class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.#db = openDatabase(options.file, options);
     this.#path = options.file;
-    this.#artifactsDir = options.artifactsDir ?? `${options.file}-artifacts`;
+    this.#files = new ArtifactFiles(options.artifactsDir ?? `${options.file}-artifacts`);
     if (options.migrate !== false) migrateDatabase(this.#db, this.#path);
     this.#bus = new SqliteEventBus(this.#db, options.file, this.#hub);
   }
@@ -361,7 +358,7 @@ class SqliteStore implements Store {
       this.#deleteJobs([id]);
       return 'removed' as const;
     });
-    if (outcome === 'removed') await this.#removeArtifactFiles([id]);
+    if (outcome === 'removed') await this.#files.remove([id]);
     return outcome;
   }
 
@@ -373,70 +370,18 @@ class SqliteStore implements Store {
     this.#db.prepare('DELETE FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))').run(list);
   }
 
-  async #removeArtifactFiles(ids: string[]): Promise<void> {
-    await Promise.all(ids.map((id) => rm(join(this.#artifactsDir, id), { recursive: true, force: true })));
-  }
-
   async appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines = DEFAULT_MAX_LOG_LINES): Promise<LogLine[]> {
     if (lines.length === 0) return [];
-    return this.#write(() => {
-      const { last } = this.#db
-        .prepare('SELECT coalesce(max(seq), 0) AS last FROM underway_logs WHERE job_id = ?')
-        .get(jobId) as { last: number };
-      const insert = this.#db.prepare(
-        'INSERT INTO underway_logs (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)',
-      );
-      const stored: LogLine[] = [];
-      let seq = last;
-      for (const line of lines) {
-        if (seq > maxLines) break; // the cap notice is already there
-        const entry: LogLine =
-          seq === maxLines
-            ? {
-                seq: seq + 1,
-                stream: 'system',
-                at: line.at,
-                line: `[log capped at ${maxLines} lines; later lines dropped]`,
-              }
-            : { seq: seq + 1, stream: line.stream, at: line.at, line: capLine(line.line) };
-        insert.run(jobId, entry.seq, Date.parse(entry.at), entry.stream, entry.line);
-        stored.push(entry);
-        seq = entry.seq;
-      }
-      return stored;
-    });
+    return this.#write(() => appendLogLines(this.#db, jobId, lines, maxLines));
   }
 
   async readLogs(jobId: string, options: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
-    const rows = this.#read(
-      () =>
-        this.#db
-          .prepare('SELECT seq, at, stream, line FROM underway_logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?')
-          .all(jobId, options.after ?? 0, options.limit ?? 100_000) as {
-          seq: number;
-          at: number;
-          stream: LogLine['stream'];
-          line: string;
-        }[],
-    );
-    return rows.map((row) => ({ ...row, at: new Date(row.at).toISOString() }));
+    return this.#read(() => readLogLines(this.#db, jobId, options));
   }
 
   async saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo> {
     const name = checkArtifactName(artifact.name);
-    const dir = join(this.#artifactsDir, jobId);
-    await mkdir(dir, { recursive: true });
-    const target = join(dir, name);
-    const partial = `${target}.${newLeaseToken()}.partial`;
-    try {
-      if (artifact.body instanceof Uint8Array) await writeFile(partial, artifact.body);
-      else await pipeline(artifact.body, createWriteStream(partial));
-      await rename(partial, target);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw error;
-    }
-    const { size } = await stat(target);
+    const size = await this.#files.write(jobId, name, artifact.body);
     const row = this.#write(
       () =>
         this.#db
@@ -458,14 +403,8 @@ class SqliteStore implements Store {
           | ArtifactRow
           | undefined,
     );
-    if (!row) return null;
-    const path = join(this.#artifactsDir, jobId, checkArtifactName(row.name));
-    try {
-      await stat(path);
-    } catch {
-      return null; // The row outlived its file (removed by hand): nothing to serve.
-    }
-    return { info: toArtifactInfo(row), body: createReadStream(path) };
+    const body = row ? await this.#files.open(jobId, row.name) : null;
+    return row && body ? { info: toArtifactInfo(row), body } : null;
   }
 
   async reapExpiredLeases(): Promise<Job[]> {
@@ -517,7 +456,7 @@ class SqliteStore implements Store {
       if (found.length > 0) this.#deleteJobs(found);
       return found;
     });
-    await this.#removeArtifactFiles(ids);
+    await this.#files.remove(ids);
     return ids.length;
   }
 
@@ -565,10 +504,4 @@ function reapedState(row: JobRow): ['queued' | 'failed' | 'cancelled', JobError]
   const message = `The worker running attempt ${row.attempt} stopped responding (its lease expired).`;
   if (row.attempt < row.max_attempts) return ['queued', { code: 'STALLED', message }];
   return ['failed', { code: 'STALLED', message: `${message} No attempts left.` }];
-}
-
-function capLine(line: string): string {
-  return line.length <= MAX_LOG_LINE_LENGTH
-    ? line
-    : `${line.slice(0, MAX_LOG_LINE_LENGTH)}… [cut, ${line.length} characters]`;
 }
