@@ -41,8 +41,8 @@ describe('postgres store, beyond the shared contract', () => {
     const stores = Array.from({ length: 4 }, () => postgresStore({ connectionString: db.url, schema, poolSize: 1 }));
     try {
       await Promise.all(stores.map((s) => s.migrate()));
-      const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations`);
-      expect(rows).toEqual([{ version: 1 }]);
+      const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

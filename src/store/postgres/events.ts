@@ -15,7 +15,11 @@ export interface WirePayload {
 
 /** NOTIFY refuses payloads of 8000 bytes or more; 100 bytes of margin. */
 export const MAX_PAYLOAD_BYTES = 7_900;
-/** Progress of one job published within this window is sent once (newest wins): ≤ 100 NOTIFYs/s per process. */
+/**
+ * Flushes start at most this often (≤ 100 NOTIFY statements/s per process); progress of one job
+ * published within the window is sent once (newest wins). The first event after a quiet window
+ * goes out at once, so a progress bar updating a few times a second is not delayed at all.
+ */
 export const FLUSH_EVERY_MS = 10;
 
 const CUT = '… [cut for the live view; the stored log keeps the whole line]';
@@ -30,6 +34,8 @@ export class NotifyPublisher {
   readonly #send: (payloads: string[]) => Promise<void>;
   #pending: JobEvent[] = [];
   #timer: NodeJS.Timeout | null = null;
+  #soon: NodeJS.Immediate | null = null;
+  #lastFlushAt = Number.NEGATIVE_INFINITY;
   #sending: Promise<void> = Promise.resolve();
 
   constructor(origin: string, send: (payloads: string[]) => Promise<void>) {
@@ -39,14 +45,21 @@ export class NotifyPublisher {
 
   add(event: JobEvent): void {
     this.#pending.push(event);
-    this.#timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
+    if (this.#timer || this.#soon) return;
+    const wait = this.#lastFlushAt + FLUSH_EVERY_MS - performance.now();
+    // Leading edge: after the current turn (events of one turn share a statement), else when the window ends.
+    if (wait <= 0) this.#soon = setImmediate(() => void this.flush());
+    else this.#timer = setTimeout(() => void this.flush(), wait);
   }
 
   /** Sends what is pending now; resolves when everything handed over so far is sent (or failed). */
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#soon) clearImmediate(this.#soon);
     this.#timer = null;
+    this.#soon = null;
     if (this.#pending.length > 0) {
+      this.#lastFlushAt = performance.now();
       const payloads = pack(this.#origin, coalesceProgress(this.#pending));
       this.#pending = [];
       this.#sending = this.#sending.then(() =>

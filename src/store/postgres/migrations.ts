@@ -126,5 +126,17 @@ export function migrations(t: Tables): readonly string[] {
       WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.cancel_requested IS DISTINCT FROM NEW.cancel_requested)
       EXECUTE FUNCTION ${t.notifyFunction}(${t.channelLiteral});
     `,
+    /* 2 */ `
+    -- A claim (queued -> running) no longer notifies from the trigger: the claiming store sends
+    -- its jobs' running events through its batched publisher (one NOTIFY per 10 ms per process).
+    -- PostgreSQL serialises the commits of transactions that NOTIFY, and a claim per batch of jobs
+    -- was one of them: draining no-op jobs spent most of each claim waiting for that lock
+    -- (docs/performance.md). Cancel requests on running jobs still notify from here.
+    DROP TRIGGER notify_update ON ${t.jobs};
+    CREATE TRIGGER notify_update AFTER UPDATE ON ${t.jobs} FOR EACH ROW
+      WHEN ((OLD.status IS DISTINCT FROM NEW.status AND NEW.status <> 'running')
+        OR OLD.cancel_requested IS DISTINCT FROM NEW.cancel_requested)
+      EXECUTE FUNCTION ${t.notifyFunction}(${t.channelLiteral});
+    `,
   ];
 }

@@ -122,7 +122,13 @@ class PgStore implements PostgresStore {
     );
     this.#ready = options.migrate === false ? Promise.resolve() : null;
     this.#publisher = new NotifyPublisher(this.#origin, async (payloads) => {
-      await this.#pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.#t.channel, payloads]);
+      // Without waiting for the WAL flush: the transaction changes no data, so losing its commit in
+      // a crash loses nothing, and PostgreSQL holds its global NOTIFY lock through that flush
+      // (~1.2 ms here, several ms when others commit too): progress reached an SSE client slower.
+      await this.#pool.query(
+        `SELECT pg_notify($1, p) FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s, unnest($2::text[]) AS p`,
+        [this.#t.channel, payloads],
+      );
     });
   }
 
@@ -203,6 +209,8 @@ class PgStore implements PostgresStore {
     // RETURNING has no order: oldest runAt first, as the claim chose them.
     rows.sort((a, b) => a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.seq) - BigInt(b.seq)));
     const jobs = this.#announce(rows);
+    // Other processes hear of the claim through the batched publisher, not the trigger (migration 2).
+    for (const job of jobs) if (!this.#closed) this.#publisher.add(statusEvent(job));
     return rows.map((row, index) => ({
       job: jobs[index] as Job,
       lease: { jobId: row.id, token: row.lease_token as string },
