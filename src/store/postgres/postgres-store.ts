@@ -4,6 +4,7 @@ import pg from 'pg';
 import { toError } from '../../core/errors.ts';
 import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { EventHub } from '../event-hub.ts';
 import { statusEvent } from '../status-event.ts';
@@ -26,7 +27,6 @@ import {
   type Store,
 } from '../store.ts';
 import * as artifacts from './artifacts.ts';
-import { Batcher } from './batcher.ts';
 import { describeTarget, storeError } from './errors.ts';
 import { NotifyPublisher, parsePayload, type WireItem } from './events.ts';
 import { Listener, type ListenerState } from './listener.ts';
