@@ -68,11 +68,12 @@ interface ServeOptions {
 
 function startWorker(session: Session, store: Store, log: Logger, concurrency: number | undefined): Worker {
   const options = session.config.worker ?? {};
+  const slots = concurrency ?? options.concurrency;
   return createWorker({
     store,
     tasks: session.queue.tasks,
-    runner: runnerFor(session),
-    concurrency: concurrency ?? options.concurrency,
+    runner: runnerFor(session, slots),
+    concurrency: slots,
     leaseMs: options.leaseMs,
     pollMs: options.pollMs,
     cancelGraceMs: options.cancelGraceMs,
@@ -84,10 +85,13 @@ function startWorker(session: Session, store: Store, log: Logger, concurrency: n
 /**
  * Task code runs in warm child processes that load the config module once (docs/sandbox.md).
  * They get the data folder too: a config that calls dataDir() must find the same folder there.
+ * One child per slot: with the pool's own default (4 on this 2-CPU machine), `--concurrency 20`
+ * claimed 20 jobs but ran 4, the other 16 holding leases while they waited for a child.
  */
-function runnerFor(session: Session): JobRunner {
+function runnerFor(session: Session, slots: number | undefined): JobRunner {
   return sandboxRunner({
     module: session.configPath,
+    size: slots,
     maxLogLines: session.config.worker?.maxLogLines,
     env: ['UNDERWAY_DATA_DIR'],
   });
