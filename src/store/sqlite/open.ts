@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError, toError } from '../../core/errors.ts';
@@ -88,6 +88,23 @@ export function storeError(thrown: unknown, path: string): Error {
       { cause: error },
     );
   }
+  if (code === 'SQLITE_FULL') {
+    // Written to the WAL and rolled back: the file stays sound, and the same store writes again
+    // once there is room (test/chaos/disk-full.test.ts, a 2 MiB tmpfs).
+    return new StoreError(
+      'STORE_FULL',
+      `The disk holding the database ${path} is full; nothing was written. Free some space: underway goes on once writes succeed again.`,
+      { cause: error },
+    );
+  }
+  if (typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN')) {
+    // SQLite says only "unable to open database file" when the folder is read-only (it cannot
+    // make the -wal and -shm files beside the database): name the cause when it is that.
+    const denied = notWritable(path);
+    if (denied) {
+      return new StoreError('STORE_READ_ONLY', `The database ${path} cannot be written: ${denied}.`, { cause: error });
+    }
+  }
   if (typeof code === 'string' && code.startsWith('SQLITE_')) {
     return new StoreError('STORE_FAILED', `The database ${path} failed: ${error.message} (${code}).`, { cause: error });
   }
@@ -96,4 +113,18 @@ export function storeError(thrown: unknown, path: string): Error {
     return new StoreError('STORE_FAILED', `The database ${path} cannot be opened: ${error.message}.`, { cause: error });
   }
   return error;
+}
+
+/** Why the database file (or its folder) cannot be written, or null when it can. */
+function notWritable(path: string): string | null {
+  for (const target of existsSync(path) ? [path, dirname(path)] : [dirname(path)]) {
+    try {
+      accessSync(target, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EROFS') return `${target} is on a read-only file system`;
+      if (code === 'EACCES' || code === 'EPERM') return `this user may not write to ${target}`;
+    }
+  }
+  return null;
 }
