@@ -1,0 +1,149 @@
+import { JobFeed } from './feed.ts';
+import { paintProgress } from './format.ts';
+import { isFinished, type LogEntry, type WatchUpdate } from './types.ts';
+
+/**
+ * The dashboard's pages, made live. Each page works without this (it reloads itself while a job
+ * runs); with it:
+ * - list: one `/api/events` stream moves the bars in place; when a job starts or ends, the list
+ *   is redrawn from the server's own rendering of this same URL (no second template here);
+ * - job: the log grows line by line, and on each change of status the job's part of the page is
+ *   redrawn from the server (result, files, buttons, "Cancelling…");
+ * - wait: goes on to the next page as soon as the job has ended.
+ * Task text only ever enters the page as server-escaped HTML or through textContent.
+ */
+export function enhanceDashboard(doc: Document = document): void {
+  const page = doc.body?.dataset.underwayPage;
+  const api = doc.documentElement.dataset.underwayApi ?? '/api';
+  for (const button of doc.querySelectorAll<HTMLButtonElement>('button[data-confirm]')) {
+    button.form?.addEventListener('submit', (e) => {
+      if (!confirm(button.dataset.confirm ?? 'Sure?')) e.preventDefault();
+    });
+  }
+  if (page === 'list') enhanceList(doc, api);
+  if (page === 'job') enhanceJob(doc);
+  if (page === 'wait') {
+    doc.addEventListener('underway:end', () => {
+      const to = doc.querySelector<HTMLElement>('#uw-wait')?.dataset.redirect;
+      if (to) location.replace(to);
+    });
+  }
+}
+
+/** Redraws one region (`#id`) from a fresh render of this page; at most one fetch at a time. */
+function regionRefresher(doc: Document, id: string): () => void {
+  let running = false;
+  let again = false;
+  const run = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      const response = await fetch(location.href, { credentials: 'same-origin', headers: { accept: 'text/html' } });
+      if (response.ok) {
+        // DOMParser never runs scripts; the server escaped every task text in this HTML.
+        const fresh = new DOMParser().parseFromString(await response.text(), 'text/html').getElementById(id);
+        const current = doc.getElementById(id);
+        if (fresh && current) current.replaceWith(doc.importNode(fresh, true));
+      }
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        void run();
+      }
+    }
+  };
+  return () => void run();
+}
+
+function enhanceList(doc: Document, api: string): void {
+  const refresh = regionRefresher(doc, 'uw-jobs');
+  const redrawnFor = new Set<string>();
+  let first = true;
+  JobFeed.of(api).listen((change, feed) => {
+    if (change.type === 'snapshot') {
+      // The first snapshot usually says what the page already shows; but jobs may have started
+      // or ended between the page's render and the stream's start. A later one follows a reconnect.
+      if (!first || !agrees(doc, change.jobs)) refresh();
+      first = false;
+      return;
+    }
+    if (change.type === 'progress') {
+      const bar = doc.querySelector<HTMLElement>(`[data-progress-of="${CSS.escape(change.id)}"]`);
+      const job = feed.jobs.get(change.id);
+      if (bar && job) paintProgress(bar, job);
+      // A job this page does not show (yet): redraw once, not on every step of a job that
+      // another filter or page holds.
+      else if (!bar && !redrawnFor.has(change.id)) {
+        redrawnFor.add(change.id);
+        refresh();
+      }
+      return;
+    }
+    refresh();
+  });
+}
+
+/** Whether the rows show the unfinished jobs of a snapshot, each in its status, and no others as unfinished. */
+function agrees(doc: Document, jobs: { id: string; status: string }[]): boolean {
+  const shown = new Map<string, string>();
+  for (const row of doc.querySelectorAll<HTMLElement>('tr[data-job]'))
+    shown.set(row.dataset.job ?? '', row.dataset.status ?? '');
+  const live = new Set(jobs.map((j) => j.id));
+  for (const [id, status] of shown) if ((status === 'queued' || status === 'running') && !live.has(id)) return false;
+  // A job the page does not show may be new, or only filtered out or on another page: one redraw tells.
+  return jobs.every((j) => shown.get(j.id) === j.status);
+}
+
+function enhanceJob(doc: Document): void {
+  const log = doc.getElementById('uw-log');
+  const refresh = regionRefresher(doc, 'uw-job');
+  let next = Number(log?.dataset.next ?? 0);
+  const append = (entries: Pick<LogEntry, 'seq' | 'stream' | 'line' | 'at'>[]) => {
+    if (!log) return;
+    for (const entry of entries) {
+      if (entry.seq <= next) continue;
+      next = entry.seq;
+      const prefix = entry.stream === 'stdout' ? '' : `[${entry.stream}] `;
+      log.append(doc.createTextNode(`${entry.at.slice(11, 19)} ${prefix}${entry.line}\n`));
+      doc.querySelector('.uw-log-empty')?.remove();
+    }
+    log.scrollTop = log.scrollHeight;
+  };
+  /** Lines printed while no stream was open (between page load and connect, or a redraw). */
+  const catchUp = async () => {
+    const url = log?.dataset.logs;
+    if (!url) return;
+    const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}since=${next}`, { credentials: 'same-origin' });
+    if (!response.ok) return;
+    const lines = (await response.text()).split('\n').filter(Boolean);
+    let seq = next;
+    append(
+      lines.map((text) => {
+        const [at = '', stream = 'stdout', ...rest] = text.split(' ');
+        return { seq: ++seq, at, stream: stream as LogEntry['stream'], line: rest.join(' ') };
+      }),
+    );
+  };
+  /**
+   * Whether the page shows another state than the job's. A redraw brings a new bar, whose stream
+   * starts with the state the page now shows: redrawing only on a difference ends there.
+   */
+  const changed = (job: WatchUpdate['job']) => {
+    const region = doc.getElementById('uw-job');
+    return (
+      !!region &&
+      (region.dataset.status !== job.status ||
+        (region.dataset.cancelling === 'true') !== (job.cancelRequested && !isFinished(job.status)))
+    );
+  };
+  doc.addEventListener('underway:update', (e) => {
+    const update = (e as CustomEvent<WatchUpdate>).detail;
+    if (update.type === 'log') append([update.log]);
+    else if (update.type === 'snapshot') void catchUp();
+    else if (update.type === 'status' && changed(update.job)) refresh();
+  });
+}

@@ -1,0 +1,88 @@
+import { isFinished, type JobProgress, type JobSnapshot, type JobStatus } from './types.ts';
+
+/** What the feed knows of an unfinished job. */
+export type FeedJob = Pick<JobSnapshot, 'id' | 'status' | 'progress' | 'cancelRequested'> & Partial<JobSnapshot>;
+
+/** One change the feed heard: `snapshot` after every (re)connect, then `progress` and `status`. */
+export type FeedChange =
+  | { type: 'snapshot'; jobs: FeedJob[] }
+  | { type: 'progress'; id: string; progress: JobProgress; known: boolean }
+  | { type: 'status'; id: string; status: JobStatus; cancelRequested: boolean; known: boolean };
+
+type Listener = (change: FeedChange, feed: JobFeed) => void;
+
+const feeds = new Map<string, JobFeed>();
+
+/**
+ * The caller's unfinished jobs, live, from `GET {api}/events`: one EventSource per page however
+ * many lists and indicators listen (browsers allow only six connections per host on HTTP/1.1).
+ */
+export class JobFeed {
+  /** Unfinished jobs by id. */
+  readonly jobs = new Map<string, FeedJob>();
+  readonly #listeners = new Set<Listener>();
+  #source: EventSource | null = null;
+  readonly #url: string;
+  #ready = false;
+
+  constructor(url: string) {
+    this.#url = url;
+  }
+
+  /** The feed of this API path, shared by everything on the page. */
+  static of(api: string): JobFeed {
+    let feed = feeds.get(api);
+    if (!feed) {
+      feed = new JobFeed(`${api}/events`);
+      feeds.set(api, feed);
+    }
+    return feed;
+  }
+
+  /** Listens; a late listener first hears the current state as a snapshot. Returns the unsubscribe. */
+  listen(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    if (this.#ready) listener({ type: 'snapshot', jobs: [...this.jobs.values()] }, this);
+    this.#open();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) {
+        this.#source?.close();
+        this.#source = null;
+        this.#ready = false;
+      }
+    };
+  }
+
+  #open(): void {
+    if (this.#source) return;
+    const source = new EventSource(this.#url);
+    this.#source = source;
+    const data = (e: Event) => JSON.parse((e as MessageEvent<string>).data);
+    source.addEventListener('snapshot', (e) => {
+      this.jobs.clear();
+      for (const job of data(e).jobs as FeedJob[]) this.jobs.set(job.id, job);
+      this.#ready = true;
+      this.#emit({ type: 'snapshot', jobs: [...this.jobs.values()] });
+    });
+    source.addEventListener('progress', (e) => {
+      const { id, progress } = data(e);
+      const job = this.jobs.get(id);
+      if (job) job.progress = progress;
+      this.#emit({ type: 'progress', id, progress, known: !!job });
+    });
+    source.addEventListener('status', (e) => {
+      const { id, status, cancelRequested } = data(e);
+      const job = this.jobs.get(id);
+      const known = !!job;
+      if (isFinished(status)) this.jobs.delete(id);
+      else if (job) Object.assign(job, { status, cancelRequested });
+      else this.jobs.set(id, { id, status, cancelRequested, progress: null });
+      this.#emit({ type: 'status', id, status, cancelRequested: !!cancelRequested, known });
+    });
+  }
+
+  #emit(change: FeedChange): void {
+    for (const listener of this.#listeners) listener(change, this);
+  }
+}
