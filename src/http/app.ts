@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts';
 import { Authenticator } from './auth.ts';
 import type { AppEnv, Deps } from './context.ts';
 import { CsrfGuard } from './csrf.ts';
+import { createStartOrWait, dashboardRoutes, type StartOrWait } from './dashboard/index.ts';
 import { errorHandler, HttpError, notFoundHandler, unauthenticated } from './errors.ts';
 import { toJobJson } from './job-json.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -52,6 +53,12 @@ export interface Underway {
   queue: Queue;
   /** The webhook sender, when webhooks are configured: its delivery log, and `idle()` to wait for it. */
   webhooks: Pick<WebhookDispatcher, 'deliveries' | 'idle'> | null;
+  /**
+   * The full-focus flow: starts a job and answers with its result when it ends within the
+   * acceptable wait (500 ms), or with a waiting page that moves on when it ends
+   * (docs/dashboard.md). Needs the dashboard (for the waiting page's route and assets).
+   */
+  startOrWait: StartOrWait;
   /** Where the API lives, e.g. `/api`. */
   basePath: string;
   /** How callers are recognised, in words, for the startup log. */
@@ -121,6 +128,10 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     store,
     queue: deps.queue,
     webhooks,
+    startOrWait: createStartOrWait(deps, {
+      ...dashboardOptions(options),
+      title: dashboardOptions(options).title ?? 'underway',
+    }),
     basePath,
     describeAuth: () => deps.auth.describe(),
     async close() {
@@ -179,7 +190,14 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
   api.route('/', supportRoutes(deps));
   api.get('/openapi.json', (c) => c.json(document));
   app.route(deps.paths.basePath || '/', api);
+  // The dashboard's pages, after the API so its paths win when both could match.
+  if (options.dashboard !== false)
+    app.route(deps.paths.pagesPath || '/', dashboardRoutes(deps, dashboardOptions(options)));
   return app;
+}
+
+function dashboardOptions(options: UnderwayHttpOptions) {
+  return typeof options.dashboard === 'object' ? options.dashboard : {};
 }
 
 /** One pino line per request: never the query string, which may hold a share token. */
@@ -207,7 +225,13 @@ function ownedPaths(basePath: string, options: UnderwayHttpOptions): (path: stri
   const metrics = options.metricsPath ?? '/metrics';
   if (health !== false) exact.add(health);
   if (metrics !== false) exact.add(metrics);
-  return (path) => exact.has(path) || basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
+  const pages = normalizePath(options.pagesPath ?? '');
+  const dashboard = options.dashboard !== false;
+  if (dashboard) exact.add(pages || '/').add(`${pages}/jobs`);
+  const ownsPage = (path: string) =>
+    dashboard && (path.startsWith(`${pages}/jobs/`) || path.startsWith(`${pages}/assets/underway`));
+  return (path) =>
+    exact.has(path) || ownsPage(path) || basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
 }
 
 /**

@@ -47,16 +47,18 @@ export class CsrfGuard {
     this.#trusted = new Set((options.trustedOrigins ?? []).map((origin) => new URL(origin).origin));
   }
 
-  /** Throws a 403 when an unsafe request fails the checks. */
-  check(c: Context, caller: Caller): void {
+  /**
+   * Throws a 403 when an unsafe request fails the checks. `token` is what the request says the
+   * token is: the header by default; the dashboard's forms send it as a hidden field instead.
+   */
+  check(c: Context, caller: Caller, token: string | undefined = c.req.header(this.headerName)): void {
     if (!this.enabled || !UNSAFE.has(c.req.method) || caller.bearer) return;
     const claimed = c.req.header('origin') ?? originOf(c.req.header('referer'));
     if (claimed !== undefined && claimed !== new URL(c.req.url).origin && !this.#trusted.has(claimed)) {
       throw new HttpError(403, 'CSRF_FAILED', `Requests from ${claimed} are not accepted here.`);
     }
     const cookie = getCookie(c, this.cookieName);
-    const header = c.req.header(this.headerName);
-    if (!cookie || !header || !same(cookie, header)) {
+    if (!cookie || !token || !same(cookie, token)) {
       throw new HttpError(
         403,
         'CSRF_FAILED',

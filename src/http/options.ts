@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { Store } from '../store/store.ts';
 import type { AuthOptions } from './auth.ts';
 import type { CsrfOptions } from './csrf.ts';
+import type { DashboardOptions } from './dashboard/options.ts';
 import type { RateLimitOptions } from './rate-limit.ts';
 import type { ShareLinkOptions } from './share-links.ts';
 import type { WebhookOptions } from './webhooks.ts';
@@ -42,6 +43,11 @@ export interface HttpOptions {
   /** Largest request body, in bytes. Default 1 MiB. */
   bodyLimitBytes?: number;
   sse?: SseOptions;
+  /**
+   * The dashboard (docs/dashboard.md): job list, job pages, start forms and the browser bundle,
+   * served under `pagesPath`. Default on; `false` serves the API only.
+   */
+  dashboard?: boolean | DashboardOptions;
   /** pino logger for request logs. Default: `createLogger({ name: 'underway-http' })`. */
   logger?: Logger;
 }

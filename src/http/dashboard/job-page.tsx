@@ -1,0 +1,196 @@
+import { isTerminal } from '../../core/job.ts';
+import type { LogLine } from '../../store/store.ts';
+import type { JobJson } from '../job-json.ts';
+import { Layout } from './layout.tsx';
+import { homePath, type PageFrame } from './page-context.ts';
+import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge } from './parts.tsx';
+
+export interface JobPageProps {
+  frame: PageFrame;
+  job: JobJson;
+  logs: LogLine[];
+  /** Owner or admin: may cancel, retry, delete (a share link may only look). */
+  canChange: boolean;
+}
+
+/** Seconds between reloads of an unfinished job's page in a browser without JavaScript. */
+export const NO_SCRIPT_REFRESH_SECONDS = 2;
+
+/**
+ * A job's own page, bookmarkable and shareable: status, bar, actions, error, result, files,
+ * facts and the log tail. Everything it shows is what the server knows now; with JavaScript the
+ * bar is live and the log grows, and when the job ends the page redraws itself from the server.
+ */
+export function JobPage({ frame, job, logs, canChange }: JobPageProps) {
+  const unfinished = !isTerminal(job.status);
+  return (
+    <Layout
+      frame={frame}
+      title={`${job.task} ${job.status}`}
+      page="job"
+      refresh={unfinished ? NO_SCRIPT_REFRESH_SECONDS : undefined}
+    >
+      <p>
+        <a href={homePath(frame.pagesPath)}>← All jobs</a>
+      </p>
+      <div
+        id="uw-job"
+        data-live-region=""
+        data-job={job.id}
+        data-status={job.status}
+        data-cancelling={String(job.cancelRequested && !isTerminal(job.status))}
+      >
+        <h1>
+          {job.task} <StatusBadge status={job.status} cancelRequested={job.cancelRequested} />
+        </h1>
+        <div class="uw-card">
+          <ProgressBar job={job} live events={job.urls.events} />
+          {canChange && <Actions frame={frame} job={job} />}
+        </div>
+        {job.error && <ErrorCard job={job} />}
+        {job.status === 'succeeded' && (
+          <section class="uw-card" aria-labelledby="uw-result-title">
+            <h2 id="uw-result-title">Result</h2>
+            {job.result === null ? (
+              <p class="uw-muted">No result value.</p>
+            ) : (
+              <JsonView value={job.result} label="Result" />
+            )}
+          </section>
+        )}
+        {job.artifacts.length > 0 && (
+          <section class="uw-card" aria-labelledby="uw-files-title">
+            <h2 id="uw-files-title">Files</h2>
+            <ul>
+              {job.artifacts.map((file) => (
+                <li>
+                  <a href={file.url} download={file.name}>
+                    Download {file.name}
+                  </a>{' '}
+                  <span class="uw-muted">
+                    ({humanBytes(file.size)}, {file.contentType})
+                  </span>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        <Facts job={job} />
+      </div>
+      <section class="uw-card" aria-labelledby="uw-log-title">
+        <h2 id="uw-log-title">Log</h2>
+        <pre id="uw-log" data-logs={job.urls.logs} data-next={String(logs.at(-1)?.seq ?? 0)} tabindex={0}>
+          {logs
+            .map((l) => `${l.at.slice(11, 19)} ${l.stream === 'stdout' ? '' : `[${l.stream}] `}${l.line}\n`)
+            .join('')}
+        </pre>
+        {logs.length === 0 && <p class="uw-muted uw-log-empty">Nothing printed yet.</p>}
+      </section>
+    </Layout>
+  );
+}
+
+function Actions({ frame, job }: { frame: PageFrame; job: JobJson }) {
+  const base = `${frame.pagesPath}/jobs/${encodeURIComponent(job.id)}`;
+  const hidden = <input type="hidden" name="_csrf" value={frame.csrf} />;
+  const unfinished = !isTerminal(job.status);
+  return (
+    <div class="uw-actions">
+      {unfinished && (
+        <form method="post" action={`${base}/cancel`}>
+          {hidden}
+          {job.cancelRequested ? (
+            <button type="submit" class="uw-danger" disabled aria-live="polite">
+              Cancelling…
+            </button>
+          ) : (
+            <button type="submit" class="uw-danger">
+              Cancel
+            </button>
+          )}
+        </form>
+      )}
+      {(job.status === 'failed' || job.status === 'cancelled') && (
+        <form method="post" action={`${base}/retry`}>
+          {hidden}
+          <button type="submit">Retry</button>
+        </form>
+      )}
+      {!unfinished && (
+        <form method="post" action={`${base}/delete`}>
+          {hidden}
+          <button type="submit" class="uw-secondary" data-confirm="Delete this job, its log and its files?">
+            Delete
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function ErrorCard({ job }: { job: JobJson }) {
+  const error = job.error;
+  if (!error) return null;
+  const title =
+    job.status === 'cancelled' ? 'Cancelled' : job.status === 'failed' ? 'It failed' : 'Last attempt failed';
+  return (
+    <section
+      class="uw-card uw-error"
+      role={job.status === 'failed' ? 'alert' : undefined}
+      aria-labelledby="uw-error-title"
+    >
+      <h2 id="uw-error-title">{title}</h2>
+      <p class="uw-error-message">{error.message}</p>
+      <p class="uw-muted">
+        Code {error.code}
+        {job.status === 'queued' ? `, attempt ${job.attempt} of ${job.maxAttempts}: it will be tried again.` : ''}
+      </p>
+      {error.detail && (
+        <details>
+          <summary>Details</summary>
+          <pre>{error.detail}</pre>
+        </details>
+      )}
+    </section>
+  );
+}
+
+function Facts({ job }: { job: JobJson }) {
+  return (
+    <section class="uw-card" aria-labelledby="uw-facts-title">
+      <h2 id="uw-facts-title">About this job</h2>
+      <dl class="uw-facts">
+        <dt>Id</dt>
+        <dd>{job.id}</dd>
+        <dt>Attempt</dt>
+        <dd>
+          {job.attempt} of {job.maxAttempts}
+        </dd>
+        <dt>Created</dt>
+        <dd>
+          <Ago iso={job.createdAt} />
+        </dd>
+        <dt>Started</dt>
+        <dd>
+          <Ago iso={job.startedAt} />
+        </dd>
+        <dt>Finished</dt>
+        <dd>
+          <Ago iso={job.finishedAt} />
+        </dd>
+        {job.owner !== null && <dt>Owner</dt>}
+        {job.owner !== null && <dd>{job.owner}</dd>}
+        {job.retryOf && <dt>Retry of</dt>}
+        {job.retryOf && (
+          <dd>
+            <a href={job.urls.page.replace(encodeURIComponent(job.id), encodeURIComponent(job.retryOf))}>
+              {job.retryOf}
+            </a>
+          </dd>
+        )}
+      </dl>
+      <h3>Params</h3>
+      <JsonView value={job.params} label="Params" />
+    </section>
+  );
+}

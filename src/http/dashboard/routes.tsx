@@ -1,0 +1,208 @@
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { ValidationError } from '../../core/errors.ts';
+import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
+import { canChange } from '../auth.ts';
+import { type AppEnv, type Deps, jobJson } from '../context.ts';
+import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
+import { clientBundle } from './client-bundle.ts';
+import { errorsByField, type FormState, paramsFromForm } from './forms.tsx';
+import { JobPage } from './job-page.tsx';
+import { MessagePage } from './layout.tsx';
+import { ListPage } from './list-page.tsx';
+import { type DashboardOptions, DEFAULT_PAGE_SIZE, LOG_TAIL_LINES } from './options.ts';
+import { ASSET_FILES, frameOf, homePath, resolvePageCaller, safeLocalPath } from './page-context.ts';
+import { renderPage } from './render.ts';
+import { DASHBOARD_CSS } from './styles.ts';
+import { WaitPage } from './wait-page.tsx';
+
+type PageContext = Context<AppEnv>;
+
+/**
+ * The dashboard's routes, relative to `pagesPath`:
+ *
+ *   GET  /                      the job list (filters, pages, start forms)
+ *   POST /jobs                  start form → 303 to the job's page, or the form again with errors
+ *   GET  /jobs/:id              the job's page
+ *   POST /jobs/:id/cancel|retry|delete   its buttons → 303
+ *   GET  /jobs/:id/wait?to=     the waiting page of startOrWait; 303 to `to` once the job ended
+ *   GET  /assets/underway-client.js, /assets/underway.css
+ *
+ * Forms are plain POSTs with the CSRF token as a hidden field (checked against the cookie and
+ * the Origin exactly as the API checks its header), so everything works without JavaScript.
+ */
+export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const title = options.title ?? 'underway';
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  const pages = deps.paths.pagesPath;
+  const jobPath = (id: string) => `${pages}/jobs/${encodeURIComponent(id)}`;
+
+  app.get(`/assets/${ASSET_FILES.script}`, async (c) => {
+    const bundle = await clientBundle();
+    const headers = {
+      'Content-Type': 'text/javascript; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      ETag: bundle.etag,
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (c.req.header('if-none-match') === bundle.etag) return c.body(null, 304, headers);
+    return c.body(bundle.text, 200, headers);
+  });
+  app.get(`/assets/${ASSET_FILES.css}`, (c) =>
+    c.body(DASHBOARD_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'no-cache' }),
+  );
+
+  // Per path, not `use('*')`: mounted at `/`, a catch-all would also run for the API's paths.
+  const caller = resolvePageCaller(deps);
+  app.use('/', caller);
+  app.use('/jobs', caller);
+  app.use('/jobs/*', caller);
+  // Errors on a page are pages too (the API's handler answers JSON).
+  app.onError((thrown, c) => {
+    const error = toHttpError(thrown);
+    if (error.status >= 500) deps.log.error({ err: thrown, path: c.req.path }, 'dashboard request failed');
+    const words = error.status === 404 ? 'Not found' : error.status === 401 ? 'Sign in first' : 'That did not work';
+    return renderPage(
+      c,
+      <MessagePage frame={frameOf(c, deps, title)} title={words} text={error.message} />,
+      error.status,
+    );
+  });
+
+  const requireUser = (c: PageContext) => {
+    const user = c.get('caller').user;
+    if (!user) throw unauthenticated();
+    return user;
+  };
+
+  const listPage = async (c: PageContext, form?: FormState) => {
+    const user = requireUser(c);
+    const caller = c.get('caller');
+    const status = c.req.query('status') ?? '';
+    const task = c.req.query('task') ?? '';
+    const cursor = c.req.query('cursor') ?? '';
+    const page = await deps.queue.list({
+      status: isJobStatus(status) ? status : undefined,
+      task: task || undefined,
+      owner: caller.admin ? undefined : user.id,
+      limit: pageSize,
+      cursor: cursor || null,
+    });
+    const startable = deps.tasks.all().filter((t) => deps.auth.mayStart(user, t.name));
+    return renderPage(
+      c,
+      <ListPage
+        frame={frameOf(c, deps, title)}
+        jobs={page.jobs.map((job) => jobJson(c, deps, job))}
+        startable={startable}
+        taskNames={deps.tasks.names()}
+        filter={{ status: isJobStatus(status) ? (status as JobStatus) : '', task, cursor }}
+        nextCursor={page.nextCursor}
+        form={form}
+      />,
+      form ? 400 : 200,
+    );
+  };
+
+  app.get('/', (c) => listPage(c));
+
+  app.post('/jobs', async (c) => {
+    const user = requireUser(c);
+    const form = await readForm(c, deps);
+    const task = deps.tasks.require(form.task);
+    if (!deps.auth.mayStart(user, task.name))
+      throw new HttpError(403, 'FORBIDDEN', `You may not start ${task.name} jobs.`);
+    try {
+      const params = paramsFromForm(task, form);
+      deps.tasks.parseParams(task, params);
+      deps.limiter?.take(user.id);
+      const { job } = await deps.queue.start(task.name, params as never, { owner: user.id });
+      return c.redirect(jobPath(job.id), 303);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const { _csrf, ...values } = form;
+      return listPage(c, { task: task.name, values, errors: errorsByField(error) });
+    }
+  });
+
+  app.get('/jobs/:id', async (c) => {
+    const caller = c.get('caller');
+    if (!caller.user && caller.shareJobId === null) throw unauthenticated();
+    const job = await deps.store.get(c.req.param('id'));
+    if (!job || !(canChange(caller, job) || caller.shareJobId === job.id)) throw jobNotFound(c.req.param('id'));
+    const logs = await tailLogs(deps, job.id);
+    const json = jobJson(c, deps, job);
+    return renderPage(
+      c,
+      <JobPage frame={frameOf(c, deps, title)} job={json} logs={logs} canChange={canChange(caller, job)} />,
+    );
+  });
+
+  app.get('/jobs/:id/wait', async (c) => {
+    requireUser(c);
+    const job = await deps.store.get(c.req.param('id'));
+    if (!job || !canChange(c.get('caller'), job)) throw jobNotFound(c.req.param('id'));
+    const redirectTo = redirectUrl(c.req.query('to'), job.id) ?? jobPath(job.id);
+    if (isTerminal(job.status)) return c.redirect(redirectTo, 303);
+    const json = jobJson(c, deps, job);
+    const waitUrl = `${jobPath(job.id)}/wait?to=${encodeURIComponent(c.req.query('to') ?? '')}`;
+    return renderPage(
+      c,
+      <WaitPage frame={frameOf(c, deps, title)} job={json} redirectTo={redirectTo} waitUrl={waitUrl} />,
+    );
+  });
+
+  app.post('/jobs/:id/:action{cancel|retry|delete}', async (c) => {
+    const user = requireUser(c);
+    await readForm(c, deps);
+    const job = await deps.store.get(c.req.param('id'));
+    if (!job || !canChange(c.get('caller'), job)) throw jobNotFound(c.req.param('id'));
+    switch (c.req.param('action')) {
+      case 'cancel':
+        await deps.queue.cancel(job.id);
+        return c.redirect(jobPath(job.id), 303);
+      case 'retry': {
+        deps.limiter?.take(user.id);
+        const again = await deps.queue.retry(job.id);
+        return c.redirect(jobPath(again.id), 303);
+      }
+      default:
+        await deps.queue.remove(job.id);
+        return c.redirect(homePath(pages), 303);
+    }
+  });
+
+  return app;
+}
+
+/**
+ * Reads a dashboard form and checks its CSRF token (hidden field `_csrf` against the cookie, and
+ * the Origin), as the API checks its header. Text fields only; files are not part of a start form.
+ */
+async function readForm(c: PageContext, deps: Deps): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  const form: Record<string, string> = {};
+  for (const [key, value] of Object.entries(body)) if (typeof value === 'string') form[key] = value;
+  deps.csrf.check(c, c.get('caller'), form._csrf);
+  return form;
+}
+
+/** The last LOG_TAIL_LINES lines of a job's log, oldest first. The store reads forwards only, so this pages through. */
+async function tailLogs(deps: Deps, jobId: string) {
+  const lines = [];
+  let after = 0;
+  for (;;) {
+    const page = await deps.store.readLogs(jobId, { after, limit: 1_000 });
+    lines.push(...page);
+    if (lines.length > LOG_TAIL_LINES) lines.splice(0, lines.length - LOG_TAIL_LINES);
+    if (page.length < 1_000) return lines;
+    after = page.at(-1)?.seq ?? after;
+  }
+}
+
+/** Where the waiting page goes when the job ends: a path on this site, with `{id}` filled in. */
+function redirectUrl(to: string | undefined, id: string): string | null {
+  const safe = safeLocalPath(to);
+  return safe ? safe.replaceAll('{id}', encodeURIComponent(id)) : null;
+}

@@ -1,0 +1,69 @@
+/**
+ * The dashboard's stylesheet, served as `/assets/underway.css` (a file, not inline: the pages'
+ * CSP allows no inline style). Light and dark follow `prefers-color-scheme`; one column on a phone.
+ * Bars are native `<progress>` elements, tinted with `accent-color`, so no width is ever set inline.
+ */
+export const DASHBOARD_CSS = `
+:root{color-scheme:light dark;--bg:#f7f7f8;--fg:#1b1c1f;--muted:#5d6068;--card:#fff;--line:#d9dbe0;--accent:#2457c5;
+--ok:#17753a;--bad:#b42318;--warn:#9a5b00;--code:#f0f1f4;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+@media (prefers-color-scheme:dark){:root{--bg:#15161a;--fg:#e8e9ec;--muted:#a3a7b1;--card:#1e2026;--line:#343741;
+--accent:#7ea6ff;--ok:#5fd38a;--bad:#ff8a80;--warn:#f5b94a;--code:#262932}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg)}
+a{color:var(--accent)}
+header.uw-top{display:flex;gap:1rem;align-items:center;flex-wrap:wrap;padding:.6rem 1rem;border-bottom:1px solid var(--line);background:var(--card)}
+header.uw-top .uw-brand{font-weight:700;text-decoration:none;color:var(--fg);margin-right:auto}
+header.uw-top .uw-user{color:var(--muted);font-size:.9rem}
+main{max-width:64rem;margin:0 auto;padding:1rem}
+h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .6rem}
+.uw-card{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:0 0 1rem}
+.uw-muted{color:var(--muted)}
+.uw-status{display:inline-block;padding:.05rem .5rem;border-radius:1rem;font-size:.85rem;border:1px solid currentColor;white-space:nowrap}
+.uw-status[data-status=succeeded]{color:var(--ok)}.uw-status[data-status=failed]{color:var(--bad)}
+.uw-status[data-status=cancelled]{color:var(--warn)}.uw-status[data-status=running]{color:var(--accent)}
+.uw-status[data-status=queued]{color:var(--muted)}
+progress{accent-color:var(--accent);width:100%;height:.9rem;vertical-align:middle}
+.uw-progress{display:block}
+.uw-progress .uw-caption{display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.9rem;color:var(--muted);margin-top:.25rem}
+.uw-progress .uw-percent{font-weight:600;color:var(--fg)}
+.uw-progress .uw-message{overflow-wrap:anywhere}
+.uw-caption span:empty,pre:empty{display:none}
+.uw-card>h2:first-child,.uw-card>h3:first-child{margin-top:0}
+details.uw-start>summary{list-style:none;display:inline-block}
+details.uw-start>summary::-webkit-details-marker{display:none}
+details.uw-start[open]>summary{margin-bottom:.5rem}
+.uw-tasks-row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-start}
+.uw-tasks-row details[open]{flex:1 1 100%}
+table.uw-jobs{width:100%;border-collapse:collapse}
+table.uw-jobs th,table.uw-jobs td{text-align:left;padding:.5rem;border-bottom:1px solid var(--line);vertical-align:top}
+table.uw-jobs td.uw-when{white-space:nowrap;color:var(--muted);font-size:.9rem}
+table.uw-jobs .uw-summary{font-size:.9rem;overflow-wrap:anywhere}
+@media (max-width:40rem){table.uw-jobs thead{display:none}table.uw-jobs tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
+table.uw-jobs td{display:block;border:0;padding:.2rem .25rem}}
+form.uw-filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
+label{display:block;font-weight:600;font-size:.9rem;margin:.6rem 0 .2rem}
+.uw-hint{font-weight:400;color:var(--muted);font-size:.85rem}
+input,select,textarea{font:inherit;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:.35rem;padding:.4rem .5rem;max-width:100%}
+input[type=text],input[type=password],input[type=number],textarea{width:100%}
+input[type=checkbox]{width:auto}
+input[aria-invalid=true],textarea[aria-invalid=true],select[aria-invalid=true]{border-color:var(--bad)}
+.uw-field-error{color:var(--bad);font-size:.9rem;margin:.2rem 0 0}
+button,.uw-button{font:inherit;cursor:pointer;border-radius:.35rem;padding:.45rem .9rem;border:1px solid var(--accent);background:var(--accent);color:var(--card);text-decoration:none;display:inline-block}
+button.uw-secondary,.uw-button.uw-secondary{background:transparent;color:var(--accent)}
+button.uw-danger{background:transparent;border-color:var(--bad);color:var(--bad)}
+button:disabled{opacity:.6;cursor:default}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.uw-actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:1rem 0}
+.uw-actions form{margin:0}
+dl.uw-facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}
+dl.uw-facts dt{color:var(--muted)}dl.uw-facts dd{margin:0;overflow-wrap:anywhere}
+pre{background:var(--code);padding:.75rem;border-radius:.35rem;overflow:auto;font-size:.85rem;margin:0;max-height:24rem;white-space:pre-wrap;overflow-wrap:anywhere}
+.uw-error{border-color:var(--bad)}.uw-error h2{color:var(--bad);margin-top:0}
+details summary{cursor:pointer;color:var(--muted)}
+.uw-pager{display:flex;gap:1rem;margin:1rem 0}
+.uw-tasks{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(18rem,1fr))}
+.uw-tasks .uw-card{margin:0}.uw-tasks h3{margin:0 0 .3rem;font-size:1rem}
+underway-indicator{font-size:.9rem}
+underway-indicator a{text-decoration:none}
+.uw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+`;
