@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { setup, type TestEnv, TOKENS } from './helpers/http.ts';
+
+let env: TestEnv;
+afterEach(async () => {
+  await env?.close();
+});
+
+const bearer = { authorization: `Bearer ${TOKENS.alice}` };
+
+describe('dashboard pages (no browser)', () => {
+  it('renders with a doctype, a strict CSP and the CSRF cookie', async () => {
+    env = setup();
+    const response = await env.underway.app.request('/', { headers: bearer });
+    expect(response.status).toBe(200);
+    expect((await response.text()).startsWith('<!DOCTYPE html><html')).toBe(true);
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(response.headers.get('set-cookie')).toContain('underway_csrf=');
+  });
+
+  it('refuses a form post without the CSRF token, and from another origin', async () => {
+    env = setup({ auth: { authenticate: () => ({ id: 'alice', roles: [] }) } });
+    const form = new URLSearchParams({ task: 'echo', 'p.text': 'hi', _csrf: 'a'.repeat(43) });
+    const noCookie = await env.underway.app.request('/jobs', { method: 'POST', body: form });
+    expect(noCookie.status).toBe(403);
+    const crossSite = await env.underway.app.request('http://localhost/jobs', {
+      method: 'POST',
+      body: form,
+      headers: { cookie: `underway_csrf=${'a'.repeat(43)}`, origin: 'https://evil.example' },
+    });
+    expect(crossSite.status).toBe(403);
+    expect(await crossSite.text()).toContain('<!DOCTYPE html>');
+    const ok = await env.underway.app.request('http://localhost/jobs', {
+      method: 'POST',
+      body: form,
+      headers: { cookie: `underway_csrf=${'a'.repeat(43)}`, origin: 'http://localhost' },
+    });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toMatch(/^\/jobs\/[A-Za-z0-9_-]+$/);
+  });
+
+  it('shows 404 for a job the caller may not see, and nothing without a user', async () => {
+    env = setup();
+    const job = await (
+      await env.call('/api/jobs', { method: 'POST', as: 'bob', body: { task: 'echo', params: { text: 'x' } } })
+    ).json();
+    expect((await env.underway.app.request(`/jobs/${(job as { id: string }).id}`, { headers: bearer })).status).toBe(
+      404,
+    );
+    expect((await env.underway.app.request('/')).status).toBe(401);
+  });
+
+  it('refuses a full-focus redirect to another site', async () => {
+    env = setup();
+    await expect(
+      env.underway.startOrWait({ task: 'echo', params: { text: 'x' }, redirectTo: '//evil.example' }),
+    ).rejects.toThrow(/path on this site/);
+  });
+
+  it('is off with dashboard: false', async () => {
+    env = setup({ dashboard: false });
+    expect((await env.underway.app.request('/', { headers: bearer })).status).toBe(404);
+  });
+});
