@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { humanDuration, stepCaption } from './format.ts';
+import { humanDuration, progressView, stepCaption } from './format.ts';
 
 describe('humanDuration', () => {
   it.each([
@@ -20,5 +20,59 @@ describe('stepCaption', () => {
   it('names the total when known', () => {
     expect(stepCaption(3, 40)).toBe('step 3 of 40');
     expect(stepCaption(3, null)).toBe('step 3');
+  });
+});
+
+describe('progressView: the words under a bar, on the server and in the browser', () => {
+  const progress = (
+    current: number,
+    total: number | null,
+    etaSeconds: number | null,
+    message: string | null = null,
+  ) => ({
+    current,
+    total,
+    percent: total === null ? null : (current / total) * 100,
+    message,
+    etaSeconds,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  });
+
+  it('says percent, step, time left and the message while running', () => {
+    expect(
+      progressView({ status: 'running', progress: progress(3, 40, 52, 'Zipping'), cancelRequested: false }),
+    ).toEqual({
+      value: 7.5,
+      percent: '7 %',
+      step: 'step 3 of 40',
+      eta: 'about 52 s left',
+      message: 'Zipping',
+      label: '7 %, step 3 of 40, about 52 s left, Zipping',
+    });
+  });
+
+  it('draws an indeterminate bar when the total is unknown', () => {
+    const view = progressView({ status: 'running', progress: progress(17, null, null), cancelRequested: false });
+    expect(view).toMatchObject({ value: null, percent: '', step: 'step 17', eta: '' });
+  });
+
+  it('says what is happening before, during a cancel and after', () => {
+    expect(progressView({ status: 'queued', progress: null, cancelRequested: false })).toMatchObject({
+      value: 0,
+      message: 'Waiting to start',
+    });
+    expect(progressView({ status: 'running', progress: progress(1, 4, 9), cancelRequested: true }).message).toBe(
+      'Cancelling…',
+    );
+    expect(progressView({ status: 'succeeded', progress: progress(3, 4, 1), cancelRequested: false })).toMatchObject({
+      value: 100,
+      eta: '',
+      step: '',
+    });
+    expect(progressView({ status: 'failed', progress: null, cancelRequested: false })).toMatchObject({
+      value: 0,
+      step: '',
+      eta: '',
+    });
   });
 });

@@ -1,5 +1,9 @@
+import type { JobProgress, JobStatus } from './job.ts';
+
 /**
- * Words for people: durations and progress captions, shared by the CLI and the dashboard.
+ * Words for people: durations and progress captions, shared by the CLI, the dashboard's pages
+ * and the browser bundle (src/client), so all three say the same thing. Pure: no Node APIs here,
+ * since the browser bundle includes this file.
  */
 
 /** "less than a second", "12 s", "3 min 5 s", "2 h 10 min", "3 days". */
@@ -18,4 +22,45 @@ export function humanDuration(seconds: number): string {
 /** "step 3 of 40", or "step 3" when the total is unknown. */
 export function stepCaption(current: number, total: number | null): string {
   return total === null ? `step ${current}` : `step ${current} of ${total}`;
+}
+
+/** What a progress bar shows, in words: the server draws it and the browser redraws it, from this one function. */
+export interface ProgressView {
+  /** 0..100 for the bar; null draws an indeterminate bar. */
+  value: number | null;
+  percent: string;
+  step: string;
+  eta: string;
+  message: string;
+  /** Everything above in one sentence, for `aria-valuetext`. */
+  label: string;
+}
+
+/** The job fields a bar needs. */
+export interface ProgressInput {
+  status: JobStatus;
+  progress: JobProgress | null;
+  cancelRequested: boolean;
+}
+
+/** The words under a bar, for the dashboard's server-side pages and the browser bundle alike. */
+export function progressView(job: ProgressInput): ProgressView {
+  const p = job.progress;
+  const ended = job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled';
+  let value: number | null = p && p.total !== null && p.percent !== null ? Math.min(100, Math.max(0, p.percent)) : null;
+  if (job.status === 'succeeded') value = 100;
+  if (job.status === 'queued') value = 0;
+  if (ended && value === null) value = 0;
+  const percent = value === null || job.status === 'queued' ? '' : `${Math.floor(value)} %`;
+  const step =
+    p && job.status === 'running' && (p.total !== null || p.current > 0) ? stepCaption(p.current, p.total) : '';
+  const eta =
+    job.status === 'running' && p?.etaSeconds !== null && p?.etaSeconds !== undefined
+      ? `about ${humanDuration(p.etaSeconds)} left`
+      : '';
+  let message = p?.message ?? '';
+  if (job.status === 'queued') message = 'Waiting to start';
+  else if (job.status === 'running' && job.cancelRequested) message = 'Cancelling…';
+  const label = [percent, step, eta, message].filter(Boolean).join(', ') || job.status;
+  return { value, percent, step, eta, message, label };
 }

@@ -1,7 +1,6 @@
-import { humanDuration } from '../../core/format.ts';
+import { humanDuration, type ProgressInput, progressView } from '../../core/format.ts';
 import type { JobStatus } from '../../core/job.ts';
 import type { JobJson } from '../job-json.ts';
-import { type ProgressInput, progressView } from './progress-view.ts';
 
 const STATUS_WORDS: Record<JobStatus, string> = {
   queued: 'Queued',
