@@ -91,6 +91,9 @@ class PgStore implements PostgresStore {
   readonly #options: PostgresStoreOptions;
   readonly #t: Tables;
   readonly #sql: JobQueries;
+  /** Prepared-statement names of the job statements, by their text. */
+  readonly #names: Map<string, string>;
+  #prepare = true;
   readonly #pool: pg.Pool;
   readonly #where: string;
   /** Tags this store's NOTIFYs: it delivered those events in-process already and skips them when they come back. */
@@ -108,6 +111,7 @@ class PgStore implements PostgresStore {
     this.#options = options;
     this.#t = tablesFor(options.schema ?? 'underway');
     this.#sql = jobQueries(this.#t);
+    this.#names = new Map(Object.entries(this.#sql).map(([key, text]) => [text, `underway_${key}`]));
     this.#where = describeTarget(options.connectionString);
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,
@@ -142,10 +146,26 @@ class PgStore implements PostgresStore {
   }
 
   async #query<R>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.#run(sql, params)).rows as R[];
+  }
+
+  /**
+   * Runs a statement; the job statements as server-side prepared statements, planned once per
+   * connection: planning the enqueue statement each time made it take ~2-5x as long here
+   * (docs/performance.md). If a newer process migrated the schema under this one, a prepared
+   * `j.*` no longer matches ("cached plan must not change result type"): from then on this store
+   * stops preparing and the call is made again, unprepared.
+   */
+  async #run(sql: string, params: unknown[]): Promise<pg.QueryResult> {
     await this.#whenReady();
+    const name = this.#prepare ? this.#names.get(sql) : undefined;
     try {
-      return (await this.#pool.query(sql, params)).rows as R[];
+      return await this.#pool.query(name ? { name, text: sql, values: params } : { text: sql, values: params });
     } catch (error) {
+      if (name && (error as { code?: string }).code === '0A000') {
+        this.#prepare = false;
+        return this.#run(sql, params);
+      }
       throw storeError(error, this.#where);
     }
   }
@@ -228,13 +248,8 @@ class PgStore implements PostgresStore {
   }
 
   async saveProgress(lease: Lease, progress: JobProgress): Promise<boolean> {
-    await this.#whenReady();
-    try {
-      const result = await this.#pool.query(this.#sql.saveProgress, [lease.jobId, lease.token, jsonParam(progress)]);
-      return result.rowCount === 1;
-    } catch (error) {
-      throw storeError(error, this.#where);
-    }
+    const result = await this.#run(this.#sql.saveProgress, [lease.jobId, lease.token, jsonParam(progress)]);
+    return result.rowCount === 1;
   }
 
   async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
