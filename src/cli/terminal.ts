@@ -6,11 +6,14 @@ import type { Job, JobProgress } from '../core/job.ts';
  * message could hold escape sequences that move the cursor, change the title or hide text.
  */
 
-// C0 and C1 control characters (ESC included, so every ANSI sequence is broken), except tab.
+// C0 and C1 control characters (ESC included, so every ANSI sequence is broken), except tab, and
+// the bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): a U+202E in a job's
+// message reversed the rest of the terminal line ("Trojan Source"), so `logs` showed text that
+// was not there.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-/** Task text made safe to print: control characters shown as \uXXXX, newlines as spaces, capped. */
+/** Task text made safe to print: control and bidi characters shown as \uXXXX, newlines as spaces, capped. */
 export function printable(text: string, max = 2_000): string {
   const flat = text
     .replace(/\r?\n/g, ' ')
