@@ -259,6 +259,35 @@ describe('worker', () => {
     expect((await waitForStatus(store, job.id, 'cancelled', 5_000)).error?.code).toBe('CANCELLED');
   });
 
+  it('frees a slot when the task ends, while its outcome is written, holding at most 2 × concurrency', async () => {
+    const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
+    open.stores.push(store);
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let finishes = 0;
+    const finish = store.finish.bind(store);
+    store.finish = async (lease, outcome) => {
+      finishes++;
+      await gate;
+      return finish(lease, outcome);
+    };
+    const queue = createQueue({ store, tasks });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await queue.start('count', { to: 1 })).job.id);
+    const worker = createWorker({ store, tasks, logger: silent, concurrency: 1 }).start();
+    open.workers.push(worker);
+    await waitForStatus(store, ids[1] as string, 'running');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Job 1's outcome is not written yet, job 2 ran meanwhile; then the bound stops the claims.
+    expect(finishes).toBe(2);
+    expect(worker.running).toBe(2);
+    expect((await store.list({ status: 'queued' })).jobs).toHaveLength(2);
+    release();
+    for (const id of ids) await waitForStatus(store, id, 'succeeded');
+  });
+
   it('respects concurrency', async () => {
     const { store, queue, worker } = setup({ concurrency: 2 });
     const ids = [];

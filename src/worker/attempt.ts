@@ -44,6 +44,12 @@ export class Attempt {
   #timers: NodeJS.Timeout[] = [];
   /** Resolves once the outcome is written (or deliberately not). */
   readonly done: Promise<void>;
+  /**
+   * Resolves when the task code has ended, before its outcome is written: the worker's slot is
+   * free then, so the next job's claim overlaps this one's finish (docs/performance.md).
+   */
+  readonly taskEnded: Promise<void>;
+  #endTask: () => void = () => {};
 
   constructor(options: AttemptOptions) {
     this.#options = options;
@@ -66,7 +72,11 @@ export class Attempt {
         }
       },
     );
+    this.taskEnded = new Promise((resolve) => {
+      this.#endTask = resolve;
+    });
     this.done = this.#run();
+    this.done.then(this.#endTask, this.#endTask);
   }
 
   get aborted(): AttemptAbort | null {
@@ -121,6 +131,7 @@ export class Attempt {
     };
     const running = opened.failure ? Promise.resolve(opened.failure) : runner.run(execution);
     const result = redactor.value(checkJson(await this.#settle(running)));
+    this.#endTask();
     for (const timer of this.#timers) clearTimeout(timer);
     await Promise.all([this.progress.flush(), this.#logs.flush()]);
     await this.#finish(result);
