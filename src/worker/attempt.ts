@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { guessContentType } from '../core/artifact-name.ts';
-import { serializeError } from '../core/errors.ts';
+import { StoreError, serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
 import { Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
@@ -23,7 +23,13 @@ export interface AttemptOptions {
   maxLogLines: number;
   /** Opens sealed secret params. Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
   secretKey?: SecretKeySource;
+  /** How long a finish that met a store error is tried again: the lease (30 s by default). */
+  finishRetryMs?: number;
 }
+
+/** First wait before trying a failed finish again; doubles up to FINISH_RETRY_MAX_DELAY_MS. */
+const FINISH_RETRY_DELAY_MS = 100;
+const FINISH_RETRY_MAX_DELAY_MS = 2_000;
 
 /**
  * One attempt of one job, from claim to the end: runs it through the runner, enforces its
@@ -154,12 +160,28 @@ export class Attempt {
     return Promise.race([running, gaveUp]);
   }
 
+  /**
+   * Writes the outcome, trying again while the store fails (a database restart, a full disk) for
+   * up to `finishRetryMs`. Giving up at once made the job run again from the start once its lease
+   * expired: with PostgreSQL restarted mid-run (2.7 s, leases of 2 s), 7 of 100 finished jobs ran
+   * twice. Safe to repeat: the write is fenced by the lease token, so one that did commit before
+   * its answer was lost makes the next try a no-op, and a job already reaped is not touched.
+   */
   async #finish(result: RunResult): Promise<void> {
     const { store, task, job, lease } = this.#options;
     const outcome = decideOutcome(job, task, result, this.aborted);
     if (outcome === null) return;
-    if (outcome.status === 'release') await store.release(lease);
-    else await store.finish(lease, outcome);
+    const deadline = Date.now() + (this.#options.finishRetryMs ?? 0);
+    for (let delay = FINISH_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, FINISH_RETRY_MAX_DELAY_MS)) {
+      try {
+        if (outcome.status === 'release') await store.release(lease);
+        else await store.finish(lease, outcome);
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreError) || Date.now() + delay > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 }
 

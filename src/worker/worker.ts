@@ -187,6 +187,7 @@ export class Worker {
       progressWritesPerSecond: this.#progressRate,
       maxLogLines: this.#maxLogLines,
       secretKey: this.#secretKey,
+      finishRetryMs: this.#leaseMs,
     });
     this.#running.set(job.id, attempt);
     this.#busy++;
