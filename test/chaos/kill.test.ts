@@ -3,8 +3,9 @@
  * must end `succeeded`, its successful attempt must have done its work exactly once, nothing may
  * be left queued or running, and no sandbox child may outlive its worker.
  *
- * Short (npm test): 150 jobs, 2 workers, a kill every 300 ms. Full (npm run test:chaos): 1,000
- * jobs, 4 workers, a kill every 300 ms.
+ * Short (npm test): 100 jobs, 2 workers; full (npm run test:chaos): 1,000 jobs, 4 workers. The
+ * driver looks every 300 ms for a worker to kill; one becomes killable after finishing 3-20
+ * (full: 3-30) jobs, so that each life gets some work done (see KillDriver).
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -34,11 +35,11 @@ const SIZE = FULL
       timeoutMs: 600_000,
     }
   : {
-      jobs: 150,
+      jobs: 100,
       workers: 2,
       everyMs: 300,
       jobsBeforeKill: [3, 20] as [number, number],
-      maxMs: 300,
+      maxMs: 250,
       timeoutMs: 120_000,
     };
 
@@ -78,7 +79,7 @@ const backends: Backend[] = [
 ];
 
 describe.each(backends)('kill test on $name', (backend) => {
-  it(`${SIZE.jobs} jobs on ${SIZE.workers} workers, one SIGKILLed every ${SIZE.everyMs} ms: every job succeeds, its work done once`, {
+  it(`${SIZE.jobs} jobs on ${SIZE.workers} workers SIGKILLed at random: every job succeeds once, nothing stuck, no child left`, {
     timeout: SIZE.timeoutMs + 30_000,
   }, async () => {
     const data = dir.file(backend.name.toLowerCase());
