@@ -1,0 +1,50 @@
+/** What a job of the bench carries: its number, and when it was enqueued (wall-clock ms, for pick-up latency). */
+export interface BenchPayload {
+  n: number;
+  at?: number;
+}
+
+/** How a peer is set up for a drain: as it comes, or with its documented fastest settings. */
+export type DrainMode = 'default' | 'fast';
+
+export interface WorkerSettings {
+  concurrency: number;
+  mode: DrainMode;
+  /** Called once per job the library runs (the no-op task). */
+  handler(payload: BenchPayload): void;
+}
+
+/**
+ * One job library under the bench, on one backend. Each measurement runs in a fresh process on
+ * a fresh database (or Redis prefix), so no peer warms another's caches or heap.
+ */
+export interface Peer {
+  /** "underway (PostgreSQL)", "graphile-worker", … */
+  readonly name: string;
+  readonly backend: 'postgres' | 'redis' | 'sqlite';
+  /** The settings this peer runs with, in words, for the report. */
+  settings(mode: DrainMode, concurrency: number): string;
+  /** Creates the schema or queue (migrations are not measured). */
+  setup(): Promise<void>;
+  /** Adds one job with one call, the way the docs show. */
+  enqueueOne(payload: BenchPayload): Promise<void>;
+  /** Adds many jobs with the library's batch call (or the closest thing it has). */
+  enqueueBatch(payloads: BenchPayload[]): Promise<void>;
+  /** Starts a worker; resolves once it is listening for jobs. */
+  startWorker(settings: WorkerSettings): Promise<void>;
+  /** Stops the worker gracefully. */
+  stopWorker(): Promise<void>;
+  /** Jobs the library itself records as completed (or, for a library that deletes finished jobs, as gone). */
+  completed(total: number): Promise<number>;
+  /** Closes connections. */
+  close(): Promise<void>;
+}
+
+export interface PeerOptions {
+  /** A fresh PostgreSQL database (PostgreSQL peers). */
+  pgUrl?: string;
+  /** A Redis key prefix of the measurement's own (BullMQ on Redis). */
+  redisPrefix?: string;
+  /** A folder for the SQLite file (underway on SQLite). */
+  dir?: string;
+}

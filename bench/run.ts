@@ -1,0 +1,447 @@
+/**
+ * underway side by side with graphile-worker, pg-boss and BullMQ (Redis and PostgreSQL), in
+ * one run: `npm run bench [-- --reps 3 --jobs 20000 --only drain,pickup --peers underway-pg,graphile --quick]`.
+ *
+ * Every measurement runs in a fresh process on a fresh database (or Redis prefix) that this
+ * script creates and removes; repetitions alternate between peers so that a change in the
+ * machine's load hits them alike. Prints medians and underway / best peer, and writes every
+ * sample to bench/results/<time>.json. Settings and fairness rules: docs/performance.md.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { collect, runChild, startChild, waitForLine } from './lib/child.ts';
+import { createDatabase, deleteRedisKeys, dropLeftoverDatabases, probe, redisNamespace } from './lib/env.ts';
+import { SseSubscribers } from './lib/sse-client.ts';
+import { loadAverage, median, percentile, sleep } from './lib/stats.ts';
+import type { ProgressChildInput, ProgressWorkerResult } from './progress-child.ts';
+import type { PeerId, QueueChildInput, QueueChildResult, QueueScenario } from './queue-child.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string) => {
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const quick = args.includes('--quick');
+const reps = Number(option('reps') ?? (quick ? 1 : 3));
+const only = option('only')?.split(',');
+const peerFilter = option('peers')?.split(',');
+const JOBS = Number(option('jobs') ?? (quick ? 4_000 : 20_000));
+
+type Direction = 'higher' | 'lower';
+interface Row {
+  scenario: string;
+  unit: string;
+  better: Direction;
+  /** Median per peer. */
+  medians: Record<string, number>;
+  samples: Record<string, number[]>;
+  settings: Record<string, string>;
+  notes: string[];
+}
+
+const rows: Row[] = [];
+const wanted = (name: string) => !only || only.some((o) => name.startsWith(o));
+const peerWanted = (peer: string) => !peerFilter || peerFilter.includes(peer);
+
+function row(scenario: string, unit: string, better: Direction): Row {
+  const r: Row = { scenario, unit, better, medians: {}, samples: {}, settings: {}, notes: [] };
+  rows.push(r);
+  return r;
+}
+
+function record(r: Row, peer: string, value: number | undefined, settings?: string): void {
+  if (value === undefined || Number.isNaN(value)) return;
+  const samples = r.samples[peer] ?? [];
+  samples.push(value);
+  r.samples[peer] = samples;
+  r.medians[peer] = median(r.samples[peer] as number[]);
+  if (settings) r.settings[peer] = settings;
+}
+
+/** One queue measurement in a fresh process on fresh storage, removed afterwards. */
+async function measure(input: Omit<QueueChildInput, 'pgUrl' | 'redisPrefix' | 'dir'>): Promise<QueueChildResult> {
+  const db = input.peer === 'bullmq-redis' || input.peer === 'underway-sqlite' ? null : await createDatabase();
+  const redis = input.peer === 'bullmq-redis' ? redisNamespace() : null;
+  const dir = input.peer === 'underway-sqlite' ? mkdtempSync(join(tmpdir(), 'underway-bench-')) : undefined;
+  try {
+    return await runChild<QueueChildResult>(
+      'queue-child.ts',
+      { ...input, pgUrl: db?.url, redisPrefix: redis?.prefix, dir },
+      input.capMs + 180_000,
+    );
+  } finally {
+    await db?.drop();
+    await redis?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const QUEUE_PEERS: PeerId[] = ['underway-pg', 'underway-sqlite', 'graphile', 'pgboss', 'bullmq-redis', 'bullmq-pg'];
+/** Peers with a documented faster setting than their defaults; the others run once per concurrency. */
+const HAS_FAST: PeerId[] = ['graphile', 'pgboss'];
+
+async function queueScenarios(): Promise<void> {
+  const peers = QUEUE_PEERS.filter(peerWanted);
+  const plans: {
+    name: string;
+    unit: string;
+    better: Direction;
+    runs: [PeerId, Omit<QueueChildInput, 'peer' | 'pgUrl' | 'redisPrefix' | 'dir'>][];
+    pick: (r: QueueChildResult) => number | undefined;
+  }[] = [];
+  const plain = { mode: 'default' as const, concurrency: 10, capMs: 60_000 };
+  if (wanted('enqueue-one')) {
+    plans.push({
+      name: 'enqueue, one call per job',
+      unit: 'jobs/s',
+      better: 'higher',
+      pick: (r) => r.rate,
+      runs: peers.map((p) => [p, { ...plain, scenario: 'enqueue-one' as QueueScenario, jobs: quick ? 1_000 : 2_000 }]),
+    });
+  }
+  if (wanted('enqueue-batch')) {
+    plans.push({
+      name: 'enqueue in batches of 1,000',
+      unit: 'jobs/s',
+      better: 'higher',
+      pick: (r) => r.rate,
+      runs: peers.map((p) => [
+        p,
+        { ...plain, scenario: 'enqueue-batch' as QueueScenario, jobs: quick ? 4_000 : 10_000 },
+      ]),
+    });
+  }
+  for (const concurrency of [10, 50]) {
+    for (const mode of ['default', 'fast'] as const) {
+      if (!wanted('drain')) continue;
+      const ps = peers.filter((p) => mode === 'default' || HAS_FAST.includes(p));
+      plans.push({
+        name: `drain ${JOBS.toLocaleString('en')} no-op jobs, c${concurrency}, ${mode === 'default' ? 'defaults' : 'fastest settings'}`,
+        unit: 'jobs/s',
+        better: 'higher',
+        pick: (r) => r.rate,
+        runs: ps.map((p) => [
+          p,
+          {
+            scenario: 'drain',
+            mode,
+            concurrency,
+            jobs: JOBS,
+            capMs: mode === 'default' && p === 'pgboss' ? 15_000 : 120_000,
+          },
+        ]),
+      });
+    }
+  }
+  if (wanted('pickup')) {
+    // pg-boss only wakes on NOTIFY with useListenNotify and a notify queue (its "fast" mode); the others at defaults.
+    plans.push({
+      name: 'pick-up latency p50, idle worker',
+      unit: 'ms',
+      better: 'lower',
+      pick: (r) => r.p50,
+      runs: peers.map((p) => [
+        p,
+        {
+          scenario: 'pickup',
+          mode: p === 'pgboss' ? 'fast' : 'default',
+          concurrency: 10,
+          jobs: quick ? 50 : 200,
+          capMs: 60_000,
+        },
+      ]),
+    });
+  }
+  for (const plan of plans) {
+    const r = row(plan.name, plan.unit, plan.better);
+    const extra = plan.name.startsWith('pick-up')
+      ? {
+          p95: row('pick-up latency p95', 'ms', 'lower'),
+          p99: row('pick-up latency p99', 'ms', 'lower'),
+          after: row('pick-up p50 after enqueue returned', 'ms', 'lower'),
+        }
+      : null;
+    const rss = plan.name.includes('c50, defaults') ? row('worker process peak RSS (drain c50)', 'MiB', 'lower') : null;
+    for (let rep = 0; rep < reps; rep++) {
+      for (const [peer, input] of plan.runs) {
+        try {
+          const result = await measure({ peer, ...input });
+          record(r, result.peer, plan.pick(result), result.settings);
+          if (result.capped)
+            r.notes.push(
+              `${result.peer}: cut off after ${input.capMs / 1000} s (${result.done} jobs done); rate over what it did`,
+            );
+          if (result.exactlyOnce === false && !result.capped)
+            r.notes.push(`${result.peer}: NOT every job completed exactly once`);
+          if (extra) {
+            record(extra.p95, result.peer, result.p95);
+            record(extra.p99, result.peer, result.p99);
+            record(extra.after, result.peer, result.afterReturnP50);
+          }
+          if (rss) record(rss, result.peer, result.rssMiB);
+          log(
+            `${plan.name} | ${result.peer}: ${plan.pick(result)?.toFixed(2)} ${plan.unit}${result.exactlyOnce ? ', exactly once' : ''}`,
+          );
+        } catch (error) {
+          r.notes.push(`${peer}: failed: ${(error as Error).message.split('\n')[0]}`);
+          log(`${plan.name} | ${peer}: FAILED ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+}
+
+const PROGRESS: Omit<ProgressChildInput, 'role'> = { holdMs: 1_500, burstMs: 2_000, paced: 200, paceMs: 20 };
+
+/** Progress: a job's updates/s, DB writes, and ctx.progress → SSE client latency (or updateProgress → QueueEvents). */
+async function progressScenarios(): Promise<void> {
+  if (!wanted('progress') && !wanted('fanout')) return;
+  const rate = row('progress updates/s one job emits', 'updates/s', 'higher');
+  const writes = row('progress DB writes/s for that job', 'writes/s', 'lower');
+  const p50 = row('progress → live listener p50 (other process)', 'ms', 'lower');
+  const p95 = row('progress → live listener p95 (other process)', 'ms', 'lower');
+  const fanP50 = row('SSE fan-out, 1,000 subscribers: delivery p50', 'ms', 'lower');
+  const fanP95 = row('SSE fan-out, 1,000 subscribers: delivery p95', 'ms', 'lower');
+  const fanRss = row('SSE fan-out, 1,000 subscribers: server peak RSS', 'MiB', 'lower');
+  for (let rep = 0; rep < reps; rep++) {
+    for (const subscribers of wanted('progress') ? [1, ...(wanted('fanout') || !only ? [1_000] : [])] : [1_000]) {
+      const db = await createDatabase();
+      const server = startChild('progress-child.ts', { ...PROGRESS, role: 'underway-server', pgUrl: db.url });
+      const clients = new SseSubscribers();
+      try {
+        const url = (await waitForLine(server, 'ready ', 30_000)).slice('ready '.length).trim();
+        const worker = startChild('progress-child.ts', {
+          ...PROGRESS,
+          holdMs: PROGRESS.holdMs + subscribers * 5,
+          // Fan-out measures delivery of paced updates only; the burst is the one-subscriber run's.
+          burstMs: subscribers === 1 ? PROGRESS.burstMs : 0,
+          role: 'underway-worker',
+          pgUrl: db.url,
+        });
+        const done = collect<ProgressWorkerResult>(worker, 'progress-child.ts', 120_000);
+        const jobId = (await waitForLine(worker, 'job ', 30_000)).slice(4).trim();
+        await clients.open(`${url}/api/jobs/${jobId}/events`, subscribers);
+        const result = await done;
+        await sleep(300);
+        server.kill('SIGTERM');
+        const serverResult = await collect<{ rssMiB: number }>(server, 'progress-child.ts', 20_000);
+        const name = 'underway (PostgreSQL)';
+        if (subscribers === 1) {
+          record(rate, name, result.updatesPerSecond, 'ctx.progress in a loop, yielding every 100 calls; ≤ 4 writes/s');
+          record(writes, name, result.dbWritesPerSecond);
+          record(
+            p50,
+            name,
+            percentile(clients.latencies, 50),
+            'worker process → NOTIFY → server process → SSE → client process',
+          );
+          record(p95, name, percentile(clients.latencies, 95));
+        } else {
+          record(
+            fanP50,
+            name,
+            percentile(clients.latencies, 50),
+            `${subscribers} EventSource-like clients in one process`,
+          );
+          record(fanP95, name, percentile(clients.latencies, 95));
+          record(fanRss, name, serverResult.rssMiB);
+          const expected = subscribers * PROGRESS.paced;
+          if (clients.latencies.length < expected)
+            fanP50.notes.push(`${clients.latencies.length} of ${expected} paced events arrived`);
+        }
+        log(
+          `progress (${subscribers} subscribers) | underway: ${result.updatesPerSecond.toFixed(0)} updates/s, ${result.dbWrites} writes, p50 ${percentile(clients.latencies, 50).toFixed(2)} p95 ${percentile(clients.latencies, 95).toFixed(2)} ms, server RSS ${serverResult.rssMiB}`,
+        );
+      } catch (error) {
+        rate.notes.push(`underway: failed: ${(error as Error).message.split('\n')[0]}`);
+        log(`progress | underway FAILED ${(error as Error).message}`);
+        server.kill('SIGKILL');
+      } finally {
+        clients.close();
+        await db.drop();
+      }
+    }
+    if (wanted('progress') && peerWanted('bullmq-redis')) await bullmqProgress(rate, p50, p95);
+  }
+}
+
+async function bullmqProgress(rate: Row, p50: Row, p95: Row): Promise<void> {
+  const { QueueEvents } = await import('bullmq');
+  const { redisConnection } = await import('./peers/bullmq.ts');
+  const { wallMs } = await import('./lib/stats.ts');
+  const redis = redisNamespace();
+  const events = new QueueEvents('progress', { connection: redisConnection(), prefix: redis.prefix });
+  const latencies: number[] = [];
+  events.on('progress', ({ data }) => {
+    const message = (data as { message?: string }).message;
+    if (message?.startsWith('t')) latencies.push(wallMs() - Number(message.slice(1)));
+  });
+  try {
+    await events.waitUntilReady();
+    const result = await runChild<ProgressWorkerResult>(
+      'progress-child.ts',
+      { ...PROGRESS, role: 'bullmq-worker', redisPrefix: redis.prefix },
+      120_000,
+    );
+    await sleep(300);
+    const name = 'BullMQ (Redis)';
+    record(rate, name, result.updatesPerSecond, 'await job.updateProgress() in a loop');
+    record(p50, name, percentile(latencies, 50), 'updateProgress → QueueEvents "progress" in another process');
+    record(p95, name, percentile(latencies, 95));
+    log(
+      `progress | BullMQ: ${result.updatesPerSecond.toFixed(0)} updates/s, p50 ${percentile(latencies, 50).toFixed(2)} p95 ${percentile(latencies, 95).toFixed(2)} ms`,
+    );
+  } catch (error) {
+    rate.notes.push(`BullMQ: failed: ${(error as Error).message.split('\n')[0]}`);
+  } finally {
+    await events.close();
+    await redis.drop();
+  }
+}
+
+/** The sandbox's cost per job, by bench/sandbox.ts (its own script, 3 rounds). */
+async function sandboxScenario(): Promise<void> {
+  if (!wanted('sandbox')) return;
+  const { spawnSync } = await import('node:child_process');
+  const script = fileURLToPath(new URL('./sandbox.ts', import.meta.url));
+  const r = row('sandbox: no-op jobs/s, 4 at a time', 'jobs/s', 'higher');
+  const out = spawnSync(process.execPath, ['--import', 'tsx', script, String(Math.max(3, reps))], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, UNDERWAY_LOG_LEVEL: 'error' },
+  });
+  for (const line of out.stdout.split('\n')) {
+    const match = /^(.+?)\s+median\s+([\d.]+) jobs\/s/.exec(line);
+    if (match) record(r, `underway ${match[1]?.trim()}`, Number(match[2]));
+  }
+  log(out.stdout.trim());
+}
+
+function log(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+const fmt = (v: number | undefined) =>
+  v === undefined ? '—' : v >= 100 ? Math.round(v).toLocaleString('en') : v.toFixed(v >= 10 ? 1 : 2);
+
+function printTable(): void {
+  for (const r of rows) {
+    const peers = Object.keys(r.medians);
+    if (peers.length === 0) continue;
+    const ours = peers.filter((p) => p.startsWith('underway'));
+    const others = peers.filter((p) => !p.startsWith('underway'));
+    const best = others.sort((a, b) =>
+      r.better === 'higher'
+        ? (r.medians[b] as number) - (r.medians[a] as number)
+        : (r.medians[a] as number) - (r.medians[b] as number),
+    )[0];
+    console.log(`\n${r.scenario} (${r.unit}, ${r.better} is better; medians of ${reps})`);
+    for (const p of [...ours, ...others]) {
+      console.log(
+        `  ${p.padEnd(34)} ${fmt(r.medians[p]).padStart(10)}   [${(r.samples[p] ?? []).map(fmt).join(', ')}]`,
+      );
+    }
+    if (best) {
+      for (const p of ours) {
+        const ratio = (r.medians[p] as number) / (r.medians[best] as number);
+        console.log(`  ${`${p} / best peer (${best})`.padEnd(60)} ${ratio.toFixed(2)}x`);
+      }
+    }
+    for (const note of [...new Set(r.notes)]) console.log(`  note: ${note}`);
+  }
+}
+
+/** The issue's targets, computed from the medians (reported, never asserted). */
+function targets(): { target: string; value: string; met: boolean | null }[] {
+  const find = (prefix: string) => rows.find((r) => r.scenario.startsWith(prefix));
+  const get = (prefix: string, peer: string) => find(prefix)?.medians[peer];
+  const out: { target: string; value: string; met: boolean | null }[] = [];
+  const ratio = (label: string, a: number | undefined, b: number | undefined, atLeast: number) => {
+    if (a === undefined || b === undefined) return out.push({ target: label, value: 'not measured', met: null });
+    out.push({ target: label, value: `${(a / b).toFixed(2)}x (${fmt(a)} / ${fmt(b)})`, met: a / b >= atLeast });
+  };
+  const limit = (label: string, a: number | undefined, bound: number, better: Direction) => {
+    if (a === undefined) return out.push({ target: label, value: 'not measured', met: null });
+    out.push({ target: label, value: fmt(a), met: better === 'higher' ? a >= bound : a <= bound });
+  };
+  const PG = 'underway (PostgreSQL)';
+  const SQ = 'underway (SQLite)';
+  for (const c of [10, 50]) {
+    ratio(
+      `PG drain c${c} >= 1.0x graphile-worker batched`,
+      get(`drain ${JOBS.toLocaleString('en')} no-op jobs, c${c}, defaults`, PG),
+      get(`drain ${JOBS.toLocaleString('en')} no-op jobs, c${c}, fastest`, 'graphile-worker'),
+      1,
+    );
+    ratio(
+      `SQLite drain c${c} >= 2x BullMQ (Redis)`,
+      get(`drain ${JOBS.toLocaleString('en')} no-op jobs, c${c}, defaults`, SQ),
+      get(`drain ${JOBS.toLocaleString('en')} no-op jobs, c${c}, defaults`, 'BullMQ (Redis)'),
+      2,
+    );
+  }
+  ratio(
+    'PG one-call enqueue >= 2x graphile-worker',
+    get('enqueue, one call', PG),
+    get('enqueue, one call', 'graphile-worker'),
+    2,
+  );
+  limit('SQLite one-call enqueue >= 10,000/s', get('enqueue, one call', SQ), 10_000, 'higher');
+  limit('PG pick-up p50 <= 1 ms', get('pick-up latency p50', PG), 1, 'lower');
+  limit('PG pick-up p99 <= 3 ms', get('pick-up latency p99', PG), 3, 'lower');
+  limit('progress >= 10,000 updates/s from one job', get('progress updates/s', PG), 10_000, 'higher');
+  limit('progress <= 4 DB writes/s for that job', get('progress DB writes/s', PG), 4, 'lower');
+  limit('ctx.progress -> SSE client p95 <= 2 ms', get('progress → live listener p95', PG), 2, 'lower');
+  const rss = find('worker process peak RSS');
+  if (rss) {
+    const peers = Object.entries(rss.medians).filter(([p]) => !p.startsWith('underway'));
+    const lightest = Math.min(...peers.map(([, v]) => v));
+    for (const ours of [PG, SQ])
+      limit(`worker RSS (${ours}) <= lightest peer (${fmt(lightest)} MiB)`, rss.medians[ours], lightest, 'lower');
+  }
+  return out;
+}
+
+const services = await probe();
+const leftovers = await dropLeftoverDatabases().catch(() => 0);
+await deleteRedisKeys().catch(() => 0);
+const loadBefore = loadAverage();
+log(
+  `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), PostgreSQL ${services.postgres ?? 'unreachable'}, Redis ${services.redis ?? 'unreachable'}, load ${loadBefore.join(' ')}${leftovers ? `, dropped ${leftovers} leftover databases` : ''}`,
+);
+if (!services.postgres)
+  throw new Error('The bench needs PostgreSQL (see test/helpers/postgres.ts for how to start it).');
+const started = Date.now();
+await queueScenarios();
+await progressScenarios();
+await sandboxScenario();
+const loadAfter = loadAverage();
+printTable();
+const goals = targets();
+console.log('\nTargets (from the issue; reported, not asserted):');
+for (const goal of goals) {
+  console.log(`  ${goal.met === null ? '?' : goal.met ? 'met   ' : 'MISSED'} ${goal.target.padEnd(58)} ${goal.value}`);
+}
+console.log(
+  `\nload average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}; ${Math.round((Date.now() - started) / 1000)} s`,
+);
+const results = {
+  at: new Date().toISOString(),
+  node: process.version,
+  cpus: availableParallelism(),
+  postgres: services.postgres,
+  redis: services.redis,
+  reps,
+  jobs: JOBS,
+  load: { before: loadBefore, after: loadAfter },
+  targets: goals,
+  rows,
+};
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${results.at.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`results: ${file}`);
+process.exit(0);
