@@ -32,8 +32,26 @@ const INLINE_ARTIFACT_BYTES = 256 * 1024;
 const writeOut = process.stdout.write.bind(process.stdout);
 const writeErr = process.stderr.write.bind(process.stderr);
 
+/**
+ * The worker. A child learns that it died from the IPC channel's end, but only when its event
+ * loop gets there: a child busy in its task, or waiting for a CPU on a loaded machine, ran on
+ * for up to 200 ms after its worker was SIGKILLed (2 CPUs, load 23), finishing jobs whose worker
+ * could no longer record them, which then ran again elsewhere. `process.ppid` asks the kernel,
+ * which re-parents the child the moment its worker dies (POSIX; on Windows it never changes).
+ */
+const WORKER_PID = process.ppid;
+
+/** Ends this process (and what its job started) once its worker is gone. */
+function orphaned(): never {
+  for (const pid of subprocesses) killTree(pid, 'SIGKILL');
+  process.exit(EXIT_IPC_LOST);
+}
+
 type Body<T extends ChildMessage> = T extends unknown ? Omit<T, 'v'> : never;
 function send(message: Body<ChildMessage>, then?: () => void): void {
+  // Every report a task makes (progress, a caption, an artifact) passes here: a task that reports
+  // before it commits its work stops before the commit when nobody is left to record the job.
+  if (process.ppid !== WORKER_PID) orphaned();
   if (process.connected) process.send?.({ v: PROTOCOL_VERSION, ...message }, undefined, {}, then);
   else then?.();
 }
@@ -200,10 +218,7 @@ process.on('uncaughtException', (error) => {
 });
 
 // The worker went away (or closed the channel): nothing can report for us any more.
-process.on('disconnect', () => {
-  for (const pid of subprocesses) killTree(pid, 'SIGKILL');
-  process.exit(EXIT_IPC_LOST);
-});
+process.on('disconnect', orphaned);
 // A parent that died mid-read must not turn our writes into an uncaught EPIPE.
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
