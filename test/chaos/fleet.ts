@@ -24,6 +24,8 @@ export interface WorkerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The last 64 KiB of its log, for a failure message. */
   log(): string;
+  /** Resolves once its log (from now on) contains `text`; rejects if it exits first. */
+  logged(text: string): Promise<void>;
 }
 
 const LOG_KEEP = 64 * 1024;
@@ -37,6 +39,7 @@ export function startWorker(env: Record<string, string>): WorkerProcess {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
+  const waiters: { text: string; seen: string; resolve(): void }[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -49,6 +52,13 @@ export function startWorker(env: Record<string, string>): WorkerProcess {
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {
         log = (log + chunk).slice(-LOG_KEEP);
+        for (const waiter of [...waiters]) {
+          waiter.seen = (waiter.seen + chunk).slice(-LOG_KEEP);
+          if (waiter.seen.includes(waiter.text)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve();
+          }
+        }
         if (!handle.isReady && log.includes('underway worker running')) {
           handle.isReady = true;
           resolve();
@@ -59,6 +69,11 @@ export function startWorker(env: Record<string, string>): WorkerProcess {
       });
     }),
     log: () => log,
+    logged: (text) =>
+      new Promise<void>((resolve, reject) => {
+        waiters.push({ text, seen: '', resolve });
+        void exited.then(() => reject(new Error(`the worker exited before it logged "${text}":\n${log}`)));
+      }),
   };
   handle.ready.catch(() => {});
   all.add(handle);
