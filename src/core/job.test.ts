@@ -4,9 +4,18 @@ import { canTransition, isTerminal, JOB_STATUSES } from './job.ts';
 
 describe('job status machine', () => {
   it('allows exactly the transitions of the contract', () => {
-    const allowed = JOB_STATUSES.flatMap((from) => JOB_STATUSES.filter((to) => canTransition(from, to)).map((to) => `${from}->${to}`));
+    const allowed = JOB_STATUSES.flatMap((from) =>
+      JOB_STATUSES.filter((to) => canTransition(from, to)).map((to) => `${from}->${to}`),
+    );
     expect(allowed.sort()).toEqual(
-      ['queued->running', 'queued->cancelled', 'running->queued', 'running->succeeded', 'running->failed', 'running->cancelled'].sort(),
+      [
+        'queued->running',
+        'queued->cancelled',
+        'running->queued',
+        'running->succeeded',
+        'running->failed',
+        'running->cancelled',
+      ].sort(),
     );
   });
 

@@ -30,13 +30,23 @@ describe('percentOf', () => {
 
 describe('EtaEstimator on synthetic traces', () => {
   it('says nothing until it has at least a second of evidence', () => {
-    const estimates = run([[0, 0], [0.2, 2], [0.5, 5]], 100);
+    const estimates = run(
+      [
+        [0, 0],
+        [0.2, 2],
+        [0.5, 5],
+      ],
+      100,
+    );
     expect(estimates).toEqual([null, null, null]);
   });
 
   it('is right for a steady rate', () => {
     // 10 units/s for 1,000 units: at t=30 s, 700 left = 70 s.
-    const estimates = run(trace(30, 0.5, () => 10), 1000);
+    const estimates = run(
+      trace(30, 0.5, () => 10),
+      1000,
+    );
     expect(estimates.at(-1)).toBeCloseTo(70, -1);
   });
 
@@ -71,7 +81,12 @@ describe('EtaEstimator on synthetic traces', () => {
   });
 
   it('is null when indeterminate and 0 when done', () => {
-    expect(run(trace(5, 0.5, () => 10), null).every((e) => e === null)).toBe(true);
+    expect(
+      run(
+        trace(5, 0.5, () => 10),
+        null,
+      ).every((e) => e === null),
+    ).toBe(true);
     const eta = new EtaEstimator();
     eta.update(0, 10, 0);
     expect(eta.update(10, 10, 2_000)).toBe(0);
@@ -81,7 +96,13 @@ describe('EtaEstimator on synthetic traces', () => {
 describe('makeProgress and checkProgressArgs', () => {
   it('builds the API shape and caps long messages', () => {
     const p = makeProgress(3, 40, 'x'.repeat(1000), 52, 0);
-    expect(p).toMatchObject({ current: 3, total: 40, percent: 7.5, etaSeconds: 52, updatedAt: '1970-01-01T00:00:00.000Z' });
+    expect(p).toMatchObject({
+      current: 3,
+      total: 40,
+      percent: 7.5,
+      etaSeconds: 52,
+      updatedAt: '1970-01-01T00:00:00.000Z',
+    });
     expect(p.message?.length).toBe(500);
     expect(makeProgress(3, null, null, 52, 0)).toMatchObject({ percent: null, etaSeconds: null });
   });
