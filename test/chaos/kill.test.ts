@@ -25,6 +25,9 @@ import {
   recordFigures,
 } from './fleet.ts';
 
+/** `min..max`, or `-` for none. */
+const range = (values: number[]) => (values.length ? `${Math.min(...values)}..${Math.max(...values)}` : '-');
+
 const SIZE = FULL
   ? {
       jobs: 1_000,
@@ -146,7 +149,7 @@ describe.each(backends)('kill test on $name', (backend) => {
         doneRows: done.length,
         jobsDoneTwice: [...byJob.values()].filter((n) => n > 1).length,
         doneByKilledAttempt: uncommitted.length,
-        doneAfterKillMs: JSON.stringify(uncommitted.map((r) => r.at - (driver.killedAt.get(r.worker) ?? 0))),
+        doneMsFromKill: range(uncommitted.map((r) => r.at - (driver.killedAt.get(r.worker) ?? 0))),
         maxAttempt: Math.max(...jobs.map((j) => j?.attempt ?? 0)),
         orphanChildren: orphans.length,
       });
