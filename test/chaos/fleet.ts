@@ -3,7 +3,8 @@
  * driver that SIGKILLs them on a schedule, the side-effect table, the process table, figures.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Store } from '../../src/store/store.ts';
@@ -33,9 +34,13 @@ const all = new Set<WorkerProcess>();
 
 /** Starts `underway --config <chaos config> worker` with this environment added. */
 export function startWorker(env: Record<string, string>): WorkerProcess {
+  // A SIGKILLed worker cannot remove its sandbox pool's temp folder: keep those inside the test's
+  // data folder, which the test removes (a full chaos run left ~300 of them in /tmp).
+  const tmp = env.UNDERWAY_DATA_DIR ? join(env.UNDERWAY_DATA_DIR, 'tmp') : undefined;
+  if (tmp) mkdirSync(tmp, { recursive: true });
   const child = spawn(process.execPath, [BIN, '--config', CHAOS_CONFIG, 'worker'], {
     cwd: ROOT,
-    env: { ...process.env, UNDERWAY_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, UNDERWAY_LOG_LEVEL: 'info', ...(tmp ? { TMPDIR: tmp } : {}), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

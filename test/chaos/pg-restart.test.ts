@@ -67,22 +67,25 @@ function ensurePostgresUp(): void {
 }
 
 const JOBS = FULL ? 400 : 100;
-const dir = tempDir('underway-chaos-pgr-');
+// Made in the test: a skipped file runs no afterAll, and a folder made here would be left behind.
+let dir: ReturnType<typeof tempDir> | null = null;
 let db: TestDatabase | null = null;
 afterAll(async () => {
   await killAllWorkers();
   if (!reason) ensurePostgresUp();
   await db?.drop();
-  dir.cleanup();
+  dir?.cleanup();
 });
 
 describe.skipIf(reason !== null)(`PostgreSQL restart mid-run${reason ? ` (skipped: ${reason})` : ''}`, () => {
   it(`${JOBS} jobs, 2 workers, the server restarted once: all finish once, live events resume`, {
     timeout: 240_000,
   }, async () => {
+    const folder = tempDir('underway-chaos-pgr-');
+    dir = folder;
     db = await createTestDatabase();
     const schema = db.schema();
-    const data = dir.file('data');
+    const data = folder.file('data');
     mkdirSync(data, { recursive: true });
     const effects = prepareEffects(`${data}/effects.db`);
     const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
