@@ -24,19 +24,16 @@ export function jobQueries(t: Tables) {
       SELECT ${cols}, false AS created FROM ${t.jobs} j
       WHERE $6::text IS NOT NULL AND j.dedupe_key = $6 AND j.status IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM ins)`,
 
-    /** The claim: one statement, one round trip; why this shape is in docs/postgres.md. */
+    /**
+     * The claim: one statement, one round trip; why this shape is in docs/postgres.md. The due jobs
+     * (`FOR UPDATE SKIP LOCKED`, oldest first) come from a function that keeps the plan an index walk (migration 3).
+     */
     claim: `
       UPDATE ${t.jobs} j
       SET status = 'running', attempt = j.attempt + 1, started_at = now(), worker_id = $1,
           lease_token = replace(gen_random_uuid()::text, '-', ''),
           lease_expires_at = now() + $4 * interval '1 millisecond', progress = NULL
-      FROM (
-        SELECT id FROM ${t.jobs}
-        WHERE status = 'queued' AND run_at <= now() AND task = ANY($2::text[])
-        ORDER BY run_at, seq
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
-      ) due
+      FROM ${t.dueFunction}($2::text[], $3::integer) AS due(id)
       WHERE j.id = due.id
       RETURNING ${cols}`,
 

@@ -13,6 +13,8 @@ export interface Tables {
   migrations: string;
   notifyFunction: string;
   touchFunction: string;
+  /** The claim's choice of due jobs (migration 3). */
+  dueFunction: string;
   dedupeIndexName: string;
   /** The NOTIFY channel, as text (for pg_notify) and as a quoted identifier (for LISTEN). */
   channel: string;
@@ -39,6 +41,7 @@ export function tablesFor(schema: string): Tables {
     migrations: `${q}.migrations`,
     notifyFunction: `${q}.notify_status`,
     touchFunction: `${q}.touch_status`,
+    dueFunction: `${q}.due_jobs`,
     dedupeIndexName: 'jobs_dedupe',
     channel,
     channelLiteral: `'${channel}'`,
