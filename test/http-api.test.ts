@@ -230,6 +230,13 @@ describe('HTTP API v1 routes', () => {
     expect(await json(response)).toEqual({ error: { code: 'NOT_FOUND', message: expect.any(String) } });
   });
 
+  it('tells browsers not to sniff any answer into another type', async () => {
+    env = setup();
+    for (const path of ['/api/nothing-here', '/api/tasks', '/api/jobs', '/healthz']) {
+      expect((await env.call(path)).headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+  });
+
   it('reports health and Prometheus metrics', async () => {
     env = setup();
     await env.call('/api/jobs', { method: 'POST', body: { task: 'echo', params: { text: 'a' } } });

@@ -147,6 +147,11 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
   app.onError(onError);
   app.notFound(notFoundHandler);
   app.use(requestLog(deps));
+  // Every answer, JSON and errors included: a browser must never guess a job's text into HTML.
+  app.use(async (c, next) => {
+    await next();
+    if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
+  });
 
   const healthPath = options.healthPath ?? '/healthz';
   if (healthPath !== false) app.route('/', healthRoute(deps, healthPath));
