@@ -3,22 +3,14 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SseClient, setup, type TestEnv, TOKENS } from './helpers/http.ts';
+import { closeServer, SseClient, setup, type TestEnv, TOKENS } from './helpers/http.ts';
 
 let env: TestEnv;
 const servers: Server[] = [];
 const clients: SseClient[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
-  await Promise.all(
-    servers.splice(0).map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    ),
-  );
+  await Promise.all(servers.splice(0).map(closeServer));
   await env?.close();
 });
 

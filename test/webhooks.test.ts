@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUnderway, signWebhook, verifyWebhook } from '../src/http/index.ts';
-import { json, setup, silent, type TestEnv, TOKENS, testTasks } from './helpers/http.ts';
+import { closeServer, json, setup, silent, type TestEnv, TOKENS, testTasks } from './helpers/http.ts';
 import { waitForStatus } from './helpers/wait.ts';
 
 const SECRET = 'webhook-secret-0123456789abcdefghijklmnop';
@@ -11,15 +11,7 @@ let env: TestEnv;
 const servers: Server[] = [];
 afterEach(async () => {
   await env?.close();
-  await Promise.all(
-    servers.splice(0).map(
-      (server) =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    ),
-  );
+  await Promise.all(servers.splice(0).map(closeServer));
 });
 
 interface Received {

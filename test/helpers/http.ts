@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { z } from 'zod';
 import { defineTask } from '../../src/core/task.ts';
 import { createUnderway, type HttpOptions, serveHttp, type Underway } from '../../src/http/index.ts';
@@ -9,6 +9,14 @@ import { createWorker, type Worker } from '../../src/worker/index.ts';
 import { tempDir } from './temp.ts';
 
 export const silent = createLogger({ level: 'silent' });
+
+/** Closes a test server now, cutting open connections (event streams never end on their own). */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
 
 // Secret params are sealed with this key (not a key file in ./data) in this test process.
 process.env.UNDERWAY_SECRET_KEY ??= 'http-tests-secret-key-passphrase';
