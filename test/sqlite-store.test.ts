@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/core/errors.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
+import { APPLICATION_ID, MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import type { JobEvent } from '../src/store/store.ts';
 import { describeStore } from './store-conformance.ts';
 
@@ -53,6 +54,42 @@ describe('sqlite store, beyond the shared contract', () => {
     // Nothing was lost or half-written: the next attempt works.
     expect((await store.enqueue({ task: 't', params: {}, maxAttempts: 1 })).created).toBe(true);
     await store.close();
+  });
+
+  it('upgrades a schema-1 file: its jobs stay, and claims walk the new due index oldest first', async () => {
+    const file = freshFile();
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0] as string);
+    old.pragma(`application_id = ${APPLICATION_ID}`);
+    old.pragma('user_version = 1');
+    const insert = old.prepare(
+      `INSERT INTO underway_jobs (id, task, status, params, max_attempts, created_at, run_at) VALUES (?, ?, ?, '{}', 1, 0, ?)`,
+    );
+    // Finished rows ahead of the queued ones, and two tasks whose due times interleave.
+    for (let i = 0; i < 500; i++) insert.run(`done-${i}`, 'a', 'succeeded', i);
+    for (const [id, task, runAt] of [
+      ['b-2', 'b', 2_000],
+      ['a-3', 'a', 3_000],
+      ['b-1', 'b', 1_000],
+      ['c-0', 'c', 0],
+    ]) {
+      insert.run(id, task, 'queued', runAt);
+    }
+    old.close();
+
+    const store = sqliteStore({ file });
+    const claimed = await store.claim({ workerId: 'w', tasks: ['a', 'b'], limit: 2, leaseMs: 10_000 });
+    expect(claimed.map((c) => c.job.id)).toEqual(['b-1', 'b-2']);
+    expect(await store.nextRunAt(['a', 'b'])).toBe(new Date(3_000).toISOString());
+    await store.close();
+
+    const check = new Database(file, { readonly: true });
+    const index = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'underway_jobs_due'").get() as {
+      sql: string;
+    };
+    expect(index.sql).toMatch(/\(run_at\) WHERE status = 'queued'/);
+    check.close();
   });
 
   it('reopens an existing file with its jobs', async () => {

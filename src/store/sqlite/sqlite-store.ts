@@ -182,7 +182,9 @@ class SqliteStore implements Store {
     const now = Date.now();
     const rows = this.#write(() => {
       const due = this.#prepare(
-        `SELECT id FROM underway_jobs
+        // INDEXED BY: without statistics (or with stale ones) the planner chose the status or task
+        // index and sorted every queued job; walking the due index is right at any queue length.
+        `SELECT id FROM underway_jobs INDEXED BY underway_jobs_due
            WHERE status = 'queued' AND run_at <= ? AND task IN (SELECT value FROM json_each(?))
            ORDER BY run_at, seq LIMIT ?`,
       ).all(now, JSON.stringify(request.tasks), request.limit) as { id: string }[];
@@ -487,11 +489,11 @@ class SqliteStore implements Store {
     const row = this.#read(
       () =>
         this.#prepare(
-          `SELECT min(run_at) AS at FROM underway_jobs
-             WHERE status = 'queued' AND task IN (SELECT value FROM json_each(?))`,
-        ).get(JSON.stringify(tasks)) as { at: number | null },
+          `SELECT run_at AS at FROM underway_jobs INDEXED BY underway_jobs_due
+             WHERE status = 'queued' AND task IN (SELECT value FROM json_each(?)) ORDER BY run_at LIMIT 1`,
+        ).get(JSON.stringify(tasks)) as { at: number } | undefined,
     );
-    return row.at === null ? null : new Date(row.at).toISOString();
+    return row ? new Date(row.at).toISOString() : null;
   }
 
   publish(event: JobEvent): void {
