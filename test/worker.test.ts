@@ -259,7 +259,7 @@ describe('worker', () => {
     expect((await waitForStatus(store, job.id, 'cancelled', 5_000)).error?.code).toBe('CANCELLED');
   });
 
-  it('frees a slot when the task ends, while its outcome is written, holding at most 2 × concurrency', async () => {
+  it('frees a slot when the task ends, while its outcome is written, holding at most 100 such jobs', async () => {
     const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
     open.stores.push(store);
     let release = (): void => {};
@@ -267,25 +267,73 @@ describe('worker', () => {
       release = resolve;
     });
     let finishes = 0;
+    let hundred = (): void => {};
+    const hundredHeld = new Promise<void>((resolve) => {
+      hundred = resolve;
+    });
     const finish = store.finish.bind(store);
     store.finish = async (lease, outcome) => {
-      finishes++;
+      if (++finishes === 100) hundred();
       await gate;
       return finish(lease, outcome);
     };
     const queue = createQueue({ store, tasks });
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++) ids.push((await queue.start('count', { to: 1 })).job.id);
-    const worker = createWorker({ store, tasks, logger: silent, concurrency: 1 }).start();
+    for (let i = 0; i < 103; i++) ids.push((await queue.start('count', { to: 1 })).job.id);
+    const worker = createWorker({ store, tasks, logger: silent, concurrency: 1, pollMs: 20 }).start();
     open.workers.push(worker);
-    await waitForStatus(store, ids[1] as string, 'running');
+    await hundredHeld;
+    // A few more polls: the bound, not a lack of wake-ups, is what stops the claims.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    // Job 1's outcome is not written yet, job 2 ran meanwhile; then the bound stops the claims.
-    expect(finishes).toBe(2);
-    expect(worker.running).toBe(2);
-    expect((await store.list({ status: 'queued' })).jobs).toHaveLength(2);
+    // One job at a time ran, 100 outcomes are waiting to be written; then the bound stops the claims.
+    expect(finishes).toBe(100);
+    expect(worker.running).toBe(100);
+    expect((await store.list({ status: 'queued' })).jobs).toHaveLength(3);
     release();
     for (const id of ids) await waitForStatus(store, id, 'succeeded');
+  });
+
+  it('prefetch: claims ahead, starts waiting jobs as slots free, cancels and hands back waiting ones', async () => {
+    const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
+    open.stores.push(store);
+    const started: string[] = [];
+    const ends = new Map<string, () => void>();
+    const held = defineTask({
+      name: 'held',
+      params: z.object({}),
+      async run(_params, ctx) {
+        started.push(ctx.job.id);
+        await new Promise<void>((resolve) => ends.set(ctx.job.id, resolve));
+      },
+    });
+    const queue = createQueue({ store, tasks: [held] });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await queue.start('held', {})).job.id);
+    const worker = createWorker({ store, tasks: [held], logger: silent, concurrency: 1, prefetch: 3 }).start();
+    await waitForStatus(store, ids[3] as string, 'running');
+    // One runs, three are claimed and wait here, two stay queued for any worker.
+    expect(started).toEqual([ids[0]]);
+    expect(worker.waiting).toBe(3);
+    expect((await store.list({ status: 'queued' })).jobs.map((j) => j.id).sort()).toEqual([ids[4], ids[5]].sort());
+
+    // A waiting job cancelled ends cancelled without running.
+    await queue.cancel(ids[2] as string);
+    expect((await waitForStatus(store, ids[2] as string, 'cancelled')).error?.code).toBe('CANCELLED');
+    // A freed slot starts the oldest waiting job at once.
+    ends.get(ids[0] as string)?.();
+    await waitForStatus(store, ids[0] as string, 'succeeded');
+    await expect.poll(() => started).toEqual([ids[0], ids[1]]);
+
+    // Stopping hands the waiting jobs back, unstarted (their attempt not counted).
+    const stopping = worker.stop({ graceMs: 5_000 });
+    ends.get(ids[1] as string)?.();
+    await stopping;
+    expect(started).not.toContain(ids[2]);
+    for (const id of [ids[3], ids[4], ids[5]]) {
+      const job = await store.get(id as string);
+      expect(job).toMatchObject({ status: 'queued', attempt: 0 });
+    }
+    expect((await store.get(ids[1] as string))?.status).toBe('succeeded');
   });
 
   it('respects concurrency', async () => {

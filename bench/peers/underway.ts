@@ -12,6 +12,8 @@ import { createWorker, type Worker } from '../../src/worker/index.ts';
 import type { BenchPayload, DrainMode, Peer, PeerOptions, WorkerSettings } from './types.ts';
 
 const SCHEMA = 'underway';
+/** The worker's documented setting for many short jobs (docs/performance.md): claim this many ahead. */
+const FAST_PREFETCH = Number(process.env.UNDERWAY_BENCH_PREFETCH ?? 500);
 const payloadSchema = z.object({ n: z.number(), at: z.number().optional() });
 
 /**
@@ -49,9 +51,10 @@ export class UnderwayPeer implements Peer {
     return join(this.#options.dir as string, 'underway.db');
   }
 
-  settings(_mode: DrainMode, concurrency: number): string {
+  settings(mode: DrainMode, concurrency: number): string {
     const store = this.backend === 'postgres' ? 'pool 10, synchronous_commit on' : 'WAL, synchronous=NORMAL';
-    return `concurrency ${concurrency}, in-process runner, lease 30 s, progress ≤ 4 writes/s; ${store}`;
+    const prefetch = mode === 'fast' ? `, prefetch ${FAST_PREFETCH}` : '';
+    return `concurrency ${concurrency}${prefetch}, in-process runner, lease 30 s, progress ≤ 4 writes/s; ${store}`;
   }
 
   async setup(): Promise<void> {
@@ -111,6 +114,7 @@ export class UnderwayPeer implements Peer {
       store: this.store,
       tasks: [this.task],
       concurrency: settings.concurrency,
+      prefetch: settings.mode === 'fast' ? FAST_PREFETCH : 0,
       logger: createLogger({ level: 'error' }),
     }).start();
   }

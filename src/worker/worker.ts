@@ -5,7 +5,7 @@ import { TaskRegistry } from '../core/registry.ts';
 import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { DEFAULT_MAX_LOG_LINES, type JobEvent, type Store } from '../store/store.ts';
+import { type ClaimedJob, DEFAULT_MAX_LOG_LINES, type JobEvent, type Store } from '../store/store.ts';
 import { Attempt } from './attempt.ts';
 import { inProcessRunner } from './in-process-runner.ts';
 import type { JobRunner } from './runner.ts';
@@ -15,6 +15,13 @@ export interface WorkerOptions {
   tasks: readonly AnyTask[] | TaskRegistry;
   /** Jobs run at once by this worker. Default 4. */
   concurrency?: number;
+  /**
+   * Jobs claimed ahead, beyond `concurrency`, and held by this worker until a slot frees. Default
+   * 0. For queues of many short jobs: one claim fetches many jobs, and a freed slot starts the next
+   * one without a round trip to the store. The cost: a prefetched job shows as `running` from its
+   * claim, and no other worker can take it meanwhile (docs/performance.md).
+   */
+  prefetch?: number;
   /** Runs task code. Default: in this process (the sandboxed runner arrives with its own module). */
   runner?: JobRunner;
   /** A name that says which process this is, in the store and the logs. Default host:pid:random. */
@@ -54,6 +61,9 @@ export class Worker {
   readonly #runner: JobRunner;
   readonly #log: Logger;
   readonly #concurrency: number;
+  readonly #prefetch: number;
+  /** Attempts whose task ended but whose outcome is still being written, at most (see #claimRound). */
+  readonly #maxFinishing: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #reapMs: number;
@@ -68,6 +78,8 @@ export class Worker {
    * its slot; at most `concurrency` more of those, so a slow store cannot pile them up.
    */
   #busy = 0;
+  /** Claimed ahead (`prefetch`), not started yet, oldest first; their leases are renewed with the rest. */
+  readonly #waiting = new Map<string, ClaimedJob>();
   /** Cancels heard while a claim was in flight, for jobs that claim may be about to start. */
   readonly #cancelsDuringClaim = new Set<string>();
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
@@ -84,6 +96,11 @@ export class Worker {
     this.#tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
     this.#runner = options.runner ?? inProcessRunner();
     this.#concurrency = Math.max(1, options.concurrency ?? 4);
+    this.#prefetch = Math.max(0, Math.floor(options.prefetch ?? 0));
+    // Outcomes are written in batches (one statement per batch): while one batch commits, the next
+    // jobs run and their outcomes gather. Capping this at `concurrency` made the worker wait for every
+    // commit, 10 jobs per round trip at c10 (docs/performance.md); a slow store still stops claims here.
+    this.#maxFinishing = Math.max(100, this.#concurrency + this.#prefetch);
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollMs = options.pollMs ?? 1_000;
     this.#reapMs = options.reapMs ?? Math.max(100, this.#leaseMs / 2);
@@ -95,9 +112,14 @@ export class Worker {
     this.#log = (options.logger ?? createLogger()).child({ worker: this.id });
   }
 
-  /** Jobs running now. */
+  /** Jobs running now (their task, or the writing of their outcome). */
   get running(): number {
     return this.#running.size;
+  }
+
+  /** Jobs claimed ahead (`prefetch`) and not started yet. */
+  get waiting(): number {
+    return this.#waiting.size;
   }
 
   start(): this {
@@ -118,6 +140,7 @@ export class Worker {
     else if (event.cancelRequested) {
       const attempt = this.#running.get(event.jobId);
       if (attempt) attempt.abort('cancel', 'Cancelled on request.');
+      else if (this.#waiting.has(event.jobId)) this.#cancelWaiting(event.jobId);
       // The job may be in a claim that has not returned yet: its row said "not cancelled" when read.
       else if (this.#claiming) this.#cancelsDuringClaim.add(event.jobId);
     }
@@ -145,7 +168,9 @@ export class Worker {
     this.#pollTimer = null;
     let nextPollMs = this.#pollMs;
     try {
-      const free = Math.min(this.#concurrency - this.#busy, 2 * this.#concurrency - this.#running.size);
+      const finishing = this.#running.size - this.#busy;
+      const wanted = this.#concurrency - this.#busy + this.#prefetch - this.#waiting.size;
+      const free = finishing < this.#maxFinishing ? wanted : 0;
       if (free > 0) {
         const claimed = await this.#store.claim({
           workerId: this.id,
@@ -158,10 +183,14 @@ export class Worker {
           await Promise.all(claimed.map(({ lease }) => this.#store.release(lease)));
           return;
         }
-        for (const { job, lease } of claimed) this.#begin(job, lease);
+        for (const claim of claimed) this.#waiting.set(claim.job.id, claim);
+        // Their rows said "not cancelled" when read; a cancel heard since ends them without running.
+        for (const id of this.#cancelsDuringClaim) this.#cancelWaiting(id);
         this.#cancelsDuringClaim.clear();
-        if (claimed.length === free) this.#wakeAgain = true;
-        else {
+        this.#startWaiting();
+        if (claimed.length === free) {
+          if (this.#wantsMore()) this.#wakeAgain = true;
+        } else {
           const next = await this.#store.nextRunAt(this.#tasks.names());
           if (next) nextPollMs = Math.min(nextPollMs, Math.max(0, Date.parse(next) - Date.now()));
         }
@@ -172,6 +201,34 @@ export class Worker {
     if (this.#state === 'running') {
       this.#pollTimer = setTimeout(() => this.#wake(), nextPollMs);
     }
+  }
+
+  /** Room to claim: a free slot with nothing waiting for it, or the prefetch half used. */
+  #wantsMore(): boolean {
+    if (this.#running.size - this.#busy >= this.#maxFinishing) return false;
+    return this.#waiting.size === 0 ? this.#busy < this.#concurrency : this.#waiting.size <= this.#prefetch / 2;
+  }
+
+  /** Starts waiting jobs, oldest first, while slots are free. */
+  #startWaiting(): void {
+    for (const [id, claim] of this.#waiting) {
+      if (this.#busy >= this.#concurrency) return;
+      this.#waiting.delete(id);
+      this.#begin(claim.job, claim.lease);
+    }
+  }
+
+  /** A job cancelled while it waited for a slot ends cancelled without running. */
+  #cancelWaiting(id: string): void {
+    const claim = this.#waiting.get(id);
+    if (!claim) return;
+    this.#waiting.delete(id);
+    this.#store
+      .finish(claim.lease, { status: 'cancelled', error: { code: 'CANCELLED', message: 'Cancelled on request.' } })
+      .catch((error: unknown) => {
+        // Its lease expires and the reaper ends it cancelled (cancel_requested is stored).
+        this.#log.error({ err: toError(error), job: id }, 'could not record the cancel of a waiting job');
+      });
   }
 
   #begin(job: Attempt['job'], lease: Attempt['lease']): void {
@@ -193,13 +250,14 @@ export class Worker {
     this.#busy++;
     void attempt.taskEnded.then(() => {
       this.#busy--;
+      if (this.#state === 'running') this.#startWaiting();
       // After the current turn: tasks that end together free their slots together, and one claim
       // fills them all. Claiming at the first end claimed one job per round trip (a PostgreSQL
       // commit each): 10 jobs at a time drained ~250 jobs/s, see docs/performance.md.
-      setImmediate(() => this.#wake());
+      if (this.#wantsMore()) setImmediate(() => this.#wake());
     });
     this.#log.debug({ job: job.id, task: job.task, attempt: job.attempt }, 'job started');
-    if (job.cancelRequested || this.#cancelsDuringClaim.has(job.id)) attempt.abort('cancel', 'Cancelled on request.');
+    if (job.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
     attempt.done
       .catch((error: unknown) => {
         // The outcome could not be written; the lease will expire and the job be claimed again.
@@ -208,28 +266,48 @@ export class Worker {
       .finally(() => {
         this.#running.delete(job.id);
         this.#log.debug({ job: job.id }, 'job ended');
-        if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
-        setImmediate(() => this.#wake());
+        if (this.#running.size === 0 && this.#waiting.size === 0) {
+          for (const resolve of this.#idleWaiters.splice(0)) resolve();
+        }
+        if (this.#wantsMore()) setImmediate(() => this.#wake());
       });
   }
 
   async #heartbeat(): Promise<void> {
-    const attempts = [...this.#running.values()];
-    if (attempts.length === 0) return;
+    const leases = [
+      ...[...this.#running.values()].map((a) => a.lease),
+      ...[...this.#waiting.values()].map((c) => c.lease),
+    ];
+    if (leases.length === 0) return;
     try {
-      const results = await this.#store.heartbeat(
-        attempts.map((a) => a.lease),
-        this.#leaseMs,
-      );
+      const results = await this.#store.heartbeat(leases, this.#leaseMs);
       for (const result of results) {
         const attempt = this.#running.get(result.jobId);
-        if (!attempt) continue;
+        if (!attempt) {
+          if (!result.held) this.#waiting.delete(result.jobId);
+          else if (result.cancelRequested) this.#cancelWaiting(result.jobId);
+          continue;
+        }
         if (!result.held) attempt.abort('lease-lost', 'This worker lost its claim on the job.');
         else if (result.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
       }
     } catch (error) {
       this.#log.warn({ err: toError(error) }, 'renewing leases failed; retrying at the next beat');
     }
+  }
+
+  /** Hands jobs claimed ahead back to the queue, for this worker's successor or another worker. */
+  async #releaseWaiting(): Promise<void> {
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    await Promise.all(
+      waiting.map(({ job, lease }) =>
+        this.#store.release(lease).catch((error: unknown) => {
+          // Its lease expires and the reaper queues it again.
+          this.#log.warn({ err: toError(error), job: job.id }, 'could not hand back a waiting job');
+        }),
+      ),
+    );
   }
 
   async #reap(): Promise<void> {
@@ -246,9 +324,9 @@ export class Worker {
     }
   }
 
-  /** Resolves when no job is running (at once if none is). */
+  /** Resolves when no job is running or waiting (at once if none is). */
   idle(): Promise<void> {
-    if (this.#running.size === 0) return Promise.resolve();
+    if (this.#running.size === 0 && this.#waiting.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -263,6 +341,7 @@ export class Worker {
     this.#unsubscribe?.();
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     if (this.#reapTimer) clearInterval(this.#reapTimer);
+    await this.#releaseWaiting();
     if (wasRunning && this.#running.size > 0) {
       const graceMs = options.graceMs ?? 10_000;
       this.#log.info({ running: this.#running.size, graceMs }, 'stopping: waiting for running jobs');
