@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { checkArtifactName } from '../../core/artifact-name.ts';
-import { newJobId, newLeaseToken } from '../../core/ids.ts';
+import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
 import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -180,24 +180,31 @@ class SqliteStore implements Store {
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     if (request.limit <= 0 || request.tasks.length === 0) return [];
     const now = Date.now();
-    const rows = this.#write(() => {
-      const due = this.#prepare(
-        // INDEXED BY: without statistics (or with stale ones) the planner chose the status or task
-        // index and sorted every queued job; walking the due index is right at any queue length.
-        `SELECT id FROM underway_jobs INDEXED BY underway_jobs_due
-           WHERE status = 'queued' AND run_at <= ? AND task IN (SELECT value FROM json_each(?))
-           ORDER BY run_at, seq LIMIT ?`,
-      ).all(now, JSON.stringify(request.tasks), request.limit) as { id: string }[];
-      const update = this.#prepare(
-        `UPDATE underway_jobs
-         SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?, lease_token = ?,
-             lease_expires_at = ?, progress = NULL
-         WHERE id = ? AND status = 'queued' RETURNING *`,
-      );
-      return due.map(
-        ({ id }) => update.get(now, request.workerId, newLeaseToken(), now + request.leaseMs, id) as JobRow,
-      );
-    });
+    const rows = this.#write(
+      () =>
+        this.#prepare(
+          // One statement for the whole claim. INDEXED BY: without statistics (or with stale ones)
+          // the planner chose the status or task index and sorted every queued job; walking the due
+          // index is right at any queue length. The lease token comes from SQLite's CSPRNG.
+          `UPDATE underway_jobs
+           SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?,
+               lease_token = lower(hex(randomblob(12))), lease_expires_at = ?, progress = NULL
+           WHERE seq IN (
+             SELECT seq FROM underway_jobs INDEXED BY underway_jobs_due
+             WHERE status = 'queued' AND run_at <= ? AND task IN (SELECT value FROM json_each(?))
+             ORDER BY run_at, seq LIMIT ?)
+           RETURNING *`,
+        ).all(
+          now,
+          request.workerId,
+          now + request.leaseMs,
+          now,
+          JSON.stringify(request.tasks),
+          request.limit,
+        ) as JobRow[],
+    );
+    // RETURNING has no order: oldest runAt first, as the claim chose them.
+    rows.sort((a, b) => a.run_at - b.run_at || a.seq - b.seq);
     const jobs = this.#jobs(rows);
     for (const job of jobs) this.#publishStatus(job);
     return rows.map((row, index) => ({
