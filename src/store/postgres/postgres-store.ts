@@ -71,6 +71,15 @@ export interface PostgresStore extends Store {
   listening(): Promise<void>;
 }
 
+/**
+ * Statements that find many jobs by id, planned at each call rather than prepared. A prepared
+ * statement's generic plan is made once per connection, from the table's size then: prepared
+ * while the table held a few hundred jobs, claims and finishes kept scanning the whole table
+ * after it grew to 20,000 (a hash join, a sequential scan), ~4x slower, until an autoanalyze
+ * happened to invalidate the plan (docs/performance.md). Planning costs ~0.1 ms per batch.
+ */
+const PLANNED_EACH_TIME = new Set(['claim', 'finish', 'heartbeat']);
+
 /** Finished jobs deleted per cleanup statement: short transactions even with a big backlog. */
 const CLEANUP_BATCH = 5_000;
 
@@ -100,7 +109,15 @@ class PgStore implements PostgresStore {
   readonly #origin = randomBytes(9).toString('base64url');
   readonly #hub = new EventHub();
   readonly #publisher: NotifyPublisher;
-  readonly #finishes = new Batcher<{ lease: Lease; outcome: Outcome }, Job | null>((batch) => this.#finishBatch(batch));
+  /**
+   * Two finish statements at a time: each waits ~1-2 ms for its commit's WAL flush, and with one
+   * the next batch waited through it (docs/performance.md). Their rows are disjoint, and every
+   * statement that locks several jobs locks them in id order, so they cannot deadlock.
+   */
+  readonly #finishes = new Batcher<{ lease: Lease; outcome: Outcome }, Job | null>(
+    (batch) => this.#finishBatch(batch),
+    { inFlight: 2 },
+  );
   #listener: Listener | null = null;
   #ready: Promise<void> | null;
   /** Events from other processes, delivered in order even when one needs a read first. */
@@ -111,7 +128,11 @@ class PgStore implements PostgresStore {
     this.#options = options;
     this.#t = tablesFor(options.schema ?? 'underway');
     this.#sql = jobQueries(this.#t);
-    this.#names = new Map(Object.entries(this.#sql).map(([key, text]) => [text, `underway_${key}`]));
+    this.#names = new Map(
+      Object.entries(this.#sql)
+        .filter(([key]) => !PLANNED_EACH_TIME.has(key))
+        .map(([key, text]) => [text, `underway_${key}`]),
+    );
     this.#where = describeTarget(options.connectionString);
     this.#pool = new pg.Pool({
       connectionString: options.connectionString,

@@ -27,13 +27,17 @@ export function jobQueries(t: Tables) {
     /**
      * The claim: one statement, one round trip; why this shape is in docs/postgres.md. The due jobs
      * (`FOR UPDATE SKIP LOCKED`, oldest first) come from a function that keeps the plan an index walk (migration 3).
+     * Its commit does not wait for the WAL flush: a claim lost in a server crash leaves the job
+     * queued, to be run again, as when a worker dies (at least once either way); the finish that
+     * records a result is a normal commit, and flushing it flushes the claim before it.
      */
     claim: `
       UPDATE ${t.jobs} j
       SET status = 'running', attempt = j.attempt + 1, started_at = now(), worker_id = $1,
           lease_token = replace(gen_random_uuid()::text, '-', ''),
           lease_expires_at = now() + $4 * interval '1 millisecond', progress = NULL
-      FROM ${t.dueFunction}($2::text[], $3::integer) AS due(id)
+      FROM ${t.dueFunction}($2::text[], $3::integer) AS due(id),
+        (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
       WHERE j.id = due.id
       RETURNING ${cols}`,
 
