@@ -37,6 +37,8 @@ export class NotifyPublisher {
   #soon: NodeJS.Immediate | null = null;
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   #sending: Promise<void> = Promise.resolve();
+  /** Jobs with a log line pending or being sent, and the send that carries their last one. */
+  readonly #logsInFlight = new Map<string, Promise<void>>();
 
   constructor(origin: string, send: (payloads: string[]) => Promise<void>) {
     this.#origin = origin;
@@ -61,15 +63,31 @@ export class NotifyPublisher {
     if (this.#pending.length > 0) {
       this.#lastFlushAt = performance.now();
       const payloads = pack(this.#origin, coalesceProgress(this.#pending));
+      const logged = new Set(this.#pending.filter((event) => event.type === 'log').map((event) => event.jobId));
       this.#pending = [];
-      this.#sending = this.#sending.then(() =>
+      const sent = this.#sending.then(() =>
         this.#send(payloads).catch((error: unknown) => {
           // Local subscribers already have these events; others re-read state on their next status event.
           process.emitWarning(`underway: could not share job events with other processes: ${toError(error).message}`);
         }),
       );
+      this.#sending = sent;
+      for (const jobId of logged) this.#logsInFlight.set(jobId, sent);
+      void sent.then(() => {
+        for (const jobId of logged) if (this.#logsInFlight.get(jobId) === sent) this.#logsInFlight.delete(jobId);
+      });
     }
     return this.#sending;
+  }
+
+  /**
+   * Resolves once the job's log lines handed over so far are sent: before a job's end is written,
+   * so that other processes hear its last lines before its final status. Its progress and status
+   * events may still be on their way; receivers drop those that arrive after the end (LateEvents).
+   */
+  logsSent(jobId: string): Promise<void> {
+    if (this.#pending.some((event) => event.type === 'log' && event.jobId === jobId)) return this.flush();
+    return this.#logsInFlight.get(jobId) ?? Promise.resolve();
   }
 }
 
@@ -140,3 +158,32 @@ export function parsePayload(text: string): WirePayload | null {
   }
   return null;
 }
+
+/** Jobs remembered as ended, at most; older ones are forgotten first. */
+const ENDED_REMEMBERED = 10_000;
+
+/**
+ * Drops events that arrive after the job's final status: a job's events travel two ways (the
+ * batched publisher, and the NOTIFY of the transaction that ended it), and a claim's `running`
+ * or a last progress sent by the first can arrive after the second. A finished job never changes,
+ * so such an event is stale. Log lines always pass.
+ */
+export class LateEvents {
+  readonly #ended = new Set<string>();
+
+  /** True if the event is stale; remembers jobs whose final status it sees. */
+  stale(event: JobEvent): boolean {
+    if (event.type === 'log') return false;
+    if (this.#ended.has(event.jobId)) return true;
+    if (event.type === 'status' && FINAL.has(event.status)) {
+      this.#ended.add(event.jobId);
+      if (this.#ended.size > ENDED_REMEMBERED) {
+        const oldest = this.#ended.values().next().value as string;
+        this.#ended.delete(oldest);
+      }
+    }
+    return false;
+  }
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled']);

@@ -28,7 +28,7 @@ import {
 } from '../store.ts';
 import * as artifacts from './artifacts.ts';
 import { describeTarget, storeError } from './errors.ts';
-import { NotifyPublisher, parsePayload, type WireItem } from './events.ts';
+import { LateEvents, NotifyPublisher, parsePayload, type WireItem } from './events.ts';
 import { Listener, type ListenerState } from './listener.ts';
 import * as logs from './logs.ts';
 import { migrateSchema } from './migrate.ts';
@@ -109,6 +109,7 @@ class PgStore implements PostgresStore {
   readonly #origin = randomBytes(9).toString('base64url');
   readonly #hub = new EventHub();
   readonly #publisher: NotifyPublisher;
+  readonly #late = new LateEvents();
   /**
    * Two finish statements at a time: each waits ~1-2 ms for its commit's WAL flush, and with one
    * the next batch waited through it (docs/performance.md). Their rows are disjoint, and every
@@ -275,9 +276,12 @@ class PgStore implements PostgresStore {
 
   async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
     await this.#whenReady();
-    // Progress and log lines published just before must not reach other processes after the job's
-    // end (a bar going back from "done" to 80 %): send them first. Costs a round trip only when some are pending.
-    await this.#publisher.flush();
+    // Log lines published just before must reach other processes before the job's end: send them
+    // first (a round trip only when some are pending). Progress and the claim's `running` need not
+    // wait: receivers drop what arrives after the end (LateEvents). Waiting for every pending event
+    // made each finish wait for the NOTIFY of its whole claim (docs/performance.md).
+    // A retry is not an end (the job is queued again): there everything pending goes first.
+    await (outcome.status === 'retry' ? this.#publisher.flush() : this.#publisher.logsSent(lease.jobId));
     return this.#finishes.add({ lease, outcome });
   }
 
@@ -451,21 +455,25 @@ class PgStore implements PostgresStore {
     this.#inbox = this.#inbox.then(async () => {
       for (const item of payload.e as WireItem[]) {
         if (item.type !== 'ref') {
-          this.#hub.deliver(item);
+          this.#deliverRemote(item);
           continue;
         }
         // Too big to notify (a large result): read it, as it is now.
         const job = await this.get(item.jobId).catch(() => null);
-        if (job) this.#hub.deliver(statusEvent(job));
+        if (job) this.#deliverRemote(statusEvent(job));
       }
     }, warnInbox);
+  }
+
+  #deliverRemote(event: JobEvent): void {
+    if (!this.#late.stale(event)) this.#hub.deliver(event);
   }
 
   /** After a reconnect: the status of every job changed while the listener was away, as synthetic events. */
   async #catchUp(snapshot: string): Promise<void> {
     const rows = await this.#query<JobRow>(this.#sql.changedSince, [snapshot]);
     this.#inbox = this.#inbox.then(() => {
-      for (const row of rows) this.#hub.deliver(statusEvent(toJob(row)));
+      for (const row of rows) this.#deliverRemote(statusEvent(toJob(row)));
     }, warnInbox);
     await this.#inbox;
   }
