@@ -31,6 +31,12 @@ export function jobQueries(t: Tables) {
      * queued, to be run again, as when a worker dies (at least once either way); the finish that
      * records a result is a normal commit, and flushing it flushes the claim before it.
      */
+    /** The common case, no dedupe key: a plain insert (a new job has no artifacts to read). */
+    enqueueNew: `
+      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at)
+      VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()))
+      RETURNING j.*`,
+
     claim: `
       UPDATE ${t.jobs} j
       SET status = 'running', attempt = j.attempt + 1, started_at = now(), worker_id = $1,
