@@ -144,6 +144,92 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
+  it("a job's last event heard elsewhere is its end, even with its running and progress still being sent", async () => {
+    const schema = db.schema();
+    const worker = await open(schema);
+    const server = await open(schema);
+    const marker = await open(schema);
+    try {
+      await Promise.all([worker.listening(), server.listening()]);
+      const atServer: JobEvent[] = [];
+      server.subscribe((e) => atServer.push(e));
+      const ids: string[] = [];
+      // Many jobs, each ended right after its claim and a progress update: their running and
+      // progress events are still in the publisher when the finish's own NOTIFY goes out.
+      for (let i = 0; i < 20; i++) ids.push((await worker.enqueue(job)).job.id);
+      const claimed = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 20, leaseMs: 10_000 });
+      for (const { job: claimedJob } of claimed) {
+        worker.publish({
+          type: 'progress',
+          jobId: claimedJob.id,
+          task: 'demo',
+          owner: null,
+          progress: {
+            current: 1,
+            total: 2,
+            percent: 50,
+            message: null,
+            etaSeconds: null,
+            updatedAt: new Date().toISOString(),
+          },
+        });
+      }
+      await Promise.all(claimed.map(({ lease }) => worker.finish(lease, { status: 'succeeded', result: null })));
+      // Closing sends what the worker still had to publish; the marker's NOTIFY commits after it.
+      await worker.close();
+      const markerHeard = heard(server, (e) => e.type === 'status' && e.owner === 'marker');
+      await marker.enqueue({ ...job, owner: 'marker' });
+      await markerHeard;
+      for (const id of ids) {
+        const events = atServer.filter((e) => e.jobId === id);
+        expect(events.at(-1)).toMatchObject({ type: 'status', status: 'succeeded' });
+        expect(events.filter((e) => e.type === 'status' && e.status === 'succeeded')).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all([worker.close(), server.close(), marker.close()]);
+    }
+  });
+
+  it('a heartbeat does not wait for a row another transaction holds: it counts as held this beat', async () => {
+    const schema = db.schema();
+    const store = await open(schema);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      const { job: first } = await store.enqueue(job);
+      const { job: second } = await store.enqueue(job);
+      const claimed = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 2, leaseMs: 10_000 });
+      const leaseOf = (id: string) => {
+        const found = claimed.find((c) => c.job.id === id);
+        if (!found) throw new Error(`job ${id} was not claimed`);
+        return found.lease;
+      };
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM "${schema}".jobs WHERE id = $1 FOR UPDATE`, [first.id]);
+      const beat = await store.heartbeat([leaseOf(first.id), leaseOf(second.id)], 60_000);
+      expect(beat).toEqual([
+        { jobId: first.id, held: true, cancelRequested: false },
+        { jobId: second.id, held: true, cancelRequested: false },
+      ]);
+      const leases = await db.query<{ id: string; renewed: boolean }>(
+        `SELECT id, lease_expires_at > now() + interval '30 seconds' AS renewed FROM "${schema}".jobs ORDER BY id`,
+      );
+      expect(Object.fromEntries(leases.map((r) => [r.id, r.renewed]))).toEqual({
+        [first.id]: false,
+        [second.id]: true,
+      });
+      await other.query('ROLLBACK');
+      // A lease that is really gone still says so.
+      const stale = { jobId: second.id, token: 'not-the-token' };
+      expect(await store.heartbeat([stale], 60_000)).toEqual([
+        { jobId: second.id, held: false, cancelRequested: false },
+      ]);
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
   it('sends what NOTIFY cannot carry by reference: a big result is fetched, a long log line cut', async () => {
     const schema = db.schema();
     const worker = await open(schema);

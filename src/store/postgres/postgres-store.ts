@@ -112,8 +112,8 @@ class PgStore implements PostgresStore {
   readonly #late = new LateEvents();
   /**
    * Two finish statements at a time: each waits ~1-2 ms for its commit's WAL flush, and with one
-   * the next batch waited through it (docs/performance.md). Their rows are disjoint, and every
-   * statement that locks several jobs locks them in id order, so they cannot deadlock.
+   * the next batch waited through it (docs/performance.md). Their rows are disjoint, and the
+   * other statements that lock several jobs skip locked rows (claim, heartbeat, reap), so they cannot deadlock.
    */
   readonly #finishes = new Batcher<{ lease: Lease; outcome: Outcome }, Job | null>(
     (batch) => this.#finishBatch(batch),
