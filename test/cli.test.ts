@@ -69,6 +69,19 @@ describe('underway CLI, end to end in real processes', () => {
     expect(malformed.stderr).toMatch(/--params is not valid JSON/);
     const status = await cli(['list', '--status', 'sleeping'], e);
     expect(status.code).toBe(2);
+    for (const [args, message] of [
+      [
+        ['worker', '--concurrency', '0'],
+        /'-n, --concurrency <n>' argument '0' is invalid. Expected a whole number >= 1/,
+      ],
+      [['worker', '--prefetch', '-1'], /'--prefetch <n>' argument '-1' is invalid. Expected a whole number >= 0/],
+      [['serve', '--port', '70000'], /Expected a port number \(0-65535\), got "70000"/],
+    ] as const) {
+      const flag = await cli([...args], e);
+      expect(flag.code).toBe(2);
+      expect(flag.stderr).toMatch(message);
+      expect(flag.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // a message, not a stack trace
+    }
     expect((await cli(['watch', 'no-such-job'], e)).stderr).toMatch(/There is no job no-such-job/);
     expect((await cli(['list'], e)).stdout).toBe('No jobs.\n');
   });

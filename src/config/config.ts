@@ -23,6 +23,8 @@ export interface UnderwayConfig {
   worker?: {
     /** Jobs run at once per worker process. Default 4. */
     concurrency?: number;
+    /** Jobs claimed ahead of free slots, for queues of many short jobs. Default 0 (see WorkerOptions.prefetch). */
+    prefetch?: number;
     leaseMs?: number;
     pollMs?: number;
     /** Seconds a stopping worker waits for running jobs before handing them back. Default 10. */

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { retentionOf } from '../../config/config.ts';
 import { toError } from '../../core/errors.ts';
 import { createUnderway, serveHttp } from '../../http/index.ts';
@@ -17,10 +17,11 @@ export function registerRunCommands(program: Command): void {
     .command('worker')
     .description('run a worker: claim and run jobs until stopped (SIGTERM/SIGINT stop it gracefully)')
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
-    .action(async (options: { concurrency?: number }, command: Command) => {
+    .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
+    .action(async (options: WorkerFlags, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       const log = createLogger();
-      const worker = startWorker(session, session.store, log, options.concurrency);
+      const worker = startWorker(session, session.store, log, options);
       log.info({ store: session.store.kind, config: session.configPath }, 'underway worker running');
       await untilSignal(log, async () => {
         await worker.stop({ graceMs: graceMs(session) });
@@ -34,6 +35,7 @@ export function registerRunCommands(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (default $PORT or 3000)', parsePort)
     .option('-H, --host <host>', 'address to listen on (default 127.0.0.1: this machine only)')
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
+    .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
     .option('--no-worker', 'serve the API only; run workers elsewhere (underway worker)')
     .action(async (options: ServeOptions, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
@@ -45,7 +47,7 @@ export function registerRunCommands(program: Command): void {
         logger: log,
       });
       // The worker uses the API's view of the store, so that jobs it ends are announced (webhooks, metrics).
-      const worker = options.worker ? startWorker(session, underway.store, log, options.concurrency) : null;
+      const worker = options.worker ? startWorker(session, underway.store, log, options) : null;
       const http = await serveHttp(underway, { port: options.port, host: options.host, logger: log });
       const cleanup = scheduleCleanup(session, log);
       process.stdout.write(`underway is running at ${http.url} (store: ${session.store.kind}; stop with Ctrl+C)\n`);
@@ -59,21 +61,29 @@ export function registerRunCommands(program: Command): void {
     });
 }
 
-interface ServeOptions {
+const PREFETCH_HELP = 'jobs claimed ahead of free slots, for many short jobs (default 0; docs/performance.md)';
+
+interface WorkerFlags {
+  concurrency?: number;
+  prefetch?: number;
+}
+
+interface ServeOptions extends WorkerFlags {
   port?: number;
   host?: string;
-  concurrency?: number;
   worker: boolean;
 }
 
-function startWorker(session: Session, store: Store, log: Logger, concurrency: number | undefined): Worker {
+/** A worker with the config's settings, the command line's flags winning. */
+function startWorker(session: Session, store: Store, log: Logger, flags: WorkerFlags): Worker {
   const options = session.config.worker ?? {};
-  const slots = concurrency ?? options.concurrency;
+  const slots = flags.concurrency ?? options.concurrency;
   return createWorker({
     store,
     tasks: session.queue.tasks,
     runner: runnerFor(session, slots),
     concurrency: slots,
+    prefetch: flags.prefetch ?? options.prefetch,
     leaseMs: options.leaseMs,
     pollMs: options.pollMs,
     cancelGraceMs: options.cancelGraceMs,
@@ -139,14 +149,20 @@ function untilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
   });
 }
 
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`expected a port number (0-65535), got "${value}"`);
-  return n;
+/**
+ * Option parsers throw commander's InvalidArgumentError: commander then names the option in its
+ * message and the command exits 2 (bad input). A plain Error surfaced as a stack trace.
+ */
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER, what = `a whole number >= ${min}`) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`Expected ${what}, got "${value}".`);
+    }
+    return n;
+  };
 }
 
-export function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a whole number >= 1, got "${value}"`);
-  return n;
-}
+const parsePort = wholeNumber(0, 65_535, 'a port number (0-65535)');
+const parseCountOrZero = wholeNumber(0);
+const parseCount = wholeNumber(1);
