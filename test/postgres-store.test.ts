@@ -42,7 +42,7 @@ describe('postgres store, beyond the shared contract', () => {
     try {
       await Promise.all(stores.map((s) => s.migrate()));
       const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      expect(rows).toEqual([1, 2, 3, 4].map((version) => ({ version })));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

@@ -74,4 +74,10 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX underway_jobs_due;
   CREATE INDEX underway_jobs_due ON underway_jobs (run_at) WHERE status = 'queued';
   `,
+  /* 3 */ `
+  -- An events row now holds a batch: a JSON array of the events one flush wrote (event-bus.ts).
+  -- Rows of the old shape (one event each) live a minute at most; they are dropped rather than
+  -- read in two shapes. A process of an older underway refuses this file (schema 3 > 2).
+  DELETE FROM underway_events;
+  `,
 ];
