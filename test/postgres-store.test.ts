@@ -81,6 +81,28 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
+  it('enqueueMany inside the app transaction: all of the jobs after commit, none after rollback', async () => {
+    const schema = db.schema();
+    const store = await open(schema);
+    const app = new pg.Client({ connectionString: db.url });
+    await app.connect();
+    try {
+      const batch = [1, 2, 3].map((n) => ({ ...job, params: { n } }));
+      await app.query('BEGIN');
+      const dropped = await store.enqueueMany(batch, { client: app });
+      await app.query('ROLLBACK');
+      for (const { job: gone } of dropped) expect(await store.get(gone.id)).toBeNull();
+      await app.query('BEGIN');
+      const kept = await store.enqueueMany(batch, { client: app });
+      expect(await store.get(kept[0]?.job.id as string)).toBeNull(); // not committed yet
+      await app.query('COMMIT');
+      for (const { job: added } of kept) expect(await store.get(added.id)).toEqual(added);
+    } finally {
+      await app.end();
+      await store.close();
+    }
+  });
+
   it('carries events between two stores (two processes), each heard exactly once, in order', async () => {
     const schema = db.schema();
     const worker = await open(schema);

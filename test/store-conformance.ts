@@ -84,6 +84,44 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect(third.job.id).not.toBe(first.job.id);
     });
 
+    test('enqueueMany adds jobs in order, each as enqueue would, with one queued event each', async () => {
+      expect(await store.enqueueMany([])).toEqual([]);
+      const events: JobEvent[] = [];
+      const off = store.subscribe((event) => events.push(event));
+      const later = inOneHour();
+      const results = await store.enqueueMany([
+        input({ params: { n: 1 }, owner: 'ann' }),
+        input({ params: { n: 2 }, task: 'other', runAt: later }),
+        input({ params: { n: 3 }, timeoutSeconds: 5, maxAttempts: 1 }),
+      ]);
+      off();
+      expect(results.map((r) => r.created)).toEqual([true, true, true]);
+      expect(results.map((r) => r.job.params)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      expect(results[0]?.job).toMatchObject({ owner: 'ann', status: 'queued', attempt: 0, artifacts: [] });
+      expect(results[1]?.job).toMatchObject({ task: 'other', runAt: new Date(later).toISOString() });
+      expect(results[2]?.job).toMatchObject({ timeoutSeconds: 5, maxAttempts: 1 });
+      for (const { job } of results) expect(await store.get(job.id)).toEqual(job);
+      // Newest first, as in the order given.
+      expect((await store.list()).jobs.map((j) => j.params)).toEqual([{ n: 3 }, { n: 2 }, { n: 1 }]);
+      const queued = events.filter((e) => e.type === 'status' && e.status === 'queued').map((e) => e.jobId);
+      expect(queued).toEqual(results.map((r) => r.job.id));
+    });
+
+    test('enqueueMany honours dedupe keys, against active jobs and within the batch', async () => {
+      const held = await store.enqueue(input({ dedupeKey: 'held' }));
+      const results = await store.enqueueMany([
+        input({ dedupeKey: 'held', params: { n: 1 } }),
+        input({ dedupeKey: 'fresh', params: { n: 2 } }),
+        input({ dedupeKey: 'fresh', params: { n: 3 } }),
+        input({ params: { n: 4 } }),
+      ]);
+      expect(results[0]).toEqual({ job: held.job, created: false });
+      expect(results[1]?.created).toBe(true);
+      expect(results[2]).toEqual({ job: results[1]?.job, created: false });
+      expect(results[3]?.created).toBe(true);
+      expect((await store.list()).jobs).toHaveLength(3);
+    });
+
     test('a job with a later runAt is not claimed early, and nextRunAt names it', async () => {
       const at = inOneHour();
       await enqueue({ runAt: at });

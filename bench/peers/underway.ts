@@ -66,9 +66,9 @@ export class UnderwayPeer implements Peer {
     await this.store.enqueue({ task: 'noop', params: payload, maxAttempts: 1 });
   }
 
-  /** underway has no batch call: 500 enqueues at a time, concurrently, through the pool. */
+  /** `store.enqueueMany` (what `queue.startMany` calls after validating): one statement on PostgreSQL. */
   async enqueueBatch(payloads: BenchPayload[]): Promise<void> {
-    await Promise.all(payloads.map((payload) => this.enqueueOne(payload)));
+    await this.store.enqueueMany(payloads.map((params) => ({ task: 'noop', params, maxAttempts: 1 })));
   }
 
   /**

@@ -3,7 +3,7 @@ import { isTerminal, type Job, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import { type SecretKeySource, sealSecrets } from '../core/secrets.ts';
 import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskParamsInput } from '../core/task.ts';
-import type { JobFilter, JobPage, Store } from '../store/store.ts';
+import type { EnqueueInput, JobFilter, JobPage, Store } from '../store/store.ts';
 
 export interface StartOptions {
   /** Who started it; decides who may see it. */
@@ -42,6 +42,17 @@ export interface Queue {
    * return Response.redirect(`/jobs/${job.id}`, 303);
    */
   start<T extends AnyTask>(task: T | string, params: TaskParamsInput<T>, options?: StartOptions): Promise<Started>;
+  /**
+   * Starts many jobs of one task with one store call (one statement on PostgreSQL): all are
+   * validated first, and one bad item rejects the batch, naming it; then all are added or none.
+   *
+   * @example
+   * await queue.startMany(thumbnail, photos.map((photo) => ({ params: { photo: photo.id }, owner: user.id })));
+   */
+  startMany<T extends AnyTask>(
+    task: T | string,
+    items: readonly (StartOptions & { params: TaskParamsInput<T> })[],
+  ): Promise<Started[]>;
   get(id: string): Promise<Job | null>;
   list(filter?: JobFilter): Promise<JobPage>;
   /** Asks a queued or running job to stop; a ConflictError when it already ended. */
@@ -61,6 +72,21 @@ export function createQueue(options: {
   const { store } = options;
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
 
+  const taskOf = (taskOrName: AnyTask | string): AnyTask =>
+    tasks.require(typeof taskOrName === 'string' ? taskOrName : (taskOrName as Task).name);
+
+  /** What the store gets for one start: params validated and their secrets sealed, options checked. */
+  const toInput = (task: AnyTask, params: unknown, startOptions: StartOptions): EnqueueInput => ({
+    task: task.name,
+    // Secret fields are stored sealed; a retry re-enqueues the envelopes as they are.
+    params: sealSecrets(task.params, tasks.parseParams(task, params), options.secretKey),
+    owner: startOptions.owner ?? null,
+    dedupeKey: startOptions.dedupeKey ?? null,
+    runAt: runAtOf(startOptions),
+    maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
+  });
+
   const mustGet = async (id: string): Promise<Job> => {
     const job = await store.get(id);
     if (!job) throw new NotFoundError(`There is no job ${id}.`);
@@ -71,18 +97,19 @@ export function createQueue(options: {
     store,
     tasks,
     async start(taskOrName, params, startOptions = {}) {
-      const task = tasks.require(typeof taskOrName === 'string' ? taskOrName : (taskOrName as Task).name);
-      const parsed = tasks.parseParams(task, params);
-      return store.enqueue({
-        task: task.name,
-        // Secret fields are stored sealed; a retry re-enqueues the envelopes as they are.
-        params: sealSecrets(task.params, parsed, options.secretKey),
-        owner: startOptions.owner ?? null,
-        dedupeKey: startOptions.dedupeKey ?? null,
-        runAt: runAtOf(startOptions),
-        maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
+      return store.enqueue(toInput(taskOf(taskOrName), params, startOptions));
+    },
+    async startMany(taskOrName, items) {
+      const task = taskOf(taskOrName);
+      const inputs = items.map(({ params, ...startOptions }, index) => {
+        try {
+          return toInput(task, params, startOptions);
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          throw new ValidationError(`Job ${index + 1} of ${items.length}: ${error.message}`, error.issues);
+        }
       });
+      return store.enqueueMany(inputs);
     },
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),

@@ -25,6 +25,12 @@ export interface Store {
   enqueue(input: EnqueueInput, options?: EnqueueOptions): Promise<{ job: Job; created: boolean }>;
 
   /**
+   * Adds many jobs at once, all or none, each as `enqueue` would (dedupe keys included, also
+   * between jobs of the batch: the first holds the key); results in input order.
+   */
+  enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueOptions): Promise<{ job: Job; created: boolean }[]>;
+
+  /**
    * Atomically moves up to `limit` due jobs of the given tasks from `queued` to `running`, oldest
    * `runAt` first, counting an attempt and giving each a lease of `leaseMs`. No job is ever
    * handed to two claimers.

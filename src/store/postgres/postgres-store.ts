@@ -67,6 +67,10 @@ export interface PostgresEnqueueOptions extends EnqueueOptions {
 /** The PostgreSQL store: the Store, plus a way to wait until other processes' events are heard. */
 export interface PostgresStore extends Store {
   enqueue(input: EnqueueInput, options?: PostgresEnqueueOptions): Promise<{ job: Job; created: boolean }>;
+  enqueueMany(
+    inputs: readonly EnqueueInput[],
+    options?: PostgresEnqueueOptions,
+  ): Promise<{ job: Job; created: boolean }[]>;
   /** Starts listening (subscribe does too) and resolves once other processes' events are heard. */
   listening(): Promise<void>;
 }
@@ -245,6 +249,59 @@ class PgStore implements PostgresStore {
       return { job, created: row.created };
     }
     throw storeError(new Error('The dedupe key kept changing hands; try again.'), this.#where);
+  }
+
+  async enqueueMany(
+    inputs: readonly EnqueueInput[],
+    options: PostgresEnqueueOptions = {},
+  ): Promise<{ job: Job; created: boolean }[]> {
+    if (inputs.length === 0) return [];
+    await this.#whenReady();
+    const ids = inputs.map(() => newJobId());
+    const column = <T>(pick: (input: EnqueueInput) => T) => inputs.map(pick);
+    const params = [
+      ids,
+      column((i) => i.task),
+      column((i) => jsonParam(i.params ?? {})),
+      column((i) => i.maxAttempts),
+      column((i) => i.owner ?? null),
+      column((i) => i.dedupeKey ?? null),
+      column((i) => i.timeoutSeconds ?? null),
+      column((i) => i.retryOf ?? null),
+      column((i) => i.runAt ?? null),
+    ];
+    const run = async <R>(sql: string, values: unknown[]): Promise<R[]> => {
+      if (!options.client) return this.#query<R>(sql, values);
+      try {
+        return (await options.client.query(sql, values)).rows as R[];
+      } catch (error) {
+        throw storeError(error, this.#where);
+      }
+    };
+    const inserted = new Map((await run<JobRow>(this.#sql.enqueueMany, params)).map((row) => [row.id, row]));
+    const skippedKeys = inputs.flatMap((input, n) =>
+      inserted.has(ids[n] as string) ? [] : [input.dedupeKey as string],
+    );
+    const holders = new Map(
+      skippedKeys.length === 0
+        ? []
+        : (await run<JobRow>(this.#sql.dedupeHolders, [skippedKeys])).map((row) => [row.dedupe_key, row]),
+    );
+    const results: { job: Job; created: boolean }[] = [];
+    for (const [n, input] of inputs.entries()) {
+      const row = inserted.get(ids[n] as string);
+      if (row) {
+        const job = toJob(row);
+        // In the caller's transaction, the event waits for its commit: the NOTIFY path delivers it, here too.
+        if (!options.client) this.#hub.deliver(statusEvent(job));
+        results.push({ job, created: true });
+        continue;
+      }
+      const holder = holders.get(input.dedupeKey ?? null);
+      // The holder finished between the insert and the read: the key is free now.
+      results.push(holder ? { job: toJob(holder), created: false } : await this.enqueue(input, options));
+    }
+    return results;
   }
 
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {

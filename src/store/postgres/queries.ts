@@ -43,6 +43,25 @@ export function jobQueries(t: Tables) {
       VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()))
       RETURNING j.*`,
 
+    /**
+     * Many jobs in one statement, in input order (seq follows it). A job whose dedupe key a queued
+     * or running job holds, or an earlier job of the same batch, is skipped (DO NOTHING): the
+     * caller reads the holders.
+     */
+    enqueueMany: `
+      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at)
+      SELECT id, task, 'queued', params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of,
+        greatest(coalesce(run_at, now()), now())
+      FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::integer[], $5::text[], $6::text[], $7::float8[], $8::text[],
+          $9::timestamptz[]) WITH ORDINALITY
+        AS i(id, task, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, n)
+      ORDER BY n
+      ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
+      RETURNING j.*`,
+
+    /** The queued or running jobs holding these dedupe keys. */
+    dedupeHolders: `SELECT ${cols} FROM ${t.jobs} j WHERE j.dedupe_key = ANY($1::text[]) AND j.status IN ('queued', 'running')`,
+
     claim: `
       UPDATE ${t.jobs} j
       SET status = 'running', attempt = j.attempt + 1, started_at = now(), worker_id = $1,

@@ -145,36 +145,46 @@ class SqliteStore implements Store {
   }
 
   async enqueue(input: EnqueueInput): Promise<{ job: Job; created: boolean }> {
+    return (await this.enqueueMany([input]))[0] as { job: Job; created: boolean };
+  }
+
+  async enqueueMany(inputs: readonly EnqueueInput[]): Promise<{ job: Job; created: boolean }[]> {
+    if (inputs.length === 0) return [];
     const now = Date.now();
-    const outcome = this.#write(() => {
-      if (input.dedupeKey) {
-        const existing = this.#prepare(
-          "SELECT * FROM underway_jobs WHERE dedupe_key = ? AND status IN ('queued', 'running')",
-        ).get(input.dedupeKey) as JobRow | undefined;
-        if (existing) return { row: existing, created: false };
-      }
-      const row = this.#prepare(
-        `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds,
-             retry_of, created_at, run_at)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      ).get(
-        newJobId(),
-        input.task,
-        JSON.stringify(input.params ?? {}),
-        input.maxAttempts,
-        input.owner ?? null,
-        input.dedupeKey ?? null,
-        input.timeoutSeconds ?? null,
-        input.retryOf ?? null,
-        now,
-        input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
-      ) as JobRow;
-      return { row, created: true };
+    const outcomes = this.#write(() => inputs.map((input) => this.#insertJob(input, now)));
+    return outcomes.map(({ row, created }) => {
+      // A job just inserted has no artifacts: no query for them (a third of enqueue's statements).
+      const job = created ? toJob(row, []) : this.#job(row);
+      if (created) this.#publishStatus(job);
+      return { job, created };
     });
-    // A job just inserted has no artifacts: no query for them (a third of enqueue's statements).
-    const job = outcome.created ? toJob(outcome.row, []) : this.#job(outcome.row);
-    if (outcome.created) this.#publishStatus(job);
-    return { job, created: outcome.created };
+  }
+
+  /** Inserts one job, or finds the queued or running job holding its dedupe key; inside a write transaction. */
+  #insertJob(input: EnqueueInput, now: number): { row: JobRow; created: boolean } {
+    if (input.dedupeKey) {
+      const existing = this.#prepare(
+        "SELECT * FROM underway_jobs WHERE dedupe_key = ? AND status IN ('queued', 'running')",
+      ).get(input.dedupeKey) as JobRow | undefined;
+      if (existing) return { row: existing, created: false };
+    }
+    const row = this.#prepare(
+      `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds,
+           retry_of, created_at, run_at)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(
+      newJobId(),
+      input.task,
+      JSON.stringify(input.params ?? {}),
+      input.maxAttempts,
+      input.owner ?? null,
+      input.dedupeKey ?? null,
+      input.timeoutSeconds ?? null,
+      input.retryOf ?? null,
+      now,
+      input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
+    ) as JobRow;
+    return { row, created: true };
   }
 
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
