@@ -19,9 +19,15 @@ function randomChars(bytes: number): string {
   return text;
 }
 
-/** 128 random bits, URL-safe: unguessable, so a job id alone grants nothing. */
+/**
+ * 128 random bits, URL-safe: unguessable, so a job id alone grants nothing. Never starting with
+ * "-": one id in 64 did, and `underway logs -Xb3…` read it as an option (exit 2).
+ */
 export function newJobId(): string {
-  return randomChars(16);
+  for (;;) {
+    const id = randomChars(16);
+    if (id[0] !== '-') return id;
+  }
 }
 
 /** A token that fences one claim of a job: a worker that lost it can no longer write. */
