@@ -19,7 +19,9 @@ export interface WorkerOptions {
    * Jobs claimed ahead, beyond `concurrency`, and held by this worker until a slot frees. Default
    * 0. For queues of many short jobs: one claim fetches many jobs, and a freed slot starts the next
    * one without a round trip to the store. The cost: a prefetched job shows as `running` from its
-   * claim, and no other worker can take it meanwhile (docs/performance.md).
+   * claim, no other worker can take it meanwhile, and if this process dies the claim counts as an
+   * attempt, as a crash mid-run does (the reaper queues it again while attempts remain; a job
+   * with one attempt fails STALLED). A graceful stop hands them back uncounted (docs/performance.md).
    */
   prefetch?: number;
   /** Runs task code. Default: in this process (the sandboxed runner arrives with its own module). */
