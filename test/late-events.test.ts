@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LateEvents } from '../src/store/postgres/events.ts';
 import type { JobEvent } from '../src/store/store.ts';
+import { progressEvent } from './helpers/events.ts';
 
 const status = (jobId: string, value: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'): JobEvent => ({
   type: 'status',
@@ -10,20 +11,7 @@ const status = (jobId: string, value: 'queued' | 'running' | 'succeeded' | 'fail
   status: value,
   cancelRequested: false,
 });
-const progress = (jobId: string): JobEvent => ({
-  type: 'progress',
-  jobId,
-  task: 't',
-  owner: null,
-  progress: {
-    current: 1,
-    total: 2,
-    percent: 50,
-    message: null,
-    etaSeconds: null,
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  },
-});
+const progress = (jobId: string): JobEvent => progressEvent({ jobId, task: 't', owner: null }, 1, 2);
 const log = (jobId: string): JobEvent => ({
   type: 'log',
   jobId,

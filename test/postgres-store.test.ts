@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ListenerState, PostgresStore } from '../src/store/postgres/index.ts';
 import { postgresStore } from '../src/store/postgres/index.ts';
 import type { JobEvent } from '../src/store/store.ts';
+import { progressEvent } from './helpers/events.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 import { describeStore } from './store-conformance.ts';
 
@@ -29,6 +30,22 @@ function heard(store: PostgresStore, match: (event: JobEvent) => boolean): Promi
       }
     });
   });
+}
+
+/**
+ * Three stores on one schema, as three processes would have them: a worker's and a server's,
+ * both listening (the server's events collected), and a third whose enqueue marks a point in time.
+ */
+async function storesOfThreeProcesses() {
+  const schema = db.schema();
+  const [worker, server, marker] = [await open(schema), await open(schema), await open(schema)];
+  await Promise.all([worker.listening(), server.listening()]);
+  const atServer: JobEvent[] = [];
+  server.subscribe((e) => atServer.push(e));
+  const close = async () => {
+    await Promise.all([worker.close(), server.close(), marker.close()]);
+  };
+  return { worker, server, marker, atServer, close };
 }
 
 const statusOf = (id: string, status: string) => (e: JobEvent) =>
@@ -104,35 +121,16 @@ describe('postgres store, beyond the shared contract', () => {
   });
 
   it('carries events between two stores (two processes), each heard exactly once, in order', async () => {
-    const schema = db.schema();
-    const worker = await open(schema);
-    const server = await open(schema);
-    const marker = await open(schema);
+    const { worker, server, marker, atServer, close } = await storesOfThreeProcesses();
     try {
-      await Promise.all([worker.listening(), server.listening()]);
-      const atServer: JobEvent[] = [];
       const atWorker: JobEvent[] = [];
-      server.subscribe((e) => atServer.push(e));
       worker.subscribe((e) => atWorker.push(e));
       const { job: created } = await worker.enqueue({ ...job, owner: 'ann' });
       const succeeded = heard(server, statusOf(created.id, 'succeeded'));
       const [claimed] = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 10_000 });
       if (!claimed) throw new Error('no claim');
       for (let i = 1; i <= 5; i++) {
-        worker.publish({
-          type: 'progress',
-          jobId: created.id,
-          task: 'demo',
-          owner: 'ann',
-          progress: {
-            current: i,
-            total: 5,
-            percent: i * 20,
-            message: null,
-            etaSeconds: null,
-            updatedAt: new Date().toISOString(),
-          },
-        });
+        worker.publish(progressEvent({ jobId: created.id, task: 'demo', owner: 'ann' }, i, 5));
       }
       const at = new Date().toISOString();
       worker.publish({
@@ -162,39 +160,20 @@ describe('postgres store, beyond the shared contract', () => {
       expect(remote.filter((k) => k !== 'progress')).toEqual(['queued', 'running', 'log', 'succeeded']);
       expect(atServer.filter((e) => e.type === 'progress').at(-1)).toMatchObject({ progress: { current: 5 } });
     } finally {
-      await Promise.all([worker.close(), server.close(), marker.close()]);
+      await close();
     }
   });
 
   it("a job's last event heard elsewhere is its end, even with its running and progress still being sent", async () => {
-    const schema = db.schema();
-    const worker = await open(schema);
-    const server = await open(schema);
-    const marker = await open(schema);
+    const { worker, server, marker, atServer, close } = await storesOfThreeProcesses();
     try {
-      await Promise.all([worker.listening(), server.listening()]);
-      const atServer: JobEvent[] = [];
-      server.subscribe((e) => atServer.push(e));
       const ids: string[] = [];
       // Many jobs, each ended right after its claim and a progress update: their running and
       // progress events are still in the publisher when the finish's own NOTIFY goes out.
       for (let i = 0; i < 20; i++) ids.push((await worker.enqueue(job)).job.id);
       const claimed = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 20, leaseMs: 10_000 });
       for (const { job: claimedJob } of claimed) {
-        worker.publish({
-          type: 'progress',
-          jobId: claimedJob.id,
-          task: 'demo',
-          owner: null,
-          progress: {
-            current: 1,
-            total: 2,
-            percent: 50,
-            message: null,
-            etaSeconds: null,
-            updatedAt: new Date().toISOString(),
-          },
-        });
+        worker.publish(progressEvent({ jobId: claimedJob.id, task: 'demo', owner: null }, 1, 2));
       }
       await Promise.all(claimed.map(({ lease }) => worker.finish(lease, { status: 'succeeded', result: null })));
       // Closing sends what the worker still had to publish; the marker's NOTIFY commits after it.
@@ -208,7 +187,7 @@ describe('postgres store, beyond the shared contract', () => {
         expect(events.filter((e) => e.type === 'status' && e.status === 'succeeded')).toHaveLength(1);
       }
     } finally {
-      await Promise.all([worker.close(), server.close(), marker.close()]);
+      await close();
     }
   });
 

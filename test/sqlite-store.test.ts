@@ -7,6 +7,7 @@ import { StoreError } from '../src/core/errors.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import { APPLICATION_ID, MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import type { JobEvent } from '../src/store/store.ts';
+import { progressEvent } from './helpers/events.ts';
 import { describeStore } from './store-conformance.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'underway-sqlite-'));
@@ -117,20 +118,7 @@ describe('sqlite store, beyond the shared contract', () => {
     const [claimed] = await writer.claim({ workerId: 'w', tasks: ['t'], limit: 1, leaseMs: 10_000 });
     if (!claimed) throw new Error('no claim');
     for (let i = 1; i <= 3; i++) {
-      writer.publish({
-        type: 'progress',
-        jobId: claimed.job.id,
-        task: 't',
-        owner: null,
-        progress: {
-          current: i,
-          total: 3,
-          percent: null,
-          message: null,
-          etaSeconds: null,
-          updatedAt: new Date().toISOString(),
-        },
-      });
+      writer.publish(progressEvent({ jobId: claimed.job.id, task: 't', owner: null }, i, 3));
     }
     await writer.finish(claimed.lease, { status: 'succeeded', result: 'ok' });
     await done;

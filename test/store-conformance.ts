@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/core/errors.ts';
 import type { JobError, Lease } from '../src/core/job.ts';
 import type { EnqueueInput, JobEvent, Store } from '../src/store/store.ts';
+import { progressEvent } from './helpers/events.ts';
 
 export interface StoreUnderTest {
   /** A fresh, migrated, empty store. */
@@ -421,15 +422,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       const off = store.subscribe((event) => events.push(event));
       const job = await enqueue({ owner: 'ann' });
       const { lease } = await claimOne();
-      const progress = {
-        current: 1,
-        total: 2,
-        percent: 50,
-        message: null,
-        etaSeconds: null,
-        updatedAt: new Date().toISOString(),
-      };
-      store.publish({ type: 'progress', jobId: job.id, task: 'demo', owner: 'ann', progress });
+      store.publish(progressEvent({ jobId: job.id, task: 'demo', owner: 'ann' }, 1, 2));
       await store.finish(lease, { status: 'succeeded', result: { ok: true } });
       off();
       await enqueue();
