@@ -77,7 +77,7 @@ export class Worker {
   /**
    * Attempts whose task code runs: what `concurrency` bounds. An attempt whose task has ended
    * but whose outcome is still being written stays in #running (its lease is renewed) but frees
-   * its slot; at most `concurrency` more of those, so a slow store cannot pile them up.
+   * its slot; at most #maxFinishing of those, so a slow store cannot pile them up.
    */
   #busy = 0;
   /** Claimed ahead (`prefetch`), not started yet, oldest first; their leases are renewed with the rest. */
@@ -170,9 +170,8 @@ export class Worker {
     this.#pollTimer = null;
     let nextPollMs = this.#pollMs;
     try {
-      const finishing = this.#running.size - this.#busy;
       const wanted = this.#concurrency - this.#busy + this.#prefetch - this.#waiting.size;
-      const free = finishing < this.#maxFinishing ? wanted : 0;
+      const free = this.#finishing < this.#maxFinishing ? wanted : 0;
       if (free > 0) {
         const claimed = await this.#store.claim({
           workerId: this.id,
@@ -205,9 +204,14 @@ export class Worker {
     }
   }
 
+  /** Attempts whose task has ended and whose outcome is being written. */
+  get #finishing(): number {
+    return this.#running.size - this.#busy;
+  }
+
   /** Room to claim: a free slot with nothing waiting for it, or the prefetch half used. */
   #wantsMore(): boolean {
-    if (this.#running.size - this.#busy >= this.#maxFinishing) return false;
+    if (this.#finishing >= this.#maxFinishing) return false;
     return this.#waiting.size === 0 ? this.#busy < this.#concurrency : this.#waiting.size <= this.#prefetch / 2;
   }
 

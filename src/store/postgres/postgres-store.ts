@@ -114,6 +114,9 @@ class PgStore implements PostgresStore {
   readonly #hub = new EventHub();
   readonly #publisher: NotifyPublisher;
   readonly #late = new LateEvents();
+  /** How this store's own NOTIFY payloads begin (the publisher's) and end (the trigger's jsonb text). */
+  readonly #ownHead = `{"o":${JSON.stringify(this.#origin)},`;
+  readonly #ownTail = `"o": ${JSON.stringify(this.#origin)}}`;
   /**
    * Two finish statements at a time: each waits ~1-2 ms for its commit's WAL flush, and with one
    * the next batch waited through it (docs/performance.md). Their rows are disjoint, and the
@@ -196,6 +199,16 @@ class PgStore implements PostgresStore {
     }
   }
 
+  /** A query on the app's own client (inside its transaction) when given, else on this store's pool. */
+  async #queryOn<R>(client: PgQueryable | undefined, sql: string, values: unknown[]): Promise<R[]> {
+    if (!client) return this.#query<R>(sql, values);
+    try {
+      return (await client.query(sql, values)).rows as R[];
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+  }
+
   /** Jobs from rows, each status change delivered in-process (other processes hear the trigger's NOTIFY). */
   #announce(rows: JobRow[]): Job[] {
     const jobs = rows.map(toJob);
@@ -229,15 +242,8 @@ class PgStore implements PostgresStore {
     const sql = plain ? this.#sql.enqueueNew : this.#sql.enqueue;
     const values = plain ? [...params.slice(0, 5), ...params.slice(6)] : params;
     const run = async (): Promise<(JobRow & { created: boolean }) | undefined> => {
-      const rows = options.client
-        ? await options.client.query(sql, values).then(
-            (result) => result.rows as (JobRow & { created: boolean })[],
-            (error: unknown) => {
-              throw storeError(error, this.#where);
-            },
-          )
-        : await this.#query<JobRow & { created: boolean }>(sql, values);
-      return plain && rows[0] ? { ...rows[0], created: true } : rows[0];
+      const [row] = await this.#queryOn<JobRow & { created: boolean }>(options.client, sql, values);
+      return plain && row ? { ...row, created: true } : row;
     };
     // Empty only when the job holding the dedupe key finished in between: then the key is free.
     for (let attempt = 1; attempt <= 5; attempt++) {
@@ -270,14 +276,7 @@ class PgStore implements PostgresStore {
       column((i) => i.retryOf ?? null),
       column((i) => i.runAt ?? null),
     ];
-    const run = async <R>(sql: string, values: unknown[]): Promise<R[]> => {
-      if (!options.client) return this.#query<R>(sql, values);
-      try {
-        return (await options.client.query(sql, values)).rows as R[];
-      } catch (error) {
-        throw storeError(error, this.#where);
-      }
-    };
+    const run = <R>(sql: string, values: unknown[]) => this.#queryOn<R>(options.client, sql, values);
     const inserted = new Map((await run<JobRow>(this.#sql.enqueueMany, params)).map((row) => [row.id, row]));
     const skippedKeys = inputs.flatMap((input, n) =>
       inserted.has(ids[n] as string) ? [] : [input.dedupeKey as string],
@@ -536,8 +535,7 @@ class PgStore implements PostgresStore {
    * origin first; the trigger's jsonb text has it last (jsonb orders keys by length, then bytes).
    */
   #isOwn(text: string): boolean {
-    const origin = JSON.stringify(this.#origin);
-    return text.startsWith(`{"o":${origin},`) || text.endsWith(`"o": ${origin}}`);
+    return text.startsWith(this.#ownHead) || text.endsWith(this.#ownTail);
   }
 
   #deliverRemote(event: JobEvent): void {

@@ -30,13 +30,6 @@ export function jobQueries(t: Tables) {
       SELECT ${cols}, false AS created FROM ${t.jobs} j
       WHERE $6::text IS NOT NULL AND j.dedupe_key = $6 AND j.status IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM ins)`,
 
-    /**
-     * The claim: one statement, one round trip; why this shape is in docs/postgres.md. The due jobs
-     * (`FOR UPDATE SKIP LOCKED`, oldest first) come from a function that keeps the plan an index walk (migration 3).
-     * Its commit does not wait for the WAL flush: a claim lost in a server crash leaves the job
-     * queued, to be run again, as when a worker dies (at least once either way); the finish that
-     * records a result is a normal commit, and flushing it flushes the claim before it.
-     */
     /** The common case, no dedupe key: a plain insert (a new job has no artifacts to read). */
     enqueueNew: `
       INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at)
@@ -62,6 +55,13 @@ export function jobQueries(t: Tables) {
     /** The queued or running jobs holding these dedupe keys. */
     dedupeHolders: `SELECT ${cols} FROM ${t.jobs} j WHERE j.dedupe_key = ANY($1::text[]) AND j.status IN ('queued', 'running')`,
 
+    /**
+     * The claim: one statement, one round trip; why this shape is in docs/postgres.md. The due jobs
+     * (`FOR UPDATE SKIP LOCKED`, oldest first) come from a function that keeps the plan an index walk (migration 3).
+     * Its commit does not wait for the WAL flush: a claim lost in a server crash leaves the job
+     * queued, to be run again, as when a worker dies (at least once either way); the finish that
+     * records a result is a normal commit, and flushing it flushes the claim before it.
+     */
     claim: `
       UPDATE ${t.jobs} j
       SET status = 'running', attempt = j.attempt + 1, started_at = now(), worker_id = $1,
