@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { ownSources } from './vitest.config.ts';
 
 /**
  * `npm run test:chaos`: the reliability and security proofs at full size (docs/reliability.md).
@@ -13,6 +14,7 @@ process.env.UNDERWAY_CHAOS_PG_RESTART ??= '1';
 process.env.UNDERWAY_CHAOS_FIGURES ??= join(tmpdir(), `underway-chaos-figures-${process.pid}.jsonl`);
 
 export default defineConfig({
+  resolve: { alias: ownSources },
   test: {
     include: ['test/chaos/**/*.test.ts', 'test/fuzz*.test.ts', 'test/hostile*.test.ts', 'test/access*.test.ts'],
     testTimeout: 600_000,

@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// Loads TypeScript (underway's own sources and the user's underway.config.ts) through tsx.
-import { register } from 'tsx/esm/api';
+// The compiled CLI (npm run build). A TypeScript underway.config.ts is loaded through tsx, by the CLI itself.
+import { main } from '../dist/cli/main.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
 await main(process.argv.slice(2));

@@ -13,9 +13,9 @@
  * - `UNDERWAY_WEBHOOK_URL` + `UNDERWAY_WEBHOOK_SECRET`: announce finished jobs
  */
 import { join, resolve } from 'node:path';
-import { dataDir, defineConfig } from '../../src/config/index.ts';
-import type { HttpOptions, TokenEntry } from '../../src/http/index.ts';
-import { sqliteStore } from '../../src/store/sqlite/index.ts';
+import { dataDir, defineConfig } from 'underway/config';
+import type { HttpOptions, TokenEntry } from 'underway/http';
+import { sqliteStore } from 'underway/sqlite';
 import { ensureSampleFiles, persistentSecret } from './setup.ts';
 import { BACKUP_FILE, backupConsoleTasks, type ReadBackup } from './tasks/index.ts';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { create } from 'tar';
+import { defineTask } from 'underway';
 import { z } from 'zod';
-import { defineTask } from '../../../src/index.ts';
 import { DEMO_ENV, folderInside, resolveInside, walk } from './paths.ts';
 
 /** The artifact every backup job leaves, and every restore reads. */

@@ -1,4 +1,4 @@
-import type { AnyTask } from '../../../src/index.ts';
+import type { AnyTask } from 'underway';
 import { backupTask } from './backup.ts';
 import { type ReadBackup, restoreTask } from './restore.ts';
 import { searchTask } from './search.ts';

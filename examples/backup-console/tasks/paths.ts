@@ -1,7 +1,7 @@
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { PermanentJobError } from 'underway';
 import { z } from 'zod';
-import { PermanentJobError } from '../../../src/index.ts';
 
 /**
  * What a sandboxed child needs from the worker's environment: the config module is loaded again

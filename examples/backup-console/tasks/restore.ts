@@ -3,8 +3,8 @@ import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar';
+import { defineTask, type Job, PermanentJobError } from 'underway';
 import { z } from 'zod';
-import { defineTask, type Job, PermanentJobError } from '../../../src/index.ts';
 import { DEMO_ENV, folderInside, resolveInside } from './paths.ts';
 
 /** Finds a backup job's archive: the job (for its entry count) and the file's bytes. */

@@ -1,5 +1,5 @@
+import { defineTask } from 'underway';
 import { z } from 'zod';
-import { defineTask } from '../../../src/index.ts';
 import { DEMO_ENV, folderInside, resolveInside, walk } from './paths.ts';
 
 const MAX_MATCHES = 200;

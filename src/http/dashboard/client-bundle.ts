@@ -2,10 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
+/** Running from the TypeScript sources (this repository's tests and demo), not from the built package. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+
 /** The browser bundle's entry: the SDK, the web components and the dashboard's page script. */
 export const CLIENT_ENTRY = fileURLToPath(new URL('../../client/bundle.ts', import.meta.url));
-/** Where `scripts/build-client.ts` writes it, and where a server without esbuild looks for it. */
-export const CLIENT_BUILT = fileURLToPath(new URL('../../../dist/client/underway-client.js', import.meta.url));
+/** Where `npm run build` writes the bundle: beside the compiled client, in the package's dist/. */
+export const CLIENT_BUILT = fileURLToPath(
+  new URL(FROM_SOURCE ? '../../../dist/client/underway-client.js' : '../../client/underway-client.js', import.meta.url),
+);
 
 export interface ClientBundle {
   text: string;
@@ -13,8 +18,9 @@ export interface ClientBundle {
 }
 
 /**
- * Bundles src/client into one minified ES module with esbuild (installed with tsx). It takes
- * about 20 ms, so servers build it on first use instead of needing a build step before `npm start`.
+ * Bundles src/client into one minified ES module with esbuild (a development dependency). The
+ * build (scripts/build.ts) runs it once; from the sources it runs on first use (~20 ms), so a
+ * change to src/client shows without a build step.
  */
 export async function buildClientBundle(): Promise<string> {
   const esbuild = await import('esbuild');
@@ -35,18 +41,13 @@ export async function buildClientBundle(): Promise<string> {
 
 let cached: Promise<ClientBundle> | null = null;
 
-/** The bundle, built once per process (or read from dist/ when esbuild is not installed). */
+/** The bundle, read once per process: the prebuilt file in the package, built in memory from the sources. */
 export function clientBundle(): Promise<ClientBundle> {
-  cached ??= buildClientBundle()
-    .catch(async (error: unknown) => {
-      try {
-        return await readFile(CLIENT_BUILT, 'utf8');
-      } catch {
-        throw error;
-      }
-    })
-    .then((text) => ({ text, etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 22)}"` }));
-  // A failed build is not kept: the next request tries again.
+  cached ??= (FROM_SOURCE ? buildClientBundle() : readFile(CLIENT_BUILT, 'utf8')).then((text) => ({
+    text,
+    etag: `"${createHash('sha256').update(text).digest('base64url').slice(0, 22)}"`,
+  }));
+  // A failed read is not kept: the next request tries again.
   cached.catch(() => {
     cached = null;
   });
