@@ -27,7 +27,9 @@ export type {
   SandboxOptions,
   Task,
   TaskContext,
+  TaskJob,
   TaskOptions,
+  TaskParams,
   TaskParamsInput,
   TaskResult,
 } from './core/task.ts';
@@ -35,5 +37,9 @@ export { defineTask, isTask } from './core/task.ts';
 export type { Queue, Started, StartOptions } from './queue/queue.ts';
 export { createQueue } from './queue/queue.ts';
 export type { JobEvent, JobFilter, JobPage, Store } from './store/store.ts';
+export { inProcessRunner } from './worker/in-process-runner.ts';
+export type { JobRunner } from './worker/runner.ts';
+export type { SandboxRunner, SandboxRunnerOptions } from './worker/sandbox/index.ts';
+export { sandboxRunner } from './worker/sandbox/index.ts';
 export type { WorkerOptions } from './worker/worker.ts';
 export { createWorker, Worker } from './worker/worker.ts';

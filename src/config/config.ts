@@ -19,23 +19,25 @@ export interface UnderwayConfig {
    * Where jobs live. Default: SQLite at `$UNDERWAY_DATA_DIR/underway.db` (`./data`). A function is
    * called once per process, so a config can be imported without opening anything.
    */
-  store?: Store | (() => Store);
-  worker?: {
-    /** Jobs run at once per worker process. Default 4. */
-    concurrency?: number;
-    /** Jobs claimed ahead of free slots, for queues of many short jobs. Default 0 (see WorkerOptions.prefetch). */
-    prefetch?: number;
-    leaseMs?: number;
-    pollMs?: number;
-    /** Seconds a stopping worker waits for running jobs before handing them back. Default 10. */
-    shutdownGraceSeconds?: number;
-    cancelGraceMs?: number;
-    maxLogLines?: number;
-  };
+  store?: Store | (() => Store) | undefined;
+  worker?:
+    | {
+        /** Jobs run at once per worker process. Default 4. */
+        concurrency?: number | undefined;
+        /** Jobs claimed ahead of free slots, for queues of many short jobs. Default 0 (see WorkerOptions.prefetch). */
+        prefetch?: number | undefined;
+        leaseMs?: number | undefined;
+        pollMs?: number | undefined;
+        /** Seconds a stopping worker waits for running jobs before handing them back. Default 10. */
+        shutdownGraceSeconds?: number | undefined;
+        cancelGraceMs?: number | undefined;
+        maxLogLines?: number | undefined;
+      }
+    | undefined;
   /** How long finished jobs are kept: succeeded 7 days, failed and cancelled 30 days by default. */
-  retention?: { succeededDays?: number; failedDays?: number };
+  retention?: Retention | undefined;
   /** Options for the HTTP API (and later the dashboard): see `HttpOptions` in underway/http and docs/http.md. */
-  http?: HttpOptions;
+  http?: HttpOptions | undefined;
 }
 
 export function defineConfig(config: UnderwayConfig): UnderwayConfig {
@@ -64,5 +66,10 @@ export function retentionOf(config: UnderwayConfig): {
 } {
   const tasks: Record<string, Retention> = {};
   for (const task of config.tasks) if (task.retention) tasks[task.name] = task.retention;
-  return { ...DEFAULT_RETENTION, ...config.retention, tasks };
+  // Not a spread: a setting given as `undefined` keeps its default.
+  return {
+    succeededDays: config.retention?.succeededDays ?? DEFAULT_RETENTION.succeededDays,
+    failedDays: config.retention?.failedDays ?? DEFAULT_RETENTION.failedDays,
+    tasks,
+  };
 }

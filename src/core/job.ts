@@ -93,14 +93,23 @@ export interface ArtifactInfo {
   createdAt: IsoDate;
 }
 
-export interface Job {
+/**
+ * A job as the store holds it. `Params` and `Result` are `unknown` for a job read by id (any task's);
+ * `queue.start(task, …)` types them from the task (`TaskJob<typeof task>`, in core/task.ts).
+ */
+export interface Job<Params = unknown, Result = unknown> {
   id: string;
   task: string;
   status: JobStatus;
   progress: JobProgress | null;
-  /** As given, with secret fields replaced by "[redacted]". */
-  params: unknown;
-  result: unknown;
+  /**
+   * The params as stored: validated (the schema's output, defaults applied), then kept as JSON, so
+   * a `Date` reads back as its ISO string. A field the schema marks `secret(...)` holds its sealed
+   * envelope, a `"[redacted:v1:…]"` string, whatever its type says: only the task sees its value.
+   */
+  params: Params;
+  /** What the task returned, as JSON; null until the job has succeeded (and when it returned nothing). */
+  result: Result | null;
   error: JobError | null;
   attempt: number;
   maxAttempts: number;

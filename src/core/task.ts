@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Backoff } from './backoff.ts';
-import type { ArtifactInfo } from './job.ts';
+import type { ArtifactInfo, Job } from './job.ts';
 
 /** What an artifact can be written from. `{ path }` copies (moves, when it can) a finished file. */
 export type ArtifactSource = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | { path: string };
@@ -30,7 +30,7 @@ export interface TaskContext {
   /** Throws the abort reason if the job was cancelled (or timed out); call it between steps. */
   throwIfCancelled(): void;
   /** Stores a file the job produced, downloadable as `/api/jobs/:id/artifacts/:name`. */
-  artifact(name: string, source: ArtifactSource, options?: { contentType?: string }): Promise<ArtifactInfo>;
+  artifact(name: string, source: ArtifactSource, options?: { contentType?: string | undefined }): Promise<ArtifactInfo>;
   /**
    * Runs a program (no shell) and waits for it: what it prints goes to the job's log line by line,
    * and comes back in the result. A non-zero exit is not an error: check `code`. When the job is
@@ -43,17 +43,17 @@ export interface TaskContext {
   exec(command: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
 }
 
-/** Options of `ctx.exec`. */
+/** Options of `ctx.exec`; `undefined` means the default. */
 export interface ExecOptions {
-  cwd?: string;
+  cwd?: string | undefined;
   /** The program's environment. Default: the task's own (in the sandbox, its clean environment). */
-  env?: Readonly<Record<string, string | undefined>>;
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Written to the program's stdin, which is then closed. Default: stdin is empty. */
-  input?: string | Uint8Array;
+  input?: string | Uint8Array | undefined;
   /** Characters of each stream kept in the result (the log gets everything). Default 1 MiB. */
-  maxOutput?: number;
+  maxOutput?: number | undefined;
   /** False: do not copy the program's output to the job's log. Default true. */
-  log?: boolean;
+  log?: boolean | undefined;
 }
 
 /** How a program run by `ctx.exec` ended. */
@@ -73,37 +73,39 @@ export type SandboxOptions =
   | false
   | {
       /** V8 heap limit of the child, in MB (`--max-old-space-size`); past it the job fails CRASHED. */
-      heapMb?: number;
+      heapMb?: number | undefined;
       /** Names of environment variables this task needs, copied from the worker's environment. */
-      env?: readonly string[];
+      env?: readonly string[] | undefined;
     };
 
+/** How long finished jobs are kept; a field left out (or `undefined`) keeps the default. */
 export interface Retention {
   /** Days a succeeded job is kept. */
-  succeededDays?: number;
+  succeededDays?: number | undefined;
   /** Days a failed or cancelled job is kept (longer: someone may want to know why). */
-  failedDays?: number;
+  failedDays?: number | undefined;
 }
 
+/** What `defineTask` takes. An optional setting left out or `undefined` takes its default. */
 export interface TaskOptions<Schema extends z.ZodType, Result> {
   /** Unique, stable name, e.g. `backup.create`. Jobs refer to it, so renaming orphans them. */
   name: string;
   /** Shown in the dashboard and `GET /api/tasks`. */
-  description?: string;
+  description?: string | undefined;
   /** The params, as a zod schema: validated on enqueue, published as JSON Schema. */
   params: Schema;
   /** Does the work. Return = success; throw = retry while attempts remain. */
   run(params: z.output<Schema>, ctx: TaskContext): Promise<Result> | Result;
   /** Whole-attempt time limit. Default: none. */
-  timeoutSeconds?: number;
+  timeoutSeconds?: number | undefined;
   /** Fail the attempt (STALLED) when it reports no progress for this long. Default: none. */
-  stallSeconds?: number;
+  stallSeconds?: number | undefined;
   /** Attempts in all, including the first. Default 3. */
-  maxAttempts?: number;
-  backoff?: Backoff;
-  retention?: Retention;
+  maxAttempts?: number | undefined;
+  backoff?: Backoff | undefined;
+  retention?: Retention | undefined;
   /** Sandbox settings for this task's jobs, or `false` to run them in-process. Default: sandboxed. */
-  sandbox?: SandboxOptions;
+  sandbox?: SandboxOptions | undefined;
 }
 
 /** A task as the worker and the HTTP layer see it, params and result types erased. */
@@ -116,8 +118,22 @@ export type AnyTask = Task<z.ZodType, any>;
 
 /** The params a caller passes when starting a job of this task (before defaults apply). */
 export type TaskParamsInput<T> = T extends Task<infer S, unknown> ? z.input<S> : never;
-/** What the task's `run` resolves to. */
-export type TaskResult<T> = T extends Task<z.ZodType, infer R> ? Awaited<R> : never;
+/**
+ * The params of this task's jobs as stored: the schema's output (defaults applied). Secret fields
+ * are stored sealed, as `"[redacted:v1:…]"` strings, which this type does not show (see `Job.params`).
+ */
+export type TaskParams<T> = T extends Task<infer S, unknown> ? z.output<S> : never;
+/** What the task's `run` resolves to; `unknown` for a task whose type was erased (`AnyTask`). */
+export type TaskResult<T> = T extends Task<z.ZodType, infer R> ? (0 extends 1 & R ? unknown : Awaited<R>) : never;
+/**
+ * A job of this task, with its params and result typed: what `queue.start(task, …)` returns.
+ * A job read by id is a plain `Job`; a caller that knows its task may narrow it to this.
+ *
+ * @example
+ * const job = (await queue.get(id)) as TaskJob<typeof report> | null;
+ * if (job?.status === 'succeeded') console.log(job.result?.days);
+ */
+export type TaskJob<T> = Job<TaskParams<T>, TaskResult<T>>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 

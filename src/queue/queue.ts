@@ -2,26 +2,31 @@ import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts
 import { isTerminal, type Job, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import { type SecretKeySource, sealSecrets } from '../core/secrets.ts';
-import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskParamsInput } from '../core/task.ts';
+import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskJob, type TaskParamsInput } from '../core/task.ts';
 import type { EnqueueInput, JobFilter, JobPage, Store } from '../store/store.ts';
 
+/** How to start a job. Every option may be `undefined`, meaning the default: handy with values that may be absent. */
 export interface StartOptions {
   /** Who started it; decides who may see it. */
-  owner?: string | null;
+  owner?: string | null | undefined;
   /** While a queued or running job holds this key, starting another returns that job instead. */
-  dedupeKey?: string | null;
+  dedupeKey?: string | null | undefined;
   /** Start no earlier than this many seconds from now. */
-  delaySeconds?: number;
+  delaySeconds?: number | undefined;
   /** Start no earlier than this moment. */
-  runAt?: Date | string;
+  runAt?: Date | string | undefined;
   /** Attempts in all; default the task's (3). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Time limit for each attempt; default the task's. */
-  timeoutSeconds?: number;
+  timeoutSeconds?: number | undefined;
 }
 
-export interface Started {
-  job: Job;
+/**
+ * What starting a job answers. `T` is the task started: the job's params and result are typed
+ * from it (see `TaskJob`); for a task given by name they are `unknown`.
+ */
+export interface Started<T = AnyTask> {
+  job: TaskJob<T>;
   /** False when a job with the same dedupe key was already queued or running (and is returned). */
   created: boolean;
 }
@@ -36,12 +41,18 @@ export interface Queue {
   readonly tasks: TaskRegistry;
   /**
    * Validates the params against the task's schema and enqueues a job; never waits for the job.
+   * Given the task itself, the job is typed from it (`TaskJob<typeof task>`: its params as stored,
+   * its result, null until it succeeds); given a task name, it is a plain `Job`.
    *
    * @example
    * const { job } = await queue.start(backup, { dir: '/srv/site' }, { owner: user.id });
    * return Response.redirect(`/jobs/${job.id}`, 303);
    */
-  start<T extends AnyTask>(task: T | string, params: TaskParamsInput<T>, options?: StartOptions): Promise<Started>;
+  start<T extends AnyTask>(
+    task: T | string,
+    params: NoInfer<TaskParamsInput<T>>,
+    options?: StartOptions,
+  ): Promise<Started<T>>;
   /**
    * Starts many jobs of one task with one store call (one statement on PostgreSQL): all are
    * validated first, and one bad item rejects the batch, naming it; then all are added or none.
@@ -51,14 +62,14 @@ export interface Queue {
    */
   startMany<T extends AnyTask>(
     task: T | string,
-    items: readonly (StartOptions & { params: TaskParamsInput<T> })[],
-  ): Promise<Started[]>;
+    items: readonly (StartOptions & { params: NoInfer<TaskParamsInput<T>> })[],
+  ): Promise<Started<T>[]>;
   get(id: string): Promise<Job | null>;
   list(filter?: JobFilter): Promise<JobPage>;
   /** Asks a queued or running job to stop; a ConflictError when it already ended. */
   cancel(id: string): Promise<Job>;
   /** Starts a failed or cancelled job again, as a new job; a ConflictError for any other. */
-  retry(id: string, options?: { owner?: string | null }): Promise<Job>;
+  retry(id: string, options?: { owner?: string | null | undefined }): Promise<Job>;
   /** Forgets a finished job with its logs and artifacts; a ConflictError while it is unfinished. */
   remove(id: string): Promise<void>;
 }
@@ -67,7 +78,7 @@ export function createQueue(options: {
   store: Store;
   tasks: readonly AnyTask[] | TaskRegistry;
   /** Seals the params a task's schema marks `secret(...)`. Default: UNDERWAY_SECRET_KEY or the data folder's key file (see core/secrets.ts). */
-  secretKey?: SecretKeySource;
+  secretKey?: SecretKeySource | undefined;
 }): Queue {
   const { store } = options;
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
@@ -96,10 +107,14 @@ export function createQueue(options: {
   return {
     store,
     tasks,
-    async start(taskOrName, params, startOptions = {}) {
-      return store.enqueue(toInput(taskOf(taskOrName), params, startOptions));
+    async start<T extends AnyTask>(taskOrName: T | string, params: unknown, startOptions: StartOptions = {}) {
+      // The job holds what the task's schema made of these params: typed as the task's (Started<T>).
+      return (await store.enqueue(toInput(taskOf(taskOrName), params, startOptions))) as Started<T>;
     },
-    async startMany(taskOrName, items) {
+    async startMany<T extends AnyTask>(
+      taskOrName: T | string,
+      items: readonly (StartOptions & { params: NoInfer<TaskParamsInput<T>> })[],
+    ) {
       const task = taskOf(taskOrName);
       const inputs = items.map(({ params, ...startOptions }, index) => {
         try {
@@ -109,7 +124,7 @@ export function createQueue(options: {
           throw new ValidationError(`Job ${index + 1} of ${items.length}: ${error.message}`, error.issues);
         }
       });
-      return store.enqueueMany(inputs);
+      return (await store.enqueueMany(inputs)) as Started<T>[];
     },
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),

@@ -38,17 +38,17 @@ import { type Tables, tablesFor } from './tables.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database`; without it, pg reads the PG* environment variables. */
-  connectionString?: string;
+  connectionString?: string | undefined;
   /** The schema holding underway's tables, created when absent. Default `underway`. */
-  schema?: string;
+  schema?: string | undefined;
   /** Connections in this process's pool (the listener has one more of its own). Default 10. */
-  poolSize?: number;
+  poolSize?: number | undefined;
   /** Bring the schema up to date before the first query. Default true. */
-  migrate?: boolean;
+  migrate?: boolean | undefined;
   /** Told when the listening connection is lost and when it listens again (for logs and metrics). */
-  onListenerState?: (state: ListenerState, error?: Error) => void;
+  onListenerState?: ((state: ListenerState, error?: Error) => void) | undefined;
   /** First reconnect delay of the listener, doubling up to 5 s. Default 100 ms. */
-  reconnectDelayMs?: number;
+  reconnectDelayMs?: number | undefined;
 }
 
 /** Anything that runs a query: a `pg.Client`, a `pg.PoolClient`. */

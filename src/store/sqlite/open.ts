@@ -10,9 +10,9 @@ const NOT_A_DATABASE = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT']);
 
 export interface OpenOptions {
   /** How long a statement waits for another process's lock before failing. Default 5000 ms. */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number | undefined;
   /** "normal" (default: safe against process crashes) or "full" (also against power loss). */
-  synchronous?: 'normal' | 'full';
+  synchronous?: 'normal' | 'full' | undefined;
 }
 
 /** Opens (creating when absent) and checks an underway SQLite file. */

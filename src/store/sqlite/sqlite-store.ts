@@ -35,9 +35,9 @@ export interface SqliteStoreOptions extends OpenOptions {
   /** The database file; created with its folder when absent. `:memory:` for a private, throwaway store. */
   file: string;
   /** Where artifacts are kept. Default: a folder beside the file, `<file>-artifacts`. */
-  artifactsDir?: string;
+  artifactsDir?: string | undefined;
   /** Bring the schema up to date on open. Default true. */
-  migrate?: boolean;
+  migrate?: boolean | undefined;
 }
 
 const DAY_MS = 86_400_000;

@@ -20,31 +20,31 @@ export interface SandboxRunnerOptions {
    */
   module: string | URL;
   /** Children alive at most; jobs beyond it wait for one. Default: the CPU count, at least 4 (the worker's default concurrency). */
-  size?: number;
+  size?: number | undefined;
   /**
    * A child is replaced after this many jobs. Default 1,000: a replacement costs ~0.35 s of CPU
    * (Node + tsx), ~0.35 ms a job at that rate; bench/sandbox.ts shows every 100 costing 10x in
    * throughput of empty jobs. 1 forks a fresh process per job.
    */
-  maxJobsPerChild?: number;
+  maxJobsPerChild?: number | undefined;
   /** A child whose resident memory passes this after a job is replaced. Default 512 MB. */
-  maxRssMb?: number;
+  maxRssMb?: number | undefined;
   /** Heap limit for tasks that set none (`--max-old-space-size`). Default: Node's. */
-  heapMb?: number;
+  heapMb?: number | undefined;
   /** Names of environment variables copied to every child, besides DEFAULT_ENV_ALLOW. */
-  env?: readonly string[];
+  env?: readonly string[] | undefined;
   /** Environment variables set in every child, with these values. */
-  setEnv?: Readonly<Record<string, string>>;
+  setEnv?: Readonly<Record<string, string>> | undefined;
   /** More Node flags for the children. (tsx is added by itself when TypeScript must load.) */
-  execArgv?: readonly string[];
+  execArgv?: readonly string[] | undefined;
   /** Working folder of the children. Default: the worker's. */
-  cwd?: string;
+  cwd?: string | undefined;
   /** After SIGTERM, how long a child (and its process group) gets before SIGKILL. Default 2 s. */
-  termGraceMs?: number;
+  termGraceMs?: number | undefined;
   /** How long a child may take to load the module. Default 30 s. */
-  startTimeoutMs?: number;
+  startTimeoutMs?: number | undefined;
   /** Output lines kept per job (the rest is dropped, with one line saying so). Default 10,000. */
-  maxLogLines?: number;
+  maxLogLines?: number | undefined;
 }
 
 /** The sandboxed runner, with a look at its children for tests and diagnostics. */
