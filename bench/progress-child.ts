@@ -66,7 +66,7 @@ if (input.role === 'underway-server') {
   const store = postgresStore({ connectionString: input.pgUrl, schema: 'underway' });
   await store.listening();
   const task = defineTask({ name: 'progress', params: z.object({}), run: async () => {} });
-  const underway = createUnderway({ store, tasks: [task], logger: quiet, rateLimit: false });
+  const underway = createUnderway({ mountPath: '', store, tasks: [task], logger: quiet, rateLimit: false });
   const running = await serveHttp(underway, { port: 0, logger: quiet });
   process.stdout.write(`ready ${running.url}\n`);
   process.once('SIGTERM', () => {

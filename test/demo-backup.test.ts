@@ -64,6 +64,7 @@ function start(n: number) {
     },
   });
   const underway = createUnderway({
+    mountPath: '',
     store,
     tasks,
     logger: silent,
@@ -170,7 +171,7 @@ describe('the backup console demo', () => {
       expect(config.tasks.map((t) => t.name)).toEqual(['backup.create', 'backup.restore', 'files.search']);
       const store = typeof config.store === 'function' ? config.store() : (config.store as Store);
       open.store = store;
-      const underway = createUnderway({ store, tasks: config.tasks, logger: silent, ...config.http });
+      const underway = createUnderway({ mountPath: '', store, tasks: config.tasks, logger: silent, ...config.http });
       open.underway = underway;
       expect(underway.describeAuth()).toContain('local admin for loopback requests only');
       expect(statSync(join(data, 'files', 'site')).isDirectory()).toBe(true);

@@ -41,6 +41,7 @@ const env = {
 beforeAll(async () => {
   env.store = sqliteStore({ file: dir.file('underway.db') });
   env.underway = createUnderway({
+    mountPath: '',
     store: env.store,
     tasks: [hostile],
     logger: silent,

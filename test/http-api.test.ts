@@ -243,13 +243,23 @@ describe('HTTP API v1 routes', () => {
     const health = await env.call('/healthz', { as: null });
     expect(health.status).toBe(200);
     expect(await json(health)).toEqual({ status: 'ok', store: 'sqlite' });
-    const metrics = await env.call('/metrics', { as: null });
+    // The counters are the host's business: admins and a scraper's token only.
+    expect((await env.call('/metrics', { as: null })).status).toBe(401);
+    expect((await env.call('/metrics', { as: 'alice' })).status).toBe(403);
+    const metrics = await env.call('/metrics', { as: 'admin' });
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
     expect(text).toContain('underway_jobs{task="echo",status="queued"} 1');
     expect(text).toContain('underway_queue_depth 1');
     expect(text).toContain('underway_sse_connections 0');
     expect(text).toMatch(/underway_progress_events_total \d+/);
+    const scraper = setup({ metricsToken: 'scrape-0123456789abcdef' });
+    const scraped = await scraper.call('/metrics', {
+      as: null,
+      headers: { authorization: 'Bearer scrape-0123456789abcdef' },
+    });
+    expect(scraped.status).toBe(200);
+    await scraper.close();
 
     await env.store.close();
     const down = await env.call('/healthz', { as: null });
@@ -264,7 +274,9 @@ describe('HTTP API v1 routes', () => {
     expect(response.status).toBe(200);
     const document = await json(response);
     expect(document.openapi).toBe('3.1.0');
-    expect(document).toEqual(openApiDocument({ basePath: '/api', healthPath: '/healthz', metricsPath: '/metrics' }));
+    expect(document).toEqual(
+      openApiDocument({ basePath: '/api', pagesPath: '', healthPath: '/healthz', metricsPath: '/metrics' }),
+    );
     const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`))
       .sort();

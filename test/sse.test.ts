@@ -125,7 +125,7 @@ describe('server-sent events', () => {
     const id = await startGate('crowd');
     const crowd = Array.from({ length: 200 }, () => open(`${url}/api/jobs/${id}/events`));
     await Promise.all(crowd.map((c) => c.frame('snapshot')));
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth('admin') })).text();
     expect(metrics).toContain('underway_sse_connections 200');
     env.worker();
     await Promise.all(crowd.map((c) => c.frame('status', (d) => d.status === 'running')));
@@ -165,7 +165,7 @@ describe('server-sent events', () => {
       await Promise.all(fast.map((c) => c.until((cl) => cl.frames.length > seq + 3)));
     }
     for (const client of fast) expect(client.frames.filter((f) => f.event === 'log')).toHaveLength(total);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(`${url}/metrics`, { headers: auth('admin') })).text();
     expect(metrics).toContain('underway_sse_dropped_total 1');
     expect(metrics).toContain('underway_sse_connections 3');
     // What the kernel already buffered still arrives; then the stream ends, short of the total.

@@ -136,6 +136,7 @@ describe('webhooks', () => {
     env = setup({ webhooks: { urls: [hook.url], secret: SECRET } });
     // A second server on the same store, with no worker of its own.
     const other = createUnderway({
+      mountPath: '',
       store: env.store,
       tasks: testTasks,
       logger: silent,

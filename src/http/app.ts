@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { TaskRegistry } from '../core/registry.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createQueue, type Queue } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
-import { Authenticator } from './auth.ts';
-import type { AppEnv, Deps } from './context.ts';
+import { Authenticator, type HostRequest } from './auth.ts';
+import { type AppEnv, type Deps, hostOf } from './context.ts';
 import { CsrfGuard } from './csrf.ts';
 import { createStartOrWait, dashboardRoutes, type StartOrWait } from './dashboard/index.ts';
 import { errorHandler, HttpError, notFoundHandler, unauthenticated } from './errors.ts';
-import { toJobJson } from './job-json.ts';
+import { adoptParsedBody } from './host-body.ts';
+import { jobUrls, toJobJson } from './job-json.ts';
 import { HttpMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -19,10 +20,12 @@ import {
   DEFAULT_KEEP_ALIVE_MS,
   DEFAULT_REPLAY_EVENTS,
   DEFAULT_SSE_BUFFER_BYTES,
-  normalizePath,
+  type ResolvedPaths,
+  resolvePaths,
   type UnderwayHttpOptions,
 } from './options.ts';
 import { StartLimiter } from './rate-limit.ts';
+import { assetRoutes } from './routes/assets.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobReadRoutes } from './routes/job-read.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -36,12 +39,31 @@ import { WebhookDispatcher } from './webhooks.ts';
 /** A node request handler; with `next` (Express, Connect) requests outside underway's paths are passed on. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 
+/** What `fetch` takes beside the request: the Node request (for the peer address) and the host's own request. */
+export interface FetchEnv {
+  incoming?: IncomingMessage;
+  host?: HostRequest;
+}
+
 /** The mounted API: one per server process. */
 export interface Underway {
-  /** Fetch-standard handler: Hono (`app.mount`), Next.js route handlers, Bun, Deno. */
-  fetch(request: Request, env?: unknown): Promise<Response>;
-  /** For Express/Fastify/Connect middleware and `node:http` servers. */
+  /** Fetch-standard handler: Next.js route handlers (see `underway/next`), Bun, Deno. Answers every path it is given. */
+  fetch(request: Request, env?: FetchEnv): Promise<Response>;
+  /**
+   * For Express and Connect (`app.use(underway.nodeHandler)`) and `node:http` servers: handles
+   * underway's paths (under `mountPath`) and passes the rest to `next`. Works after the host's
+   * body parsers; `authenticate` gets the host's `req` as `host.node`.
+   */
   nodeHandler: NodeHandler;
+  /**
+   * Like `nodeHandler`, for adapters that know more of the host (the Fastify plugin): `host` is
+   * passed on to `authenticate`. Answers every path it is given.
+   */
+  handleNode(req: IncomingMessage, res: ServerResponse, host: HostRequest): void;
+  /** Hono middleware for a host Hono app (`app.use(underway.hono)`): underway's paths, the rest passed on. */
+  hono: MiddlewareHandler;
+  /** Whether a path (without query) is one of underway's: what `nodeHandler` and `hono` answer. */
+  owns(path: string): boolean;
   /** The Hono app itself (for `app.request()` in tests, or `app.route()` into a host Hono app). */
   app: Hono<AppEnv>;
   /**
@@ -59,8 +81,20 @@ export interface Underway {
    * (docs/dashboard.md). Needs the dashboard (for the waiting page's route and assets).
    */
   startOrWait: StartOrWait;
-  /** Where the API lives, e.g. `/api`. */
+  /**
+   * Where a job lives: its page (for a redirect after starting it), its JSON, its event stream.
+   *
+   * @example
+   * const { job } = await underway.queue.start(report, { month }, { owner: req.user.id });
+   * res.redirect(303, underway.urls(job.id).page); // /underway/jobs/ID
+   */
+  urls(id: string): { page: string; self: string; events: string; logs: string };
+  /** Where everything of underway lives, e.g. `/underway` (docs/http.md). */
+  mountPath: string;
+  /** Where the API lives, e.g. `/underway/api`. */
   basePath: string;
+  /** Every path, resolved: mount, API, pages, health, metrics. */
+  paths: ResolvedPaths;
   /** How callers are recognised, in words, for the startup log. */
   describeAuth(): string;
   /** Ends event streams, stops webhook retries and the store subscription. Does not close the store. */
@@ -72,13 +106,14 @@ export interface Underway {
  *
  * @example
  * const underway = createUnderway({ store, tasks: [backup], auth: { authenticate: sessionUser } });
- * expressApp.use(underway.nodeHandler);               // Express: before any body parser
+ * expressApp.use(underway.nodeHandler);               // /underway/api, /underway/jobs/ID, …
  * const worker = createWorker({ store: underway.store, tasks: [backup] }).start();
  */
 export function createUnderway(options: UnderwayHttpOptions): Underway {
   const log: Logger = options.logger ?? createLogger({ name: 'underway-http' });
-  const basePath = normalizePath(options.basePath ?? '/api');
-  const paths = { basePath, pagesPath: normalizePath(options.pagesPath ?? '') };
+  const resolved = resolvePaths(options);
+  const { basePath } = resolved;
+  const paths = { basePath, pagesPath: resolved.pagesPath };
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
   const metrics = new HttpMetrics();
   const render = (job: Parameters<typeof toJobJson>[0]) => toJobJson(job, { paths, tasks, detail: true });
@@ -110,20 +145,45 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     paths,
     log,
   };
-  const app = buildApp(deps, options);
-  const owns = ownedPaths(basePath, options);
-  const listener = getRequestListener((request, env) => app.fetch(request, env), { overrideGlobalObjects: false });
+  const app = buildApp(deps, options, resolved);
+  const owns = ownedPaths(resolved, options.dashboard !== false);
+  // The host's request rides on the Node request into Hono's env (the listener builds the env).
+  const hosts = new WeakMap<IncomingMessage, HostRequest>();
+  const listener = getRequestListener(
+    (request, env) => {
+      const incoming = env.incoming as IncomingMessage;
+      return app.fetch(request, { incoming, host: hosts.get(incoming) ?? { node: incoming } });
+    },
+    { overrideGlobalObjects: false },
+  );
+  const handleNode = (req: IncomingMessage, res: ServerResponse, host: HostRequest) => {
+    // Express keeps the full path in originalUrl and strips its mount point from url.
+    req.url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    hosts.set(req, host);
+    adoptParsedBody(req).then(
+      () => listener(req, res),
+      (error: unknown) => {
+        log.error({ err: error }, "could not read the body the host app's parser left");
+        res.statusCode = 400;
+        res.end();
+      },
+    );
+  };
 
   return {
-    fetch: async (request, env) => app.fetch(request, env as AppEnv['Bindings']),
+    fetch: async (request, env) => app.fetch(request, env ?? {}),
     nodeHandler(req, res, next) {
-      // Express keeps the full path in originalUrl and strips its mount point from url.
       const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
       if (next && !owns(url.split('?')[0] ?? '/')) return next();
-      req.url = url;
-      adoptParsedBody(req);
-      void listener(req, res);
+      handleNode(req, res, { node: req });
     },
+    handleNode,
+    hono: async (c, next) => {
+      if (!owns(c.req.path)) return next();
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      return app.fetch(c.req.raw, { incoming, host: { hono: c, ...(incoming ? { node: incoming } : {}) } });
+    },
+    owns,
     app,
     store,
     queue: deps.queue,
@@ -132,7 +192,13 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
       ...dashboardOptions(options),
       title: dashboardOptions(options).title ?? 'underway',
     }),
+    urls(id) {
+      const { artifact: _, ...urls } = jobUrls(id, paths);
+      return urls;
+    },
+    mountPath: resolved.mountPath,
     basePath,
+    paths: resolved,
     describeAuth: () => deps.auth.describe(),
     async close() {
       fanout.close();
@@ -141,7 +207,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
   };
 }
 
-function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
+function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const onError = errorHandler(deps.log);
   app.onError(onError);
@@ -153,10 +219,9 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
     if (!c.res.headers.has('X-Content-Type-Options')) c.res.headers.set('X-Content-Type-Options', 'nosniff');
   });
 
-  const healthPath = options.healthPath ?? '/healthz';
+  const { healthPath, metricsPath } = paths;
   if (healthPath !== false) app.route('/', healthRoute(deps, healthPath));
-  const metricsPath = options.metricsPath ?? '/metrics';
-  if (metricsPath !== false) app.route('/', metricsRoute(deps, metricsPath));
+  if (metricsPath !== false) app.route('/', metricsRoute(deps, metricsPath, options.metricsToken));
 
   const api = new Hono<AppEnv>();
   api.onError(onError);
@@ -170,10 +235,10 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
   );
   // Readable without signing in: the API's description and the CSRF token (harmless without a session).
   const publicPaths = new Set([`${deps.paths.basePath}/openapi.json`, `${deps.paths.basePath}/csrf`]);
-  const document = openApiDocument({ basePath: deps.paths.basePath, healthPath, metricsPath });
+  const document = openApiDocument({ ...deps.paths, healthPath, metricsPath });
   api.use(async (c, next) => {
     const remote = c.env?.incoming?.socket?.remoteAddress;
-    const base = await deps.auth.resolve(c.req.raw, remote);
+    const base = await deps.auth.resolve(c.req.raw, remote, hostOf(c));
     const token = c.req.query('share') ?? c.req.header('x-underway-share') ?? null;
     const shareJobId = token ? deps.shareLinks.verify(token) : null;
     if (token && shareJobId === null && !base.user) {
@@ -195,9 +260,14 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions): Hono<AppEnv> {
   api.route('/', supportRoutes(deps));
   api.get('/openapi.json', (c) => c.json(document));
   app.route(deps.paths.basePath || '/', api);
+  // The browser bundle and stylesheet go with the API, for the host's own pages, dashboard or not.
+  app.route(deps.paths.pagesPath || '/', assetRoutes());
   // The dashboard's pages, after the API so its paths win when both could match.
-  if (options.dashboard !== false)
-    app.route(deps.paths.pagesPath || '/', dashboardRoutes(deps, dashboardOptions(options)));
+  if (options.dashboard !== false) {
+    const pages = deps.paths.pagesPath;
+    if (pages) app.get(`${pages}/`, (c) => c.redirect(pages, 308));
+    app.route(pages || '/', dashboardRoutes(deps, dashboardOptions(options)));
+  }
   return app;
 }
 
@@ -224,28 +294,21 @@ function requestLog(deps: Deps) {
   };
 }
 
-function ownedPaths(basePath: string, options: UnderwayHttpOptions): (path: string) => boolean {
+function ownedPaths(paths: ResolvedPaths, dashboard: boolean): (path: string) => boolean {
   const exact = new Set<string>();
-  const health = options.healthPath ?? '/healthz';
-  const metrics = options.metricsPath ?? '/metrics';
-  if (health !== false) exact.add(health);
-  if (metrics !== false) exact.add(metrics);
-  const pages = normalizePath(options.pagesPath ?? '');
-  const dashboard = options.dashboard !== false;
-  if (dashboard) exact.add(pages || '/').add(`${pages}/jobs`);
-  const ownsPage = (path: string) =>
-    dashboard && (path.startsWith(`${pages}/jobs/`) || path.startsWith(`${pages}/assets/underway`));
+  if (paths.healthPath !== false) exact.add(paths.healthPath);
+  if (paths.metricsPath !== false) exact.add(paths.metricsPath);
+  const pages = paths.pagesPath;
+  if (dashboard)
+    exact
+      .add(pages || '/')
+      .add(`${pages}/`)
+      .add(`${pages}/jobs`);
+  const under = (path: string, prefix: string) => prefix === '' || path === prefix || path.startsWith(`${prefix}/`);
   return (path) =>
-    exact.has(path) || ownsPage(path) || basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
-}
-
-/**
- * A host app whose JSON body parser ran first (express.json()) has consumed the stream; hand the
- * parsed body back as raw bytes, which @hono/node-server reads from `rawBody`.
- */
-function adoptParsedBody(req: IncomingMessage): void {
-  const parsed = req as IncomingMessage & { body?: unknown; rawBody?: unknown };
-  if (parsed.readableEnded && parsed.rawBody === undefined && parsed.body !== undefined) {
-    parsed.rawBody = Buffer.from(typeof parsed.body === 'string' ? parsed.body : JSON.stringify(parsed.body));
-  }
+    exact.has(path) ||
+    path.startsWith(`${pages}/assets/underway`) ||
+    (dashboard && path.startsWith(`${pages}/jobs/`)) ||
+    under(path, paths.basePath) ||
+    (paths.mountPath !== '' && under(path, paths.mountPath));
 }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
 import type { Job } from '../core/job.ts';
 
 /** A signed-in person or program, as the host app (or a configured token) says. */
@@ -7,8 +9,31 @@ export interface User {
   roles: readonly string[];
 }
 
-/** The host app's say on who is calling, from its own session cookie, header or JWT. */
-export type Authenticate = (request: Request) => User | null | Promise<User | null>;
+/**
+ * The host framework's own request, beside the Fetch `Request`: where a host's login middleware
+ * left the user (Express `req.user`, Fastify `request.user`, Hono `c.get('user')`).
+ */
+export interface HostRequest {
+  /** The Node request as the host passed it: Express's `req` (with `req.user`, `req.session`), a `node:http` request. */
+  node?: IncomingMessage;
+  /** Fastify's own request, with the `underway/fastify` plugin. */
+  fastify?: unknown;
+  /** Hono's context, with `underway.hono` in a Hono app. */
+  hono?: Context;
+}
+
+/**
+ * The host app's say on who is calling, from its own session cookie, header or JWT, or from the
+ * user its own middleware found (`host`).
+ *
+ * @example
+ * // Express, after passport or express-session:
+ * authenticate: (_request, { node }) => {
+ *   const user = (node as express.Request | undefined)?.user;
+ *   return user ? { id: user.id, roles: user.isAdmin ? ['admin'] : [] } : null;
+ * },
+ */
+export type Authenticate = (request: Request, host: HostRequest) => User | null | Promise<User | null>;
 
 /** A standalone bearer token and the user it stands for. */
 export interface TokenEntry {
@@ -22,19 +47,19 @@ export interface TokenEntry {
  * `authenticate`, and (standalone, nothing configured) a single local admin for loopback requests.
  */
 export interface AuthOptions {
-  authenticate?: Authenticate;
+  authenticate?: Authenticate | undefined;
   /** Standalone bearer tokens (`Authorization: Bearer <token>`). */
-  tokens?: readonly TokenEntry[];
+  tokens?: readonly TokenEntry[] | undefined;
   /**
    * Treat requests from this machine (loopback address, no `X-Forwarded-For`/`Forwarded` header, so
    * not through a local proxy) as the user `local` with the admin role. Default: on only when
    * neither `authenticate` nor `tokens` is given.
    */
-  localAdmin?: boolean;
+  localAdmin?: boolean | undefined;
   /** The role that sees and steers every job. Default `admin`. */
-  adminRole?: string;
+  adminRole?: string | undefined;
   /** Whether this user may start jobs of this task. Default: every signed-in user may start any task. */
-  canStart?: (user: User, task: string) => boolean;
+  canStart?: ((user: User, task: string) => boolean) | undefined;
 }
 
 /** The user `localAdmin` stands for. */
@@ -79,13 +104,17 @@ export class Authenticator {
     return ways.length > 0 ? ways.join(' + ') : 'nobody (no auth configured)';
   }
 
-  async resolve(request: Request, remoteAddress: string | undefined): Promise<Omit<Caller, 'shareJobId'>> {
+  async resolve(
+    request: Request,
+    remoteAddress: string | undefined,
+    host: HostRequest = {},
+  ): Promise<Omit<Caller, 'shareJobId'>> {
     const header = request.headers.get('authorization');
     const bearer = header !== null && /^bearer\s+/i.test(header);
     let user: User | null = null;
     if (bearer && this.#tokens.size > 0)
       user = this.#tokens.get(digest(header.replace(/^bearer\s+/i, '').trim())) ?? null;
-    if (!user && this.#options.authenticate) user = await this.#options.authenticate(request);
+    if (!user && this.#options.authenticate) user = await this.#options.authenticate(request, host);
     if (!user && !header && this.localAdmin && isLocalRequest(request, remoteAddress)) user = LOCAL_ADMIN;
     return { user, admin: (user?.roles ?? []).includes(this.#adminRole), bearer };
   }

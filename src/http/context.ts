@@ -5,7 +5,7 @@ import type { TaskRegistry } from '../core/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
-import { type Authenticator, type Caller, canChange, canSee, seesDetail, type User } from './auth.ts';
+import { type Authenticator, type Caller, canChange, canSee, type HostRequest, seesDetail, type User } from './auth.ts';
 import type { CsrfGuard } from './csrf.ts';
 import { HttpError, jobNotFound, unauthenticated } from './errors.ts';
 import { type JobJson, toJobJson, type UrlPaths } from './job-json.ts';
@@ -15,9 +15,12 @@ import type { ShareLinks } from './share-links.ts';
 import type { EventFanout } from './sse.ts';
 import type { WebhookDispatcher } from './webhooks.ts';
 
-/** Hono's environment for underway's routes. `incoming` is there when served by node (for the peer address). */
+/**
+ * Hono's environment for underway's routes. `incoming` is there when served by node (for the peer
+ * address); `host` is the host framework's own request, for `authenticate`.
+ */
 export interface AppEnv {
-  Bindings: { incoming?: IncomingMessage };
+  Bindings: { incoming?: IncomingMessage; host?: HostRequest };
   Variables: { caller: Caller; shareToken: string | null };
 }
 
@@ -37,6 +40,12 @@ export interface Deps {
   webhooks: WebhookDispatcher | null;
   paths: UrlPaths;
   log: Logger;
+}
+
+/** The host's request for `authenticate`: as the adapter passed it, else the Node request. */
+export function hostOf(c: AppContext): HostRequest {
+  const env = c.env as AppEnv['Bindings'] | undefined;
+  return env?.host ?? (env?.incoming ? { node: env.incoming } : {});
 }
 
 export function callerOf(c: AppContext): Caller {

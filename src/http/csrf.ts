@@ -6,16 +6,16 @@ import { HttpError } from './errors.ts';
 
 export interface CsrfOptions {
   /** Default true. Turn off only when the host app has its own CSRF protection in front. */
-  enabled?: boolean;
+  enabled?: boolean | undefined;
   /** Default `underway_csrf`. */
-  cookieName?: string;
+  cookieName?: string | undefined;
   /** Default `X-CSRF-Token`. */
-  headerName?: string;
+  headerName?: string | undefined;
   /**
    * Origins (`https://app.example.com`) allowed besides the request's own. Needed behind a proxy
    * that changes the Host the server sees.
    */
-  trustedOrigins?: readonly string[];
+  trustedOrigins?: readonly string[] | undefined;
 }
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

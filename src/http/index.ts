@@ -3,15 +3,15 @@
  * Node web app, with live server-sent events, auth, share links, webhooks and metrics.
  */
 
-export type { NodeHandler, Underway } from './app.ts';
+export type { FetchEnv, NodeHandler, Underway } from './app.ts';
 export { createUnderway } from './app.ts';
-export type { Authenticate, AuthOptions, TokenEntry, User } from './auth.ts';
+export type { Authenticate, AuthOptions, HostRequest, TokenEntry, User } from './auth.ts';
 export type { CsrfOptions } from './csrf.ts';
 export type { ErrorBody } from './errors.ts';
 export { HttpError } from './errors.ts';
 export type { JobJson } from './job-json.ts';
 export { openApiDocument } from './openapi.ts';
-export type { HttpOptions, SseOptions, UnderwayHttpOptions } from './options.ts';
+export type { HttpOptions, ResolvedPaths, SseOptions, UnderwayHttpOptions } from './options.ts';
 export type { RateLimitOptions } from './rate-limit.ts';
 export type { RunningServer, ServeHttpOptions } from './serve.ts';
 export { serveHttp } from './serve.ts';

@@ -50,6 +50,8 @@ const sse = (description: string) => ({
  */
 export function openApiDocument(options: {
   basePath: string;
+  /** Where the browser bundle and stylesheet are served (`{pagesPath}/assets/…`). */
+  pagesPath: string;
   healthPath: string | false;
   metricsPath: string | false;
 }) {
@@ -197,13 +199,28 @@ export function openApiDocument(options: {
   if (options.metricsPath !== false) {
     paths[options.metricsPath] = {
       get: {
-        summary: 'Prometheus metrics',
+        summary: 'Prometheus metrics, for admins and the metrics token',
         responses: {
           200: { description: 'Text format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errors(401, 403),
         },
       },
     };
   }
+  const asset = (summary: string, type: string) => ({
+    get: {
+      summary,
+      responses: {
+        200: { description: 'The file', content: { [type]: { schema: { type: 'string' } } } },
+        304: { description: 'Unchanged (ETag)' },
+      },
+    },
+  });
+  paths[`${options.pagesPath}/assets/underway-client.js`] = asset(
+    'The browser bundle: the SDK and the <underway-progress> and <underway-indicator> web components',
+    'text/javascript',
+  );
+  paths[`${options.pagesPath}/assets/underway.css`] = asset('The stylesheet of the pages and components', 'text/css');
   return {
     openapi: '3.1.0',
     info: { title: 'underway HTTP API', version: '1.0.0' },

@@ -25,43 +25,56 @@ import type { WebhookOptions } from './webhooks.ts';
  * });
  */
 export interface HttpOptions {
-  /** Where the API is mounted. Default `/api`. */
-  basePath?: string;
-  /** Where the dashboard's job pages live: `urls.page` is `${pagesPath}/jobs/ID`. Default `` (so `/jobs/ID`). */
-  pagesPath?: string;
-  /** Liveness path, or false to leave it to the host app. Default `/healthz`. */
-  healthPath?: string | false;
-  /** Prometheus path, or false. Default `/metrics`. */
-  metricsPath?: string | false;
+  /**
+   * The one prefix under which everything of underway lives inside a host app, so it never takes
+   * the host's own routes: the API at `{mountPath}/api`, the pages at `{mountPath}` and
+   * `{mountPath}/jobs/ID`, the browser bundle at `{mountPath}/assets/underway-client.js`,
+   * `{mountPath}/healthz` and `{mountPath}/metrics`. Default `/underway`; `underway serve`, which
+   * owns its whole server, uses `` (so `/api`, `/`, `/jobs/ID`, `/healthz`, `/metrics`).
+   */
+  mountPath?: string | undefined;
+  /** Where the API is mounted, overriding `{mountPath}/api`. */
+  basePath?: string | undefined;
+  /** Where the dashboard's pages and assets live, overriding `{mountPath}`: `urls.page` is `${pagesPath}/jobs/ID`. */
+  pagesPath?: string | undefined;
+  /** Liveness path, overriding `{mountPath}/healthz`; false leaves it to the host app. */
+  healthPath?: string | false | undefined;
+  /** Prometheus path, overriding `{mountPath}/metrics`; false turns it off. */
+  metricsPath?: string | false | undefined;
+  /**
+   * A bearer token that may read `/metrics` (for a Prometheus scraper), besides admins. Without
+   * one only admins may: a host's visitors never see the counters.
+   */
+  metricsToken?: string | undefined;
   /** Who is calling. Default: standalone, see AuthOptions. */
-  auth?: AuthOptions;
-  shareLinks?: ShareLinkOptions;
-  csrf?: CsrfOptions;
+  auth?: AuthOptions | undefined;
+  shareLinks?: ShareLinkOptions | undefined;
+  csrf?: CsrfOptions | undefined;
   /** Job starts (and retries) per user. Default 60 a minute. `false` turns it off. */
-  rateLimit?: RateLimitOptions | false;
-  webhooks?: WebhookOptions;
+  rateLimit?: RateLimitOptions | false | undefined;
+  webhooks?: WebhookOptions | undefined;
   /** Largest request body, in bytes. Default 1 MiB. */
-  bodyLimitBytes?: number;
-  sse?: SseOptions;
+  bodyLimitBytes?: number | undefined;
+  sse?: SseOptions | undefined;
   /**
    * The dashboard (docs/dashboard.md): job list, job pages, start forms and the browser bundle,
    * served under `pagesPath`. Default on; `false` serves the API only.
    */
-  dashboard?: boolean | DashboardOptions;
+  dashboard?: boolean | DashboardOptions | undefined;
   /** pino logger for request logs. Default: `createLogger({ name: 'underway-http' })`. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 export interface SseOptions {
   /** A comment line is sent this often so proxies keep the connection open. Default 15 000 ms. */
-  keepAliveMs?: number;
+  keepAliveMs?: number | undefined;
   /**
    * Bytes a connection may have queued and unsent; a client further behind is dropped (its
    * EventSource reconnects and resumes from a snapshot). Default 256 KiB.
    */
-  bufferBytes?: number;
+  bufferBytes?: number | undefined;
   /** Recent events kept to replay on `Last-Event-ID` resume. Default 5 000. */
-  replayEvents?: number;
+  replayEvents?: number | undefined;
 }
 
 /** What `createUnderway` needs: the HTTP options plus the store and the tasks. */
@@ -69,13 +82,37 @@ export interface UnderwayHttpOptions extends HttpOptions {
   store: Store;
   tasks: readonly AnyTask[] | TaskRegistry;
   /** Seals secret params of jobs started here (see core/secrets.ts). Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
-  secretKey?: SecretKeySource;
+  secretKey?: SecretKeySource | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_KEEP_ALIVE_MS = 15_000;
 export const DEFAULT_SSE_BUFFER_BYTES = 256 * 1024;
 export const DEFAULT_REPLAY_EVENTS = 5_000;
+
+/** Where each part of underway answers, every option and default applied. */
+export interface ResolvedPaths {
+  mountPath: string;
+  basePath: string;
+  pagesPath: string;
+  healthPath: string | false;
+  metricsPath: string | false;
+}
+
+export const DEFAULT_MOUNT_PATH = '/underway';
+
+export function resolvePaths(options: HttpOptions): ResolvedPaths {
+  const mountPath = normalizePath(options.mountPath ?? DEFAULT_MOUNT_PATH);
+  const absolute = (path: string | false | undefined, fallback: string): string | false =>
+    path === false ? false : path === undefined ? fallback : normalizePath(path) || '/';
+  return {
+    mountPath,
+    basePath: normalizePath(options.basePath ?? `${mountPath}/api`),
+    pagesPath: normalizePath(options.pagesPath ?? mountPath),
+    healthPath: absolute(options.healthPath, `${mountPath}/healthz`),
+    metricsPath: absolute(options.metricsPath, `${mountPath}/metrics`),
+  };
+}
 
 /** Strips a trailing slash and makes sure of a leading one: `api/` → `/api`, `/` → ``. */
 export function normalizePath(path: string): string {

@@ -2,9 +2,9 @@ import { HttpError } from './errors.ts';
 
 export interface RateLimitOptions {
   /** Job starts a user may make in a burst. Default 60. */
-  starts?: number;
+  starts?: number | undefined;
   /** …refilled evenly over this many seconds. Default 60. */
-  perSeconds?: number;
+  perSeconds?: number | undefined;
 }
 
 /** Buckets kept at most; the idlest are forgotten first (a full bucket is the same as none). */

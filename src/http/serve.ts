@@ -5,13 +5,13 @@ import type { Underway } from './app.ts';
 
 export interface ServeHttpOptions {
   /** Default `$PORT`, else 3000. 0 picks a free port. */
-  port?: number;
+  port?: number | undefined;
   /**
    * Default `127.0.0.1`: only this machine can connect until you say otherwise (`0.0.0.0` in a
    * container, behind a proxy). The standalone local admin never applies to proxied requests.
    */
-  host?: string;
-  logger?: Logger;
+  host?: string | undefined;
+  logger?: Logger | undefined;
 }
 
 export interface RunningServer {

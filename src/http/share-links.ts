@@ -6,11 +6,11 @@ export interface ShareLinkOptions {
    * needs the same one. Without it, a random key per process is used: links then die with the
    * process, which is fine for a demo and wrong for production.
    */
-  secret?: string;
+  secret?: string | undefined;
   /** Lifetime of a link when the request names none. Default 24 h. */
-  defaultTtlSeconds?: number;
+  defaultTtlSeconds?: number | undefined;
   /** Longest lifetime a link may be given. Default 30 days. */
-  maxTtlSeconds?: number;
+  maxTtlSeconds?: number | undefined;
 }
 
 const DAY = 86_400;

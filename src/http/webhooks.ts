@@ -10,13 +10,13 @@ export interface WebhookOptions {
   /** HMAC-SHA256 key for the `Underway-Signature` header (at least 32 characters). */
   secret: string;
   /** Which endings to announce. Default all three. */
-  events?: readonly TerminalStatus[];
+  events?: readonly TerminalStatus[] | undefined;
   /** Tries per delivery, the first included. Default 6. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Waits before the 2nd, 3rd… try; the last repeats. Default 1 s, 5 s, 30 s, 2 min, 10 min. */
-  retryDelaysMs?: readonly number[];
+  retryDelaysMs?: readonly number[] | undefined;
   /** Per try. Default 10 s. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** What a receiver gets, as JSON. `id` is the same on every retry: dedupe on it. */

@@ -97,6 +97,7 @@ describe.skipIf(reason !== null)(`PostgreSQL restart mid-run${reason ? ` (skippe
       onListenerState: (state) => states.push(state),
     });
     const underway = createUnderway({
+      mountPath: '',
       store: watcher,
       tasks: [],
       logger: silent,

@@ -91,6 +91,7 @@ export function setup(options: HttpOptions = {}): TestEnv {
   const dir = tempDir('underway-http-');
   const store = sqliteStore({ file: dir.file('underway.db') });
   const underway = createUnderway({
+    mountPath: '',
     store,
     tasks: testTasks,
     logger: silent,

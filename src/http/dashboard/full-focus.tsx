@@ -10,22 +10,22 @@ import { WaitPage } from './wait-page.tsx';
 /** What `underway.startOrWait` starts, how long it waits, and where the person goes after. */
 export interface StartOrWaitOptions {
   task: string | AnyTask;
-  params?: unknown;
+  params?: unknown | undefined;
   /** The user the job belongs to (who may watch it). */
-  owner?: string | null;
-  dedupeKey?: string | null;
+  owner?: string | null | undefined;
+  dedupeKey?: string | null | undefined;
   /** How long the request may wait for the job. Default the dashboard's `acceptableWaitMs` (500 ms). */
-  waitMs?: number;
+  waitMs?: number | undefined;
   /**
    * Where the waiting page goes once the job has ended: a path on this site; `{id}` is replaced
    * by the job's id (e.g. `/reports/{id}`). Default the job's page.
    */
-  redirectTo?: string;
+  redirectTo?: string | undefined;
   /**
    * The answer when the job ended within the wait: the result page, straight away. Default: a
    * 303 to `redirectTo`.
    */
-  done?: (job: JobJson) => Response | Promise<Response>;
+  done?: ((job: JobJson) => Response | Promise<Response>) | undefined;
 }
 
 /** Starts a job and answers with its result when it is fast, or with a waiting page when it is not. */

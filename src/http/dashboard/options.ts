@@ -1,14 +1,14 @@
 /** How the dashboard looks and pages (HttpOptions `dashboard`). */
 export interface DashboardOptions {
   /** The name in the header and the tab title. Default `underway`. */
-  title?: string;
+  title?: string | undefined;
   /** Jobs per page of the list. Default 25. */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /**
    * The longest a page waits for a job before it shows the waiting page instead
    * (`underway.startOrWait`). Default 500 ms.
    */
-  acceptableWaitMs?: number;
+  acceptableWaitMs?: number | undefined;
 }
 
 export const DEFAULT_PAGE_SIZE = 25;

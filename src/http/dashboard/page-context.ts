@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv, Deps } from '../context.ts';
+import { type AppEnv, type Deps, hostOf } from '../context.ts';
 
 /** What every page needs to draw its frame: where things live and the CSRF token for its forms. */
 export interface PageFrame {
@@ -28,7 +28,7 @@ export const ASSET_FILES = { script: 'underway-client.js', css: 'underway.css' }
 export function resolvePageCaller(deps: Deps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const remote = c.env?.incoming?.socket?.remoteAddress;
-    const base = await deps.auth.resolve(c.req.raw, remote);
+    const base = await deps.auth.resolve(c.req.raw, remote, hostOf(c));
     const token = c.req.query('share') ?? null;
     const shareJobId = token ? deps.shareLinks.verify(token) : null;
     c.set('caller', { ...base, shareJobId });

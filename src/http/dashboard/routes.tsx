@@ -5,15 +5,13 @@ import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
 import { canChange } from '../auth.ts';
 import { type AppEnv, type Deps, jobJson } from '../context.ts';
 import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
-import { clientBundle } from './client-bundle.ts';
 import { errorsByField, type FormState, paramsFromForm } from './forms.tsx';
 import { JobPage } from './job-page.tsx';
 import { MessagePage } from './layout.tsx';
 import { ListPage } from './list-page.tsx';
 import { type DashboardOptions, DEFAULT_PAGE_SIZE, LOG_TAIL_LINES } from './options.ts';
-import { ASSET_FILES, frameOf, homePath, resolvePageCaller, safeLocalPath } from './page-context.ts';
+import { frameOf, homePath, resolvePageCaller, safeLocalPath } from './page-context.ts';
 import { renderPage } from './render.ts';
-import { DASHBOARD_CSS } from './styles.ts';
 import { WaitPage } from './wait-page.tsx';
 
 type PageContext = Context<AppEnv>;
@@ -26,7 +24,7 @@ type PageContext = Context<AppEnv>;
  *   GET  /jobs/:id              the job's page
  *   POST /jobs/:id/cancel|retry|delete   its buttons → 303
  *   GET  /jobs/:id/wait?to=     the waiting page of startOrWait; 303 to `to` once the job ended
- *   GET  /assets/underway-client.js, /assets/underway.css
+ *   (its assets, /assets/underway-client.js and .css, are served with the API: routes/assets.ts)
  *
  * Forms are plain POSTs with the CSRF token as a hidden field (checked against the cookie and
  * the Origin exactly as the API checks its header), so everything works without JavaScript.
@@ -37,21 +35,6 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const pages = deps.paths.pagesPath;
   const jobPath = (id: string) => `${pages}/jobs/${encodeURIComponent(id)}`;
-
-  app.get(`/assets/${ASSET_FILES.script}`, async (c) => {
-    const bundle = await clientBundle();
-    const headers = {
-      'Content-Type': 'text/javascript; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      ETag: bundle.etag,
-      'X-Content-Type-Options': 'nosniff',
-    };
-    if (c.req.header('if-none-match') === bundle.etag) return c.body(null, 304, headers);
-    return c.body(bundle.text, 200, headers);
-  });
-  app.get(`/assets/${ASSET_FILES.css}`, (c) =>
-    c.body(DASHBOARD_CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'no-cache' }),
-  );
 
   // Per path, not `use('*')`: mounted at `/`, a catch-all would also run for the API's paths.
   const caller = resolvePageCaller(deps);

@@ -1,7 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import { toError } from '../../core/errors.ts';
-import { type AppEnv, callerOf, type Deps, requireUser } from '../context.ts';
-import { HttpError } from '../errors.ts';
+import { type AppEnv, callerOf, type Deps, hostOf, requireUser } from '../context.ts';
+import { HttpError, unauthenticated } from '../errors.ts';
 
 /** `GET /healthz`: 200 when the store answers a cheap query, 503 when it does not. */
 export function healthRoute(deps: Deps, path: string): Hono<AppEnv> {
@@ -19,10 +20,22 @@ export function healthRoute(deps: Deps, path: string): Hono<AppEnv> {
   return app;
 }
 
-/** `GET /metrics`: Prometheus text. */
-export function metricsRoute(deps: Deps, path: string): Hono<AppEnv> {
+/**
+ * `GET /metrics`: Prometheus text, for admins and for the configured metrics token (a scraper):
+ * job counts per task and status are the host's business, not its visitors'.
+ */
+export function metricsRoute(deps: Deps, path: string, metricsToken: string | undefined): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const tokenDigest = metricsToken ? digest(metricsToken) : null;
   app.get(path, async (c) => {
+    const header = c.req.header('authorization') ?? '';
+    const bearer = /^bearer\s+/i.test(header) ? header.replace(/^bearer\s+/i, '').trim() : null;
+    const scraper = tokenDigest !== null && bearer !== null && timingSafeEqual(digest(bearer), tokenDigest);
+    if (!scraper) {
+      const caller = await deps.auth.resolve(c.req.raw, c.env?.incoming?.socket?.remoteAddress, hostOf(c));
+      if (!caller.user) throw unauthenticated();
+      if (!caller.admin) throw new HttpError(403, 'FORBIDDEN', 'Metrics are for admins and the metrics token.');
+    }
     const text = await deps.metrics.render(deps.store, {
       connections: deps.fanout.connections,
       dropped: deps.fanout.dropped,
@@ -46,4 +59,8 @@ export function supportRoutes(deps: Deps): Hono<AppEnv> {
     return c.json({ deliveries: deps.webhooks?.deliveries() ?? [] });
   });
   return app;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
