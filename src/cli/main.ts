@@ -1,15 +1,28 @@
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerMaintenanceCommands } from './commands/maintenance.ts';
 import { registerRunCommands } from './commands/run.ts';
 import { registerWatchCommand } from './commands/watch.ts';
-import { asCliError, EXIT } from './context.ts';
+import { asCliError, EXIT } from './errors.ts';
+import { HELP_AFTER } from './help.ts';
+import { LOG_FORMAT_ENV, LOG_FORMATS } from './log.ts';
+import { handleClosedPipes } from './pipes.ts';
 
 /** The `underway` command line. */
 export async function main(argv: readonly string[]): Promise<void> {
+  handleClosedPipes();
   const program = new Command('underway')
     .description('Long-running background jobs with live progress.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', 'the config module (default: underway.config.ts here)')
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        `logs of serve and worker: pretty (default on a terminal) or json (default otherwise; also ${LOG_FORMAT_ENV})`,
+      ).choices(LOG_FORMATS),
+    )
+    .addHelpText('after', HELP_AFTER)
     .showHelpAfterError()
     .exitOverride();
   registerRunCommands(program);
@@ -28,4 +41,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.stderr.write(`underway: ${error.message}\n`);
     process.exitCode = error.exitCode;
   }
+}
+
+/** The version in underway's package.json: two folders up, from src/cli and from dist/cli alike. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { retryDelayMs } from '../core/backoff.ts';
 import { toError } from '../core/errors.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
-import { createLogger, type Logger } from '../logger.ts';
+import { createLogger, type Logger, OutageLog } from '../logger.ts';
 import { type ClaimedJob, DEFAULT_MAX_LOG_LINES, type JobEvent, type Store } from '../store/store.ts';
 import { Attempt } from './attempt.ts';
 import { inProcessRunner } from './in-process-runner.ts';
@@ -14,7 +15,7 @@ export interface WorkerOptions {
   store: Store;
   tasks: readonly AnyTask[] | TaskRegistry;
   /** Jobs run at once by this worker. Default 4. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /**
    * Jobs claimed ahead, beyond `concurrency`, and held by this worker until a slot frees. Default
    * 0. For queues of many short jobs: one claim fetches many jobs, and a freed slot starts the next
@@ -23,25 +24,29 @@ export interface WorkerOptions {
    * attempt, as a crash mid-run does (the reaper queues it again while attempts remain; a job
    * with one attempt fails STALLED). A graceful stop hands them back uncounted (docs/performance.md).
    */
-  prefetch?: number;
-  /** Runs task code. Default: in this process (the sandboxed runner arrives with its own module). */
-  runner?: JobRunner;
+  prefetch?: number | undefined;
+  /**
+   * Where task code runs. Default `inProcessRunner()`: in this process, which is the choice for
+   * tests and trusted code. `sandboxRunner({ module })` runs each job in a pooled child process,
+   * so a crash, a leak or `process.exit()` ends that job and not the server (docs/sandbox.md).
+   */
+  runner?: JobRunner | undefined;
   /** A name that says which process this is, in the store and the logs. Default host:pid:random. */
-  workerId?: string;
+  workerId?: string | undefined;
   /** How long a claim lasts without renewal. Default 30 s; renewed every third of it. */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** Look for due jobs at least this often even without a wake-up event. Default 1 s. */
-  pollMs?: number;
+  pollMs?: number | undefined;
   /** Look for jobs whose worker died this often. Default half the lease. */
-  reapMs?: number;
+  reapMs?: number | undefined;
   /** After an abort (cancel, timeout), how long task code gets to stop before it is ended. Default 10 s. */
-  cancelGraceMs?: number;
+  cancelGraceMs?: number | undefined;
   /** Writes of one job's progress to the store per second at most. Default 4. */
-  progressWritesPerSecond?: number;
-  maxLogLines?: number;
+  progressWritesPerSecond?: number | undefined;
+  maxLogLines?: number | undefined;
   /** Opens secret params (see core/secrets.ts). Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
-  secretKey?: SecretKeySource;
-  logger?: Logger;
+  secretKey?: SecretKeySource | undefined;
+  logger?: Logger | undefined;
 }
 
 /**
@@ -62,6 +67,8 @@ export class Worker {
   readonly #tasks: TaskRegistry;
   readonly #runner: JobRunner;
   readonly #log: Logger;
+  /** The store failing in the claim loop, the reaper or the heartbeat: logged once per outage, not per call. */
+  readonly #outage: OutageLog;
   readonly #concurrency: number;
   readonly #prefetch: number;
   /** Attempts whose task ended but whose outcome is still being written, at most (see #claimRound). */
@@ -112,6 +119,7 @@ export class Worker {
     this.#secretKey = options.secretKey;
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#log = (options.logger ?? createLogger()).child({ worker: this.id });
+    this.#outage = new OutageLog(this.#log);
   }
 
   /** Jobs running now (their task, or the writing of their outcome). */
@@ -195,9 +203,21 @@ export class Worker {
           const next = await this.#store.nextRunAt(this.#tasks.names());
           if (next) nextPollMs = Math.min(nextPollMs, Math.max(0, Date.parse(next) - Date.now()));
         }
+        this.#outage.succeeded();
       }
     } catch (error) {
-      this.#log.error({ err: toError(error) }, 'claiming jobs failed; trying again shortly');
+      // While the store fails, the poll backs off (pollMs doubling, capped at 30 s): a retry
+      // every second added load to a database that was struggling to come back.
+      const failures = this.#outage.failed(toError(error));
+      nextPollMs = retryDelayMs(
+        {
+          type: 'exponential',
+          baseSeconds: this.#pollMs / 1000,
+          maxSeconds: Math.max(30, this.#pollMs / 1000),
+          jitter: true,
+        },
+        failures,
+      );
     }
     if (this.#state === 'running') {
       this.#pollTimer = setTimeout(() => this.#wake(), nextPollMs);
@@ -287,6 +307,7 @@ export class Worker {
     if (leases.length === 0) return;
     try {
       const results = await this.#store.heartbeat(leases, this.#leaseMs);
+      this.#outage.succeeded();
       for (const result of results) {
         const attempt = this.#running.get(result.jobId);
         if (!attempt) {
@@ -298,7 +319,8 @@ export class Worker {
         else if (result.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
       }
     } catch (error) {
-      this.#log.warn({ err: toError(error) }, 'renewing leases failed; retrying at the next beat');
+      // Retried at the next beat: a lease outlives two missed beats.
+      this.#outage.failed(toError(error));
     }
   }
 
@@ -319,6 +341,7 @@ export class Worker {
   async #reap(): Promise<void> {
     try {
       const reaped = await this.#store.reapExpiredLeases();
+      this.#outage.succeeded();
       for (const job of reaped) {
         this.#log.warn(
           { job: job.id, task: job.task, status: job.status },
@@ -326,7 +349,7 @@ export class Worker {
         );
       }
     } catch (error) {
-      this.#log.warn({ err: toError(error) }, 'looking for expired leases failed');
+      this.#outage.failed(toError(error));
     }
   }
 

@@ -1,6 +1,9 @@
-import type { Command } from 'commander';
-import { isJobStatus, type JobStatus } from '../../core/job.ts';
-import { CliError, EXIT, type GlobalOptions, openSession, parseJsonOption } from '../context.ts';
+import { type Command, Option } from 'commander';
+import { JOB_STATUSES, type JobStatus } from '../../core/job.ts';
+import { MAX_LIST_LIMIT } from '../../store/store.ts';
+import { type GlobalOptions, openSession, parseJsonOption } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { seconds, wholeNumber } from '../options.ts';
 import { endLine, printable, progressLine, table } from '../terminal.ts';
 import { exitCodeOf, watchJob } from './watch.ts';
 
@@ -10,10 +13,10 @@ export function registerJobCommands(program: Command): void {
     .command('start <task>')
     .description('start a job of a task and print its id')
     .option('--params <json>', 'the params, as JSON', '{}')
-    .option('--delay <seconds>', 'start no earlier than this many seconds from now', Number)
+    .option('--delay <seconds>', 'start no earlier than this many seconds from now', seconds(true))
     .option('--dedupe-key <key>', 'return the queued or running job with this key instead of starting another')
-    .option('--max-attempts <n>', 'attempts in all', Number)
-    .option('--timeout <seconds>', 'time limit for each attempt', Number)
+    .option('--max-attempts <n>', 'attempts in all', wholeNumber(1))
+    .option('--timeout <seconds>', 'time limit for each attempt', seconds(false))
     .option('-w, --watch', 'then watch it until it ends (exit code by outcome)')
     .option('--json', 'print the job as JSON')
     .action(async (task: string, options: StartOptions, command: Command) => {
@@ -40,24 +43,20 @@ export function registerJobCommands(program: Command): void {
   program
     .command('list')
     .description('list jobs, newest first')
-    .option('-s, --status <status>', 'only jobs with this status (queued, running, succeeded, failed, cancelled)')
+    .addOption(new Option('-s, --status <status>', 'only jobs with this status').choices(JOB_STATUSES))
     .option('-t, --task <task>', 'only jobs of this task')
-    .option('-l, --limit <n>', 'at most this many (<= 200)', Number, 20)
+    .option(
+      '-l, --limit <n>',
+      `at most this many (<= ${MAX_LIST_LIMIT})`,
+      wholeNumber(1, MAX_LIST_LIMIT, `a whole number from 1 to ${MAX_LIST_LIMIT}`),
+      20,
+    )
     .option('--json', 'print JSON, one job per line')
-    .action(async (options: { status?: string; task?: string; limit: number; json?: boolean }, command: Command) => {
-      let status: JobStatus | undefined;
-      if (options.status !== undefined) {
-        if (!isJobStatus(options.status)) {
-          throw new CliError(
-            `Unknown status "${options.status}": use queued, running, succeeded, failed or cancelled.`,
-            EXIT.badInput,
-          );
-        }
-        status = options.status;
-      }
+    .action(async (options: { status?: JobStatus; task?: string; limit: number; json?: boolean }, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       try {
-        const { jobs } = await session.store.list({ status, task: options.task, limit: options.limit });
+        const { status, task, limit } = options;
+        const { jobs } = await session.store.list({ status, task, limit });
         if (options.json) {
           for (const job of jobs) process.stdout.write(`${JSON.stringify(job)}\n`);
           return;

@@ -1,13 +1,20 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { retentionOf } from '../../config/config.ts';
+import type { Command } from 'commander';
+import { retentionOf, type UnderwayConfig } from '../../config/config.ts';
 import { toError } from '../../core/errors.ts';
 import { createUnderway, serveHttp } from '../../http/index.ts';
-import { createLogger, type Logger } from '../../logger.ts';
+import type { Logger } from '../../logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { JobRunner } from '../../worker/runner.ts';
 import { sandboxRunner } from '../../worker/sandbox/index.ts';
 import { createWorker, type Worker } from '../../worker/worker.ts';
-import { type GlobalOptions, openSession, type Session } from '../context.ts';
+import { type GlobalOptions, type Session, sessionOf } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { loadConfig } from '../load-config.ts';
+import { cliLogger } from '../log.ts';
+import { parseCount, parseCountOrZero, parsePort } from '../options.ts';
+import { PendingStore } from '../pending-store.ts';
+import { keepRunningOnClosedPipes } from '../pipes.ts';
+import { openUsableStore, storeKind, waitForStore } from '../store-ready.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -18,12 +25,16 @@ export function registerRunCommands(program: Command): void {
     .description('run a worker: claim and run jobs until stopped (SIGTERM/SIGINT stop it gracefully)')
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
     .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
+    .option('--wait-for-store', WAIT_HELP)
     .action(async (options: WorkerFlags, command: Command) => {
-      const session = await openSession(command.optsWithGlobals<GlobalOptions>());
-      const log = createLogger();
+      const { config, path, log, stop } = await prepare(command);
+      const store = options.waitForStore ? await waitForStore(config, log, stop.signal) : await openUsableStore(config);
+      if (!store) return; // Stopped while waiting for the store.
+      const session = sessionOf(config, path, store);
       const worker = startWorker(session, session.store, log, options);
       log.info({ store: session.store.kind, config: session.configPath }, 'underway worker running');
-      await untilSignal(log, async () => {
+      await stop.requested;
+      await stopGracefully(log, async () => {
         await worker.stop({ graceMs: graceMs(session) });
         await session.close();
       });
@@ -37,21 +48,42 @@ export function registerRunCommands(program: Command): void {
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
     .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
     .option('--no-worker', 'serve the API only; run workers elsewhere (underway worker)')
+    .option('--wait-for-store', `${WAIT_HELP}; meanwhile /healthz answers 503`)
     .action(async (options: ServeOptions, command: Command) => {
-      const session = await openSession(command.optsWithGlobals<GlobalOptions>());
-      const log = createLogger();
+      const { config, path, log, stop } = await prepare(command);
+      // Waiting, the server listens from the start over a placeholder store that answers 503.
+      const pending = options.waitForStore ? new PendingStore(storeKind(config)) : null;
+      const session = sessionOf(config, path, pending ?? (await openUsableStore(config)));
       const underway = createUnderway({
         ...session.config.http,
+        // serve owns its whole server: the API at /api, pages at /, /healthz (HttpOptions.mountPath).
+        mountPath: session.config.http?.mountPath ?? '',
         store: session.store,
         tasks: session.queue.tasks,
         logger: log,
       });
+      const http = await serveHttp(underway, { port: options.port, host: options.host, logger: log }).catch(
+        async (error: unknown) => {
+          await underway.close();
+          await session.close();
+          throw cannotListen(error);
+        },
+      );
+      if (pending) {
+        const store = await waitForStore(config, log, stop.signal);
+        if (!store) {
+          await http.close();
+          await underway.close();
+          return;
+        }
+        pending.resolve(store);
+      }
       // The worker uses the API's view of the store, so that jobs it ends are announced (webhooks, metrics).
       const worker = options.worker ? startWorker(session, underway.store, log, options) : null;
-      const http = await serveHttp(underway, { port: options.port, host: options.host, logger: log });
       const cleanup = scheduleCleanup(session, log);
       process.stdout.write(`underway is running at ${http.url} (store: ${session.store.kind}; stop with Ctrl+C)\n`);
-      await untilSignal(log, async () => {
+      await stop.requested;
+      await stopGracefully(log, async () => {
         clearInterval(cleanup);
         await http.close();
         await worker?.stop({ graceMs: graceMs(session) });
@@ -61,11 +93,35 @@ export function registerRunCommands(program: Command): void {
     });
 }
 
+/** A port in use or not allowed: one line, exit 2, instead of a stack trace and exit 70. */
+function cannotListen(thrown: unknown): Error {
+  const error = toError(thrown) as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES' && error.code !== 'EADDRNOTAVAIL') return error;
+  const where = `${error.address ?? 'this address'}:${error.port ?? ''}`;
+  const why = {
+    EADDRINUSE: 'another process listens there',
+    EACCES: 'this user may not',
+    EADDRNOTAVAIL: 'no such address here',
+  }[error.code];
+  return new CliError(`Cannot listen on ${where}: ${why} (--port, --host or $PORT choose another).`, EXIT.badInput);
+}
+
+/** What both commands do first: the config, the logger, the signal handlers. */
+async function prepare(command: Command): Promise<{ config: UnderwayConfig; path: string; log: Logger; stop: Stop }> {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const { config, path } = await loadConfig(globals.config);
+  const log = await cliLogger(globals.logFormat);
+  keepRunningOnClosedPipes();
+  return { config, path, log, stop: listenForStop(log) };
+}
+
+const WAIT_HELP = 'when the store cannot be used at start, try again (backoff up to 30 s) instead of exiting 4';
 const PREFETCH_HELP = 'jobs claimed ahead of free slots, for many short jobs (default 0; docs/performance.md)';
 
 interface WorkerFlags {
   concurrency?: number;
   prefetch?: number;
+  waitForStore?: boolean;
 }
 
 interface ServeOptions extends WorkerFlags {
@@ -127,42 +183,37 @@ function scheduleCleanup(session: Session, log: Logger): NodeJS.Timeout {
   return timer;
 }
 
-/** Waits for SIGTERM or SIGINT, then stops gracefully; a second signal exits at once. */
-function untilSignal(log: Logger, stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting now');
-        process.exit(130);
-      }
-      stopping = true;
-      log.info({ signal }, 'stopping gracefully');
-      stop().then(resolve, (error: unknown) => {
-        log.error({ err: toError(error) }, 'graceful stop failed');
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+interface Stop {
+  /** Aborted at the first SIGTERM or SIGINT. */
+  signal: AbortSignal;
+  /** Resolves at the first SIGTERM or SIGINT. */
+  requested: Promise<NodeJS.Signals>;
 }
 
-/**
- * Option parsers throw commander's InvalidArgumentError: commander then names the option in its
- * message and the command exits 2 (bad input). A plain Error surfaced as a stack trace.
- */
-function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER, what = `a whole number >= ${min}`) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`Expected ${what}, got "${value}".`);
+/** Listens for SIGTERM and SIGINT: the first asks for a graceful stop, a second exits at once. */
+function listenForStop(log: Logger): Stop {
+  const controller = new AbortController();
+  let resolve: (signal: NodeJS.Signals) => void = () => {};
+  const requested = new Promise<NodeJS.Signals>((r) => (resolve = r));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
     }
-    return n;
+    log.info({ signal }, 'stopping gracefully');
+    controller.abort();
+    resolve(signal);
   };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { signal: controller.signal, requested };
 }
 
-const parsePort = wholeNumber(0, 65_535, 'a port number (0-65535)');
-const parseCountOrZero = wholeNumber(0);
-const parseCount = wholeNumber(1);
+async function stopGracefully(log: Logger, stop: () => Promise<void>): Promise<void> {
+  try {
+    await stop();
+  } catch (error) {
+    log.error({ err: toError(error) }, 'graceful stop failed');
+    process.exitCode = 1;
+  }
+}

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { isTerminal, type Job } from '../../core/job.ts';
 import type { JobEvent, Store } from '../../store/store.ts';
-import { CliError, EXIT, type GlobalOptions, openSession } from '../context.ts';
+import { type GlobalOptions, openSession } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
 import { endLine, printable, progressLine } from '../terminal.ts';
 
 /** `underway watch <id>`: a live progress bar until the job ends; the exit code says how it ended. */

@@ -1,0 +1,76 @@
+import { StoreError } from '../core/errors.ts';
+import type { JobEvent, Store } from '../store/store.ts';
+
+/**
+ * The store of `underway serve --wait-for-store` until it answers: the HTTP server listens from
+ * the start, so a platform's health check gets `/healthz` 503 ("The job store is not reachable")
+ * instead of a refused connection, and every other call fails with STORE_UNAVAILABLE, which the
+ * API answers 503. Once the real store answers, `resolve` hands it over: from then on every call
+ * goes straight to it, and the subscriptions made meanwhile (the API's event fan-out) move to it.
+ *
+ *   pending ──resolve(store)──▶ ready
+ */
+export class PendingStore implements Store {
+  readonly #kind: string;
+  #store: Store | null = null;
+  /** Subscriptions made while pending; each gets the real store's unsubscribe at resolve. */
+  readonly #early = new Map<(event: JobEvent) => void, (() => void) | null>();
+
+  constructor(kind: string) {
+    this.#kind = kind;
+  }
+
+  get kind(): string {
+    return this.#store?.kind ?? this.#kind;
+  }
+
+  resolve(store: Store): void {
+    this.#store = store;
+    for (const listener of this.#early.keys()) this.#early.set(listener, store.subscribe(listener));
+  }
+
+  #ready(): Store {
+    if (this.#store) return this.#store;
+    throw new StoreError('STORE_UNAVAILABLE', `The ${this.#kind} store is not reachable yet (waiting for it).`);
+  }
+
+  // Async wrappers, so that "not ready" is a rejected promise like any other store failure.
+  migrate: Store['migrate'] = async () => this.#ready().migrate();
+  enqueue: Store['enqueue'] = async (input, options) => this.#ready().enqueue(input, options);
+  enqueueMany: Store['enqueueMany'] = async (inputs, options) => this.#ready().enqueueMany(inputs, options);
+  claim: Store['claim'] = async (request) => this.#ready().claim(request);
+  heartbeat: Store['heartbeat'] = async (leases, leaseMs) => this.#ready().heartbeat(leases, leaseMs);
+  saveProgress: Store['saveProgress'] = async (lease, progress) => this.#ready().saveProgress(lease, progress);
+  finish: Store['finish'] = async (lease, outcome) => this.#ready().finish(lease, outcome);
+  release: Store['release'] = async (lease) => this.#ready().release(lease);
+  requestCancel: Store['requestCancel'] = async (id) => this.#ready().requestCancel(id);
+  get: Store['get'] = async (id) => this.#ready().get(id);
+  list: Store['list'] = async (filter) => this.#ready().list(filter);
+  counts: Store['counts'] = async () => this.#ready().counts();
+  remove: Store['remove'] = async (id) => this.#ready().remove(id);
+  appendLogs: Store['appendLogs'] = async (jobId, lines, maxLines) => this.#ready().appendLogs(jobId, lines, maxLines);
+  readLogs: Store['readLogs'] = async (jobId, options) => this.#ready().readLogs(jobId, options);
+  saveArtifact: Store['saveArtifact'] = async (jobId, artifact) => this.#ready().saveArtifact(jobId, artifact);
+  openArtifact: Store['openArtifact'] = async (jobId, name) => this.#ready().openArtifact(jobId, name);
+  reapExpiredLeases: Store['reapExpiredLeases'] = async () => this.#ready().reapExpiredLeases();
+  cleanup: Store['cleanup'] = async (retention) => this.#ready().cleanup(retention);
+  nextRunAt: Store['nextRunAt'] = async (tasks) => this.#ready().nextRunAt(tasks);
+
+  publish(event: JobEvent): void {
+    // Nothing can have changed while pending, so nothing is lost.
+    this.#store?.publish(event);
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    if (this.#store) return this.#store.subscribe(listener);
+    this.#early.set(listener, null);
+    return () => {
+      this.#early.get(listener)?.();
+      this.#early.delete(listener);
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#store?.close();
+  }
+}
