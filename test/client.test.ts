@@ -115,3 +115,89 @@ describe('underway/client in a host page', () => {
     await expect.poll(() => page.locator('underway-indicator').isHidden()).toBe(true);
   });
 });
+
+describe('underway/client reading the event stream over fetch in a browser', () => {
+  /** The requests for event streams a page makes: how (`fetch` or `eventsource`), to where, with which headers. */
+  function streamsOf(page: Page) {
+    const streams: { type: string; path: string; headers: Record<string, string> }[] = [];
+    page.on('request', (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path.endsWith('/events')) streams.push({ type: request.resourceType(), path, headers: request.headers() });
+    });
+    return streams;
+  }
+
+  it('uses fetch when the client has headers, which EventSource cannot send', async () => {
+    const page = await newPage();
+    const streams = streamsOf(page);
+    await page.goto(`${host.url}/host`);
+    const { id, seen } = (await page.evaluate(`(async () => {
+      const sdk = await import('/assets/underway-client.js');
+      const client = sdk.createClient({ headers: { 'x-underway-test': 'over fetch' } });
+      const job = await client.start('quick.sum', { a: 20, b: 22 });
+      const seen = [];
+      for await (const update of client.watch(job.id)) seen.push([update.job.status, update.job.result]);
+      return { id: job.id, seen };
+    })()`)) as { id: string; seen: [string, unknown][] };
+    expect(seen.at(-1)).toEqual(['succeeded', { sum: 42 }]);
+    const own = streams.find((s) => s.path.endsWith(`/jobs/${id}/events`));
+    expect(own).toMatchObject({ type: 'fetch', headers: { 'x-underway-test': 'over fetch' } });
+    // Without headers the page's own stream (the indicator's) stays an EventSource.
+    expect(streams.find((s) => s.path.endsWith('/api/events'))?.type).toBe('eventsource');
+
+    // An Authorization header goes along too: here a wrong one, which the server refuses.
+    const refused = await page.evaluate(`(async () => {
+      const sdk = await import('/assets/underway-client.js');
+      const client = sdk.createClient({ headers: { authorization: 'Bearer not-a-token' } });
+      try {
+        for await (const update of client.watch(${JSON.stringify(id)})) return 'watched: ' + update.type;
+      } catch (error) {
+        return error.message;
+      }
+    })()`);
+    expect(refused).toBe(`Cannot watch job ${id}: the event stream was refused (HTTP 401).`);
+    expect(streams.at(-1)).toMatchObject({ type: 'fetch', headers: { authorization: 'Bearer not-a-token' } });
+  });
+
+  it('works in a browser without EventSource: watch, <underway-progress> and <underway-indicator>', async () => {
+    const page = await newPage();
+    // biome-ignore lint/suspicious/noExplicitAny: taking a standard global away.
+    await page.addInitScript(() => delete (window as any).EventSource);
+    const streams = streamsOf(page);
+    await page.goto(`${host.url}/host`);
+    expect(await page.evaluate('typeof EventSource')).toBe('undefined');
+    const title = 'Größe 📊 報告';
+    const id = (
+      await env.underway.queue.start('report.build', { title, sections: 2, key: 'no-es' }, { owner: 'local' })
+    ).job.id;
+    await page.evaluate((jobId) => {
+      const element = document.createElement('underway-progress');
+      element.setAttribute('job', jobId);
+      document.getElementById('slot')?.append(element);
+    }, id);
+    await page.waitForSelector('underway-progress[data-status="running"] progress');
+    await expect.poll(() => page.locator('underway-indicator').textContent()).toContain('1 running');
+
+    const watched = page.evaluate(`(async () => {
+      const sdk = await import('/assets/underway-client.js');
+      const logs = [];
+      let last = null;
+      for await (const update of sdk.watch(${JSON.stringify(id)})) {
+        window.__watching = true;
+        if (update.type === 'log') logs.push(update.log.line);
+        last = update.job;
+      }
+      return { logs, status: last.status, result: last.result };
+    })()`) as Promise<{ logs: string[]; status: string; result: unknown }>;
+    await page.waitForFunction('window.__watching === true');
+    pacer.allow('no-es', 2);
+    const { logs, status, result } = await watched;
+    expect(status).toBe('succeeded');
+    expect(result).toEqual({ title, sections: 2, pages: 6 });
+    expect(logs).toContain(`section 2 of ${title}`);
+    await page.waitForSelector('underway-progress[data-status="succeeded"]');
+    await expect.poll(() => page.locator('underway-indicator').isHidden()).toBe(true);
+    expect(streams.length).toBeGreaterThanOrEqual(3);
+    expect(streams.every((s) => s.type === 'fetch')).toBe(true);
+  });
+});

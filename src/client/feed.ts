@@ -1,3 +1,4 @@
+import { openEventStream } from './sse-reader.ts';
 import { isFinished, type JobProgress, type JobSnapshot, type JobStatus } from './types.ts';
 
 /** What the feed knows of an unfinished job. */
@@ -14,14 +15,14 @@ type Listener = (change: FeedChange, feed: JobFeed) => void;
 const feeds = new Map<string, JobFeed>();
 
 /**
- * The caller's unfinished jobs, live, from `GET {api}/events`: one EventSource per page however
+ * The caller's unfinished jobs, live, from `GET {api}/events`: one event stream per page however
  * many lists and indicators listen (browsers allow only six connections per host on HTTP/1.1).
  */
 export class JobFeed {
   /** Unfinished jobs by id. */
   readonly jobs = new Map<string, FeedJob>();
   readonly #listeners = new Set<Listener>();
-  #source: EventSource | null = null;
+  #close: (() => void) | null = null;
   readonly #url: string;
   #ready = false;
 
@@ -47,39 +48,42 @@ export class JobFeed {
     return () => {
       this.#listeners.delete(listener);
       if (this.#listeners.size === 0) {
-        this.#source?.close();
-        this.#source = null;
+        this.#close?.();
+        this.#close = null;
         this.#ready = false;
       }
     };
   }
 
   #open(): void {
-    if (this.#source) return;
-    const source = new EventSource(this.#url);
-    this.#source = source;
-    const data = (e: Event) => JSON.parse((e as MessageEvent<string>).data);
-    source.addEventListener('snapshot', (e) => {
-      this.jobs.clear();
-      for (const job of data(e).jobs as FeedJob[]) this.jobs.set(job.id, job);
-      this.#ready = true;
-      this.#emit({ type: 'snapshot', jobs: [...this.jobs.values()] });
-    });
-    source.addEventListener('progress', (e) => {
-      const { id, progress } = data(e);
-      const job = this.jobs.get(id);
-      if (job) job.progress = progress;
-      this.#emit({ type: 'progress', id, progress, known: !!job });
-    });
-    source.addEventListener('status', (e) => {
-      const { id, status, cancelRequested } = data(e);
-      const job = this.jobs.get(id);
-      const known = !!job;
-      if (isFinished(status)) this.jobs.delete(id);
-      else if (job) Object.assign(job, { status, cancelRequested });
-      else this.jobs.set(id, { id, status, cancelRequested, progress: null });
-      this.#emit({ type: 'status', id, status, cancelRequested: !!cancelRequested, known });
-    });
+    if (this.#close) return;
+    // A refused stream (signed out, say) ends quietly: the page keeps what it shows.
+    this.#close = openEventStream(
+      this.#url,
+      {},
+      {
+        snapshot: (data: { jobs: FeedJob[] }) => {
+          this.jobs.clear();
+          for (const job of data.jobs) this.jobs.set(job.id, job);
+          this.#ready = true;
+          this.#emit({ type: 'snapshot', jobs: [...this.jobs.values()] });
+        },
+        progress: ({ id, progress }) => {
+          const job = this.jobs.get(id);
+          if (job) job.progress = progress;
+          this.#emit({ type: 'progress', id, progress, known: !!job });
+        },
+        status: ({ id, status, cancelRequested }) => {
+          const job = this.jobs.get(id);
+          const known = !!job;
+          if (isFinished(status)) this.jobs.delete(id);
+          else if (job) Object.assign(job, { status, cancelRequested });
+          else this.jobs.set(id, { id, status, cancelRequested, progress: null });
+          this.#emit({ type: 'status', id, status, cancelRequested: !!cancelRequested, known });
+        },
+      },
+      () => {},
+    );
   }
 
   #emit(change: FeedChange): void {

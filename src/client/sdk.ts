@@ -1,9 +1,19 @@
+import { openEventStream } from './sse-reader.ts';
 import { isFinished, type JobSnapshot, type LogEntry, type WatchUpdate } from './types.ts';
 
 export interface ClientOptions {
-  /** Where the API is mounted. Default: the page's `data-underway-api`, else `/api`. */
+  /**
+   * Where the API is mounted: a path on this site (`/underway/api`) or a full URL
+   * (`http://127.0.0.1:3000/api`), which Node needs, having no page to resolve a path against.
+   * Default: `data-underway-api` on the page's `<html>`, else beside the served bundle (`/underway/api` for
+   * `/underway/assets/underway-client.js`), else `/api`.
+   */
   basePath?: string;
-  /** Headers for every request, e.g. `{ authorization: 'Bearer …' }` (then no CSRF token is needed). */
+  /**
+   * Headers for every request and event stream, e.g. `{ authorization: 'Bearer …' }` (then no
+   * CSRF token is needed; Node has no cookies, so it needs this). EventSource cannot send headers,
+   * so with any here `watch` reads the stream over fetch.
+   */
   headers?: Record<string, string>;
 }
 
@@ -15,7 +25,10 @@ export interface StartOptions {
 }
 
 export interface WatchOptions {
-  /** The events URL to use (a share link's carries its token). Default `{basePath}/jobs/:id/events`. */
+  /**
+   * The events URL to use (a share link's carries its token); a full URL in Node. Default
+   * `{basePath}/jobs/:id/events`.
+   */
   eventsUrl?: string;
   signal?: AbortSignal;
 }
@@ -51,13 +64,45 @@ export interface UnderwayClient {
   remove(id: string): Promise<void>;
 }
 
+/** The served bundle's own path: `{pagesPath}/assets/underway-client.js`. */
+const SERVED_BUNDLE = /\/assets\/underway-client\.js$/;
+
+/**
+ * The API of this page: `data-underway-api` on `<html>` (the dashboard's pages set it); else,
+ * loaded as the bundle underway serves, the API beside it (`/underway/assets/…` → `/underway/api`,
+ * the default layout); else `/api`.
+ */
 function pageApi(): string {
-  return (typeof document !== 'undefined' && document.documentElement.dataset.underwayApi) || '/api';
+  const declared = typeof document !== 'undefined' ? document.documentElement.dataset.underwayApi : undefined;
+  if (declared) return declared;
+  const script = new URL(import.meta.url).pathname;
+  return SERVED_BUNDLE.test(script) ? `${script.replace(SERVED_BUNDLE, '')}/api` : '/api';
 }
 
-/** A client for the API on this site. Cookies (the host app's session) go with every request. */
+/** `url` as it is; where there is no page to resolve a path against (Node), it must be a full URL. */
+function checked(url: string): string {
+  if (typeof location === 'undefined' && !/^[a-z][a-z\d+.-]*:/i.test(url)) {
+    throw new Error(
+      `underway/client: "${url}" is a path and there is no page to resolve it against; pass the API's full URL, e.g. createClient({ basePath: 'http://127.0.0.1:3000/api' }).`,
+    );
+  }
+  return url;
+}
+
+/**
+ * A client for the API on this site, or (with a full `basePath`) on any. Cookies (the host app's
+ * session) go with every request in a browser. In Node, where there is no page, `basePath` must be
+ * a full URL and this throws without one.
+ *
+ * @example
+ * // Node 20+
+ * const client = createClient({ basePath: 'http://127.0.0.1:3000/api', headers: { authorization: `Bearer ${token}` } });
+ * for await (const { job } of client.watch(id)) console.log(job.status, job.progress?.percent);
+ */
 export function createClient(options: ClientOptions = {}): UnderwayClient {
-  const base = () => options.basePath ?? pageApi();
+  const base = () => checked(options.basePath ?? pageApi());
+  // No page, so nothing can change the answer later: say so now rather than at the first request.
+  if (typeof location === 'undefined') base();
   const extra = options.headers ?? {};
   const hasAuth = Object.keys(extra).some((h) => h.toLowerCase() === 'authorization');
   let csrf: Promise<{ token: string; headerName: string }> | null = null;
@@ -95,19 +140,18 @@ export function createClient(options: ClientOptions = {}): UnderwayClient {
     remove: async (id) => {
       await call('DELETE', job(id));
     },
-    watch: (id, opts = {}) => watchJob(opts.eventsUrl ?? `${base()}${job(id)}/events`, id, opts.signal),
+    watch: (id, opts = {}) => watchJob(checked(opts.eventsUrl ?? `${base()}${job(id)}/events`), id, extra, opts.signal),
   };
   return client;
 }
 
 /** Turns a job's event stream into an async iterator of updates. */
-function watchJob(url: string, id: string, signal?: AbortSignal) {
+function watchJob(url: string, id: string, headers: Record<string, string>, signal?: AbortSignal) {
   const queue: WatchUpdate[] = [];
   let wake: (() => void) | null = null;
   let closed = false;
   let failure: Error | null = null;
   let job: JobSnapshot | null = null;
-  const source = new EventSource(url);
 
   const push = (update: WatchUpdate) => {
     queue.push(update);
@@ -116,16 +160,19 @@ function watchJob(url: string, id: string, signal?: AbortSignal) {
   const close = () => {
     if (closed) return;
     closed = true;
-    source.close();
+    stop();
+    signal?.removeEventListener('abort', abandon);
     wake?.();
   };
-  const data = (e: Event) => JSON.parse((e as MessageEvent<string>).data);
   /** The final update carries the whole job (its files too), read once more. */
   const end = () => {
-    source.close();
+    stop();
     const last = job as JobSnapshot;
     // Through the job's own URL, which carries a share link's token when there is one.
-    fetch(last.urls.self, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+    fetch(new URL(last.urls.self, new URL(url, globalThis.location?.href)), {
+      credentials: 'same-origin',
+      headers: { accept: 'application/json', ...headers },
+    })
       .then((r) => (r.ok ? (r.json() as Promise<JobSnapshot>) : last))
       .then(
         (full) => {
@@ -139,37 +186,45 @@ function watchJob(url: string, id: string, signal?: AbortSignal) {
       );
   };
 
-  source.addEventListener('snapshot', (e) => {
-    job = data(e) as JobSnapshot;
-    if (isFinished(job.status)) end();
-    else push({ type: 'snapshot', job });
-  });
-  source.addEventListener('progress', (e) => {
-    if (!job) return;
-    job = { ...job, progress: data(e).progress };
-    push({ type: 'progress', job });
-  });
-  source.addEventListener('status', (e) => {
-    if (!job) return;
-    const d = data(e);
-    job = { ...job, status: d.status, cancelRequested: d.cancelRequested ?? job.cancelRequested };
-    if (d.error !== undefined) job.error = d.error;
-    if (d.result !== undefined) job.result = d.result;
-    if (isFinished(job.status)) end();
-    else push({ type: 'status', job });
-  });
-  source.addEventListener('log', (e) => {
-    if (job) push({ type: 'log', job, log: data(e) as LogEntry });
-  });
-  source.addEventListener('error', () => {
-    // CLOSED means the browser gave up (401, 404, not an event stream); otherwise it reconnects
-    // with Last-Event-ID and the server resumes.
-    if (source.readyState === EventSource.CLOSED && !closed) {
-      failure = new Error(`Cannot watch job ${id}: the event stream was refused.`);
+  const stop = openEventStream(
+    url,
+    headers,
+    {
+      snapshot: (data: JobSnapshot) => {
+        job = data;
+        if (isFinished(job.status)) end();
+        else push({ type: 'snapshot', job });
+      },
+      progress: (data) => {
+        if (!job) return;
+        job = { ...job, progress: data.progress };
+        push({ type: 'progress', job });
+      },
+      status: (data) => {
+        if (!job) return;
+        job = { ...job, status: data.status, cancelRequested: data.cancelRequested ?? job.cancelRequested };
+        if (data.error !== undefined) job.error = data.error;
+        if (data.result !== undefined) job.result = data.result;
+        if (isFinished(job.status)) end();
+        else push({ type: 'status', job });
+      },
+      log: (data: LogEntry) => {
+        if (job) push({ type: 'log', job, log: data });
+      },
+    },
+    (reason) => {
+      if (closed) return;
+      failure = new Error(`Cannot watch job ${id}: the event stream was refused${reason && ` (${reason})`}.`);
       close();
-    }
-  });
-  signal?.addEventListener('abort', close, { once: true });
+    },
+  );
+  /** Ends the loop now, dropping updates not yet read (`break`, or the signal). */
+  const abandon = () => {
+    close();
+    queue.length = 0;
+  };
+  if (signal?.aborted) abandon();
+  signal?.addEventListener('abort', abandon, { once: true });
 
   const iterator: AsyncIterableIterator<WatchUpdate> = {
     [Symbol.asyncIterator]: () => iterator,
@@ -181,8 +236,7 @@ function watchJob(url: string, id: string, signal?: AbortSignal) {
       return { value: undefined, done: true };
     },
     async return() {
-      close();
-      queue.length = 0;
+      abandon();
       return { value: undefined, done: true };
     },
   };
