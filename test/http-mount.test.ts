@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Hono } from 'hono';
+import multer from 'multer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createUnderway } from '../src/http/index.ts';
 import { closeServer, SseClient, setup, silent, type TestEnv, TOKENS, testTasks } from './helpers/http.ts';
@@ -168,6 +169,39 @@ describe('mounting', () => {
       expect((await fetch(`${url}/underway/assets/underway-client.js`)).headers.get('content-type')).toMatch(
         /javascript/,
       );
+    } finally {
+      await underway.close();
+    }
+  });
+
+  it('reads a dashboard form that multer already parsed as multipart', async () => {
+    env = setup({ mountPath: undefined });
+    const underway = createUnderway({
+      store: env.store,
+      tasks: testTasks,
+      logger: silent,
+      auth: { authenticate: () => ({ id: 'erin', roles: [] }) },
+    });
+    const app = express();
+    app.use(multer().none());
+    app.use(underway.nodeHandler);
+    const url = await listenOn(createServer(app));
+    try {
+      const list = await fetch(`${url}/underway`);
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(await list.text())?.[1] as string;
+      const form = new FormData();
+      form.append('_csrf', csrf);
+      form.append('task', 'echo');
+      form.append('p.text', 'multipart ✓');
+      const posted = await fetch(`${url}/underway/jobs`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: (list.headers.get('set-cookie') ?? '').split(';')[0] as string, origin: url },
+        body: form,
+      });
+      expect(posted.status).toBe(303);
+      const id = (posted.headers.get('location') as string).split('/').pop() as string;
+      expect((await env.store.get(id))?.params).toEqual({ text: 'multipart ✓' });
     } finally {
       await underway.close();
     }

@@ -41,12 +41,27 @@ export async function adoptParsedBody(req: IncomingMessage): Promise<void> {
     // The boundary changes with the new encoding, so the header must follow it.
     const encoded = new Response(multipartForm(parsed));
     parsed.rawBody = Buffer.from(await encoded.arrayBuffer());
-    req.headers['content-type'] = encoded.headers.get('content-type') ?? 'multipart/form-data';
+    setHeader(req, 'content-type', encoded.headers.get('content-type') ?? 'multipart/form-data');
   } else {
     parsed.rawBody = Buffer.from(JSON.stringify(body ?? null));
   }
-  req.headers['content-length'] = String((parsed.rawBody as Buffer).byteLength);
-  delete req.headers['transfer-encoding'];
+  setHeader(req, 'content-length', String((parsed.rawBody as Buffer).byteLength));
+  setHeader(req, 'transfer-encoding', null);
+}
+
+/** Sets (or with null removes) a header in both views of it: @hono/node-server reads `rawHeaders`. */
+function setHeader(req: IncomingMessage, name: string, value: string | null): void {
+  const raw: string[] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const key = req.rawHeaders[i] as string;
+    if (key.toLowerCase() !== name) raw.push(key, req.rawHeaders[i + 1] as string);
+  }
+  if (value === null) delete req.headers[name];
+  else {
+    req.headers[name] = value;
+    raw.push(name, value);
+  }
+  req.rawHeaders = raw;
 }
 
 /** Flattens what `qs` (extended) or `querystring` made of a form back into its fields: `a[b]=c`, `a=1&a=2`. */
