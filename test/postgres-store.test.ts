@@ -318,7 +318,7 @@ describe('postgres store, beyond the shared contract', () => {
         contentType: 'application/octet-stream',
         body: Readable.from(pieces),
       });
-      expect(info.size).toBe(bytes.length);
+      expect(info?.size).toBe(bytes.length);
       const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".artifact_chunks`);
       expect(count?.n).toBe(3);
       const opened = await reader.openArtifact(created.id, 'backup.bin');
@@ -377,6 +377,61 @@ describe('postgres store, beyond the shared contract', () => {
       let counts = await store.counts().catch(() => null);
       counts ??= await store.counts();
       expect(counts).toEqual([{ task: 'demo', status: 'queued', count: 1 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a fenced log append or artifact waits for a finish in flight, then writes nothing and leaves no upload', async () => {
+    const schema = db.schema();
+    const store = await open(schema);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      const { job: created } = await store.enqueue(job);
+      const [claimed] = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 30_000 });
+      const lease = claimed?.lease as NonNullable<typeof claimed>['lease'];
+      // Another transaction ends the job and has not committed yet.
+      await other.query('BEGIN');
+      await other.query(
+        `UPDATE "${schema}".jobs SET status = 'succeeded', lease_token = NULL, finished_at = now() WHERE id = $1`,
+        [created.id],
+      );
+      const at = new Date().toISOString();
+      const append = store.appendLogs(lease, [{ stream: 'stdout', line: 'late', at }]);
+      const save = store.saveArtifact(lease, { name: 'out.txt', contentType: 'text/plain', body: Buffer.from('late') });
+      const settled = (p: Promise<unknown>) =>
+        Promise.race([p.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))]);
+      expect(await settled(append)).toBe('waiting');
+      expect(await settled(save)).toBe('waiting');
+      await other.query('COMMIT');
+      expect(await append).toBeNull();
+      expect(await save).toBeNull();
+      expect(await store.readLogs(created.id)).toEqual([]);
+      const [left] = await db.query<{ artifacts: number; chunks: number }>(
+        `SELECT (SELECT count(*)::int FROM "${schema}".artifacts) AS artifacts,
+                (SELECT count(*)::int FROM "${schema}".artifact_chunks) AS chunks`,
+      );
+      expect(left).toEqual({ artifacts: 0, chunks: 0 });
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  it('serves a stored content type that is not valid (saved before types were checked) as application/octet-stream', async () => {
+    const schema = db.schema();
+    const store = await open(schema);
+    try {
+      const { job: created } = await store.enqueue(job);
+      await store.saveArtifact(created.id, { name: 'a.txt', contentType: 'text/plain', body: Buffer.from('x') });
+      await db.query(`UPDATE "${schema}".artifacts SET content_type = $1`, [
+        `text/html\r\nSet-Cookie: a=b${'x'.repeat(20_000)}`,
+      ]);
+      expect((await store.get(created.id))?.artifacts[0]?.contentType).toBe('application/octet-stream');
+      const opened = await store.openArtifact(created.id, 'a.txt');
+      expect(opened?.info.contentType).toBe('application/octet-stream');
+      expect((await buffer(opened?.body as Readable)).toString()).toBe('x');
     } finally {
       await store.close();
     }

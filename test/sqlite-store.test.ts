@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../src/core/errors.ts';
+import type { Lease } from '../src/core/job.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import { APPLICATION_ID, MIGRATIONS } from '../src/store/sqlite/migrations.ts';
 import type { JobEvent } from '../src/store/store.ts';
@@ -129,5 +132,57 @@ describe('sqlite store, beyond the shared contract', () => {
     expect(progress.at(-1)).toMatchObject({ progress: { current: 3 } });
     await writer.close();
     await reader.close();
+  });
+  it('a fenced-out artifact leaves no file: none for a stale attempt, no partial when the lease goes mid-write', async () => {
+    const file = freshFile();
+    const store = sqliteStore({ file });
+    const folder = (id: string) => join(`${file}-artifacts`, id);
+    const body = (text: string) => ({ name: 'out.txt', contentType: 'text/plain', body: Buffer.from(text) });
+    try {
+      // Paused past its lease, reaped: the stale attempt writes no byte, not even a folder.
+      const stale = await store.enqueue({ task: 't', params: {}, maxAttempts: 3 });
+      const [first] = await store.claim({ workerId: 'w', tasks: ['t'], limit: 1, leaseMs: 10_000 });
+      if (!first) throw new Error('no claim');
+      await store.heartbeat([first.lease], -1_000);
+      await store.reapExpiredLeases();
+      expect(await store.saveArtifact(first.lease, body('stale'))).toBeNull();
+      expect(existsSync(folder(stale.job.id))).toBe(false);
+
+      // The lease is lost while the bytes are written, and the winner saves the same name meanwhile.
+      const [second] = await store.claim({ workerId: 'w', tasks: ['t'], limit: 1, leaseMs: 10_000 });
+      if (!second) throw new Error('no claim');
+      async function* slow() {
+        yield Buffer.from('stale, ');
+        await store.heartbeat([second?.lease as Lease], -1_000);
+        await store.reapExpiredLeases();
+        const [third] = await store.claim({ workerId: 'w', tasks: ['t'], limit: 1, leaseMs: 10_000 });
+        await store.saveArtifact(third?.lease as Lease, body('winner'));
+        yield Buffer.from('half-way');
+      }
+      const saved = await store.saveArtifact(second.lease, { ...body(''), body: Readable.from(slow()) });
+      expect(saved).toBeNull();
+      expect(readdirSync(folder(stale.job.id))).toEqual(['out.txt']);
+      expect(readFileSync(join(folder(stale.job.id), 'out.txt'), 'utf8')).toBe('winner');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('serves a stored content type that is not valid (saved before types were checked) as application/octet-stream', async () => {
+    const file = freshFile();
+    const store = sqliteStore({ file });
+    try {
+      const { job } = await store.enqueue({ task: 't', params: {}, maxAttempts: 1 });
+      await store.saveArtifact(job.id, { name: 'a.txt', contentType: 'text/plain', body: Buffer.from('x') });
+      const raw = new Database(file);
+      raw.prepare('UPDATE underway_artifacts SET content_type = ?').run(`text/html\r\nX: y\u0000${'x'.repeat(20_000)}`);
+      raw.close();
+      expect((await store.get(job.id))?.artifacts[0]?.contentType).toBe('application/octet-stream');
+      const opened = await store.openArtifact(job.id, 'a.txt');
+      expect(opened?.info.contentType).toBe('application/octet-stream');
+      expect(await text(opened?.body as Readable)).toBe('x');
+    } finally {
+      await store.close();
+    }
   });
 });

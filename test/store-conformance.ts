@@ -325,7 +325,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
         { stream: 'stdout', line: 'one', at },
         { stream: 'stderr', line: 'two', at },
       ]);
-      expect(stored.map((l) => l.seq)).toEqual([1, 2]);
+      expect(stored?.map((l) => l.seq)).toEqual([1, 2]);
       await store.appendLogs(job.id, [{ stream: 'stdout', line: 'x'.repeat(20_000), at }]);
       const lines = await store.readLogs(job.id);
       expect(lines.map((l) => [l.seq, l.stream])).toEqual([
@@ -340,7 +340,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
         Array.from({ length: 5 }, (_, i) => ({ stream: 'stdout' as const, line: `l${i}`, at })),
         5,
       );
-      expect(capped.map((l) => l.line)).toEqual(['l0', 'l1', '[log capped at 5 lines; later lines dropped]']);
+      expect(capped?.map((l) => l.line)).toEqual(['l0', 'l1', '[log capped at 5 lines; later lines dropped]']);
       expect(await store.appendLogs(job.id, [{ stream: 'stdout', line: 'more', at }], 5)).toEqual([]);
       expect(await store.readLogs(job.id)).toHaveLength(6);
     });
@@ -362,6 +362,89 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       await expect(
         store.saveArtifact(job.id, { name: '../escape', contentType: 'x', body: Buffer.from('') }),
       ).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    test('an artifact content type must be a MIME type: CR, LF, NUL or a 20 KB one is refused, nothing stored', async () => {
+      const job = await enqueue();
+      const bad = ['text/plain\r\nSet-Cookie: a=b', 'text/pl\u0000ain', `text/${'x'.repeat(20_000)}`, 'text', ''];
+      for (const contentType of bad) {
+        await expect(
+          store.saveArtifact(job.id, { name: 'a.txt', contentType, body: Buffer.from('x') }),
+          JSON.stringify(contentType.slice(0, 40)),
+        ).rejects.toBeInstanceOf(ValidationError);
+      }
+      expect(await store.openArtifact(job.id, 'a.txt')).toBeNull();
+      const fine = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; charset="utf-8"';
+      const info = await store.saveArtifact(job.id, { name: 'a.xlsx', contentType: fine, body: Buffer.from('x') });
+      expect(info?.contentType).toBe(fine);
+    });
+
+    test('log appends and artifacts under a lease are fenced: an old lease writes nothing after a reap and re-claim, nor after the finish', async () => {
+      const at = new Date().toISOString();
+      const line = (text: string) => [{ stream: 'stdout' as const, line: text, at }];
+      const file = (text: string) => ({ name: 'out.txt', contentType: 'text/plain', body: Buffer.from(text) });
+      const job = await enqueue();
+      const { lease: old } = await claimOne();
+      expect((await store.appendLogs(old, line('first attempt')))?.map((l) => l.seq)).toEqual([1]);
+      expect(await store.saveArtifact(old, file('first attempt'))).toMatchObject({ name: 'out.txt', size: 13 });
+
+      // The first worker pauses past its lease: the job is reaped and claimed again.
+      await store.heartbeat([old], -1_000);
+      expect((await store.reapExpiredLeases()).map((j) => j.id)).toEqual([job.id]);
+      expect(await store.appendLogs(old, line('stale, queued'))).toBeNull();
+      expect(await store.saveArtifact(old, file('stale, queued'))).toBeNull();
+      const { lease: winner } = await claimOne();
+      expect(winner.token).not.toBe(old.token);
+      expect(await store.appendLogs(old, line('stale, re-claimed'))).toBeNull();
+      expect(await store.saveArtifact(old, file('stale, re-claimed'))).toBeNull();
+
+      // The new lease writes, replacing the first attempt's file; the old one still cannot.
+      expect((await store.appendLogs(winner, line('winner')))?.map((l) => l.seq)).toEqual([2]);
+      const info = await store.saveArtifact(winner, file('winner'));
+      expect(info).toMatchObject({ name: 'out.txt', size: 6 });
+      expect(await store.saveArtifact(old, { ...file(''), body: Readable.from(['stale ', 'stream']) })).toBeNull();
+
+      // After the finish, not even the winner's lease writes.
+      await store.finish(winner, { status: 'succeeded', result: 1 });
+      expect(await store.appendLogs(winner, line('after the end'))).toBeNull();
+      expect(await store.saveArtifact(winner, file('after the end'))).toBeNull();
+      expect(await store.appendLogs(old, line('after the end'))).toBeNull();
+      expect(await store.saveArtifact(old, file('after the end'))).toBeNull();
+
+      expect((await store.readLogs(job.id)).map((l) => l.line)).toEqual(['first attempt', 'winner']);
+      const opened = await store.openArtifact(job.id, 'out.txt');
+      expect(opened?.info).toEqual(info);
+      expect(await text(opened?.body as Readable)).toBe('winner');
+      expect((await store.get(job.id))?.artifacts).toEqual([info]);
+      // By job id (no lease) a write is not fenced: what the system itself adds after the end.
+      expect((await store.appendLogs(job.id, [{ stream: 'system', line: 'note', at }]))?.map((l) => l.seq)).toEqual([
+        3,
+      ]);
+    });
+
+    test('an artifact whose lease is lost while its bytes are written is not saved and leaves no trace', async () => {
+      const job = await enqueue();
+      const { lease: old } = await claimOne();
+      await store.saveArtifact(old, { name: 'keep.txt', contentType: 'text/plain', body: Buffer.from('old') });
+      let next: Lease | null = null;
+      async function* slowBody() {
+        yield Buffer.from('stale part one, ');
+        // Meanwhile the lease expires, the job is reaped, re-claimed, and the winner saves its file.
+        await store.heartbeat([old], -1_000);
+        await store.reapExpiredLeases();
+        next = (await claimOne()).lease;
+        await store.saveArtifact(next, { name: 'out.txt', contentType: 'text/plain', body: Buffer.from('winner') });
+        yield Buffer.from('stale part two');
+      }
+      expect(
+        await store.saveArtifact(old, { name: 'out.txt', contentType: 'text/plain', body: Readable.from(slowBody()) }),
+      ).toBeNull();
+      expect(next).not.toBeNull();
+      expect(await text((await store.openArtifact(job.id, 'out.txt'))?.body as Readable)).toBe('winner');
+      expect((await store.get(job.id))?.artifacts.map((a) => [a.name, a.size])).toEqual([
+        ['keep.txt', 3],
+        ['out.txt', 6],
+      ]);
     });
 
     test('expired leases: queued again, or failed STALLED when attempts are spent, or cancelled if asked', async () => {

@@ -70,17 +70,26 @@ export interface Store {
 
   /**
    * Appends log lines, numbered in order, keeping at most `maxLines` per job (one `system` line
-   * says where the cap cut). Returns the lines as stored, with their numbers.
+   * says where the cap cut). Returns the lines as stored, with their numbers; given an attempt's
+   * lease instead of a job id, a fenced write: null (and nothing written) unless the job is still
+   * running under that lease.
    */
-  appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines?: number): Promise<LogLine[]>;
+  appendLogs(job: string | Lease, lines: readonly NewLogLine[], maxLines?: number): Promise<LogLine[] | null>;
 
   /** Log lines with `seq` greater than `after` (0 for all), oldest first, at most `limit`. */
   readLogs(jobId: string, options?: { after?: number; limit?: number }): Promise<LogLine[]>;
 
-  /** Stores a file a job produced, replacing one of the same name. */
-  saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo>;
+  /**
+   * Stores a file a job produced, replacing one of the same name (a bad name or content type is a
+   * ValidationError, before anything is written); given an attempt's lease, fenced as `appendLogs`:
+   * null, and no trace of the file, unless the job is still running under that lease.
+   */
+  saveArtifact(job: string | Lease, artifact: NewArtifact): Promise<ArtifactInfo | null>;
 
-  /** Opens an artifact for reading, or null when there is none of that name. */
+  /**
+   * Opens an artifact for reading, or null when there is none of that name. A stored content type
+   * that is not a valid one (saved before types were checked) reads as `application/octet-stream`.
+   */
   openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null>;
 
   /**
@@ -106,8 +115,14 @@ export interface Store {
 }
 
 export interface EnqueueInput {
+  /**
+   * The new job's id, chosen by the caller with `newJobId()` (core/ids.ts) so that secret params
+   * can be sealed for the job before it exists; default a new one. Unused when a dedupe key
+   * returns the job holding it.
+   */
+  id?: string | null;
   task: string;
-  /** Already validated (and redacted where a field is secret). */
+  /** Already validated (and sealed where a field is secret, for this `id` and `owner`). */
   params: unknown;
   owner?: string | null;
   dedupeKey?: string | null;
@@ -179,6 +194,7 @@ export interface LogLine extends NewLogLine {
 
 export interface NewArtifact {
   name: string;
+  /** A MIME type (RFC 9110 `type/subtype` and parameters, printable ASCII, at most 200 characters). */
   contentType: string;
   body: Uint8Array | Readable;
 }

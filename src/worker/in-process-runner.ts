@@ -1,4 +1,5 @@
 import { format } from 'node:util';
+import { checkContentType } from '../core/content-type.ts';
 import { serializeError } from '../core/errors.ts';
 import { checkProgressArgs } from '../core/progress.ts';
 import type { TaskContext } from '../core/task.ts';
@@ -49,8 +50,11 @@ export function taskContext(execution: Execution): TaskContext {
     throwIfCancelled() {
       signal.throwIfAborted();
     },
-    artifact(name, source, options) {
-      return report.artifact(name, source, options?.contentType);
+    async artifact(name, source, options) {
+      // Checked where the task gives it, before any byte moves (in a sandbox, before IPC): a bad
+      // type is the task's error to see, not a broken download later.
+      const type = options?.contentType;
+      return report.artifact(name, source, type === undefined || type === null ? undefined : checkContentType(type));
     },
     exec(command, args, options) {
       return exec(command, args, options, { signal, log: (stream, line) => report.log(stream, line) });

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Pool } from 'pg';
-import { checkArtifactName } from '../../core/artifact-name.ts';
 import type { ArtifactInfo } from '../../core/job.ts';
+import { checkArtifact, discardBody } from '../artifact-input.ts';
 import type { NewArtifact } from '../store.ts';
 import { toArtifactInfo } from './rows.ts';
 import type { Tables } from './tables.ts';
@@ -16,14 +16,33 @@ export const CHUNK_BYTES = 1024 * 1024;
  * Stores an artifact in the database, readable from every machine: a new, incomplete row; its
  * chunks one insert each; then, in one statement, the old artifact of that name is dropped and
  * the new one marked complete, so readers see the old file or the new one, never half.
+ *
+ * With a lease token both ends are fenced, in the statements that run anyway (no extra round
+ * trip): the first insert happens only while the job runs under that token (a stale attempt
+ * uploads nothing), and the last statement replaces the old file only under a share lock on the
+ * job's row still held by that token, so a finish or reap commits before it or after it, never
+ * in between. Fenced out at the end, the upload is deleted with its chunks. Null then.
  */
-export async function saveArtifact(pool: Pool, t: Tables, jobId: string, artifact: NewArtifact): Promise<ArtifactInfo> {
-  const name = checkArtifactName(artifact.name);
+export async function saveArtifact(
+  pool: Pool,
+  t: Tables,
+  jobId: string,
+  token: string | null,
+  artifact: NewArtifact,
+): Promise<ArtifactInfo | null> {
+  const { name, contentType } = checkArtifact(artifact);
+  const held = `SELECT 1 FROM ${t.jobs} WHERE id = $1 AND lease_token = $4 AND status = 'running'`;
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO ${t.artifacts} (job_id, name, content_type) VALUES ($1, $2, $3) RETURNING id`,
-    [jobId, name, artifact.contentType],
+    `INSERT INTO ${t.artifacts} (job_id, name, content_type)
+     SELECT $1, $2, $3 WHERE $4::text IS NULL OR EXISTS (${held})
+     RETURNING id`,
+    [jobId, name, contentType, token],
   );
-  const id = (rows[0] as { id: string }).id;
+  const id = rows[0]?.id;
+  if (id === undefined) {
+    discardBody(artifact.body);
+    return null;
+  }
   try {
     let n = 0;
     let size = 0;
@@ -34,13 +53,19 @@ export async function saveArtifact(pool: Pool, t: Tables, jobId: string, artifac
     const done = await pool.query<{ name: string; size: string; content_type: string; created_at: Date }>(
       // The count makes the DELETE run first: an unreferenced data-modifying WITH runs after the
       // main statement, and the unique index on complete names would refuse the UPDATE.
-      `WITH old AS (DELETE FROM ${t.artifacts} WHERE job_id = $1 AND name = $2 AND complete RETURNING id)
-       UPDATE ${t.artifacts} SET complete = true, size = $4, created_at = now()
-       WHERE id = $3 AND (SELECT count(*) FROM old) >= 0
+      `WITH held AS (${held} FOR SHARE),
+       fence AS (SELECT $4::text IS NULL OR EXISTS (SELECT 1 FROM held) AS ok),
+       old AS (DELETE FROM ${t.artifacts} WHERE job_id = $1 AND name = $2 AND complete AND (SELECT ok FROM fence) RETURNING id)
+       UPDATE ${t.artifacts} SET complete = true, size = $5, created_at = now()
+       WHERE id = $3 AND (SELECT ok FROM fence) AND (SELECT count(*) FROM old) >= 0
        RETURNING name, size, content_type, created_at`,
-      [jobId, name, id, size],
+      [jobId, name, id, token, size],
     );
-    const row = done.rows[0] as { name: string; size: string; content_type: string; created_at: Date };
+    const row = done.rows[0];
+    if (!row) {
+      await pool.query(`DELETE FROM ${t.artifacts} WHERE id = $1`, [id]);
+      return null;
+    }
     return toArtifactInfo({ name: row.name, size: row.size, contentType: row.content_type, createdAt: row.created_at });
   } catch (error) {
     await pool.query(`DELETE FROM ${t.artifacts} WHERE id = $1`, [id]).catch(() => {});

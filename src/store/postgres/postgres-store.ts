@@ -227,7 +227,7 @@ class PgStore implements PostgresStore {
   async enqueue(input: EnqueueInput, options: PostgresEnqueueOptions = {}): Promise<{ job: Job; created: boolean }> {
     await this.#whenReady();
     const params = [
-      newJobId(),
+      input.id ?? newJobId(),
       input.task,
       jsonParam(input.params ?? {}),
       input.maxAttempts,
@@ -263,7 +263,7 @@ class PgStore implements PostgresStore {
   ): Promise<{ job: Job; created: boolean }[]> {
     if (inputs.length === 0) return [];
     await this.#whenReady();
-    const ids = inputs.map(() => newJobId());
+    const ids = inputs.map((input) => input.id ?? newJobId());
     const column = <T>(pick: (input: EnqueueInput) => T) => inputs.map(pick);
     const params = [
       ids,
@@ -419,9 +419,10 @@ class PgStore implements PostgresStore {
     return row.status === 'queued' || row.status === 'running' ? 'unfinished' : 'removed';
   }
 
-  async appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines?: number): Promise<LogLine[]> {
+  async appendLogs(job: string | Lease, lines: readonly NewLogLine[], maxLines?: number): Promise<LogLine[] | null> {
     await this.#whenReady();
-    return this.#wrap(() => logs.appendLogs(this.#pool, this.#t, jobId, lines, maxLines));
+    const [jobId, token] = typeof job === 'string' ? [job, null] : [job.jobId, job.token];
+    return this.#wrap(() => logs.appendLogs(this.#pool, this.#t, jobId, token, lines, maxLines));
   }
 
   async readLogs(jobId: string, options: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
@@ -429,9 +430,10 @@ class PgStore implements PostgresStore {
     return this.#wrap(() => logs.readLogs(this.#pool, this.#t, jobId, options));
   }
 
-  async saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo> {
+  async saveArtifact(job: string | Lease, artifact: NewArtifact): Promise<ArtifactInfo | null> {
     await this.#whenReady();
-    return this.#wrap(() => artifacts.saveArtifact(this.#pool, this.#t, jobId, artifact));
+    const [jobId, token] = typeof job === 'string' ? [job, null] : [job.jobId, job.token];
+    return this.#wrap(() => artifacts.saveArtifact(this.#pool, this.#t, jobId, token, artifact));
   }
 
   async openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null> {

@@ -1,3 +1,4 @@
+import { servedContentType } from '../../core/content-type.ts';
 import type { ArtifactInfo, Job, JobError, JobProgress, JobStatus } from '../../core/job.ts';
 import type { Tables } from './tables.ts';
 
@@ -49,7 +50,7 @@ export function toArtifactInfo(row: {
   return {
     name: row.name,
     size: Number(row.size),
-    contentType: row.contentType,
+    contentType: servedContentType(row.contentType),
     createdAt: iso(new Date(row.createdAt)),
   };
 }

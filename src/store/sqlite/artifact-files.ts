@@ -1,10 +1,19 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, renameSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkArtifactName } from '../../core/artifact-name.ts';
 import { newLeaseToken } from '../../core/ids.ts';
+
+/** An artifact's bytes written beside their place, not yet in it. */
+export interface StagedFile {
+  size: number;
+  /** Moves the file into place (synchronous: it runs inside a write transaction). */
+  commit(): void;
+  /** Deletes the file. */
+  discard(): Promise<void>;
+}
 
 /**
  * The SQLite store's artifact bytes: files in a folder beside the database, one subfolder per
@@ -22,20 +31,26 @@ export class ArtifactFiles {
     return join(this.#dir, jobId, checkArtifactName(name));
   }
 
-  /** Writes the file (replacing one of the same name) and returns its size in bytes. */
-  async write(jobId: string, name: string, body: Uint8Array | Readable): Promise<number> {
+  /**
+   * Writes the bytes under a temporary name beside their final place, and hands back their size
+   * with the two ways on: `commit` renames them into place (replacing a file of that name; called
+   * by the store inside the write transaction that checked the lease, so a fenced-out attempt can
+   * never replace the winner's file), `discard` deletes them.
+   */
+  async stage(jobId: string, name: string, body: Uint8Array | Readable): Promise<StagedFile> {
     const target = this.#path(jobId, name);
     await mkdir(join(this.#dir, jobId), { recursive: true });
     const partial = `${target}.${newLeaseToken()}.partial`;
+    const discard = () => rm(partial, { force: true });
     try {
       if (body instanceof Uint8Array) await writeFile(partial, body);
       else await pipeline(body, createWriteStream(partial));
-      await rename(partial, target);
+      const { size } = await stat(partial);
+      return { size, commit: () => renameSync(partial, target), discard };
     } catch (error) {
-      await rm(partial, { force: true });
+      await discard();
       throw error;
     }
-    return (await stat(target)).size;
   }
 
   /** A stream of the file, or null when it is gone (removed by hand). */

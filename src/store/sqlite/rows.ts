@@ -1,3 +1,4 @@
+import { servedContentType } from '../../core/content-type.ts';
 import type { ArtifactInfo, Job, JobStatus } from '../../core/job.ts';
 
 /** A row of underway_jobs as SQLite returns it. */
@@ -39,7 +40,12 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 
 export function toArtifactInfo(row: ArtifactRow): ArtifactInfo {
-  return { name: row.name, size: row.size, contentType: row.content_type, createdAt: iso(row.created_at) };
+  return {
+    name: row.name,
+    size: row.size,
+    contentType: servedContentType(row.content_type),
+    createdAt: iso(row.created_at),
+  };
 }
 
 export function toJob(row: JobRow, artifacts: ArtifactInfo[]): Job {

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
-import { checkArtifactName } from '../../core/artifact-name.ts';
 import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import { checkArtifact, discardBody } from '../artifact-input.ts';
 import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { EventHub } from '../event-hub.ts';
@@ -173,7 +173,7 @@ class SqliteStore implements Store {
            retry_of, created_at, run_at)
          VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     ).get(
-      newJobId(),
+      input.id ?? newJobId(),
       input.task,
       JSON.stringify(input.params ?? {}),
       input.maxAttempts,
@@ -414,28 +414,67 @@ class SqliteStore implements Store {
     this.#prepare('DELETE FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))').run(list);
   }
 
-  async appendLogs(jobId: string, lines: readonly NewLogLine[], maxLines = DEFAULT_MAX_LOG_LINES): Promise<LogLine[]> {
+  async appendLogs(
+    job: string | Lease,
+    lines: readonly NewLogLine[],
+    maxLines = DEFAULT_MAX_LOG_LINES,
+  ): Promise<LogLine[] | null> {
     if (lines.length === 0) return [];
-    return this.#write(() => appendLogLines(this.#db, jobId, lines, maxLines));
+    const lease = typeof job === 'string' ? null : job;
+    const jobId = typeof job === 'string' ? job : job.jobId;
+    return this.#write(() => (lease && !this.#holds(lease) ? null : appendLogLines(this.#db, jobId, lines, maxLines)));
+  }
+
+  /** Whether the job is still running under this lease: the fence of appends and artifacts. */
+  #holds(lease: Lease): boolean {
+    return (
+      this.#prepare(`SELECT 1 FROM underway_jobs WHERE id = ? AND lease_token = ? AND status = 'running'`).get(
+        lease.jobId,
+        lease.token,
+      ) !== undefined
+    );
   }
 
   async readLogs(jobId: string, options: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
     return this.#read(() => readLogLines(this.#db, jobId, options));
   }
 
-  async saveArtifact(jobId: string, artifact: NewArtifact): Promise<ArtifactInfo> {
-    const name = checkArtifactName(artifact.name);
-    const size = await this.#files.write(jobId, name, artifact.body);
-    const row = this.#write(
-      () =>
-        this.#prepare(
+  /**
+   * The bytes go to a temporary file first (outside any transaction: a big file takes a while);
+   * one write transaction then checks the lease, records the artifact and renames the file into
+   * place, so a fenced-out attempt leaves no file and never replaces the winner's. Under the
+   * write lock no other process can end or re-claim the job between the check and the rename.
+   */
+  async saveArtifact(job: string | Lease, artifact: NewArtifact): Promise<ArtifactInfo | null> {
+    const lease = typeof job === 'string' ? null : job;
+    const jobId = typeof job === 'string' ? job : job.jobId;
+    const { name, contentType } = checkArtifact(artifact);
+    // A stale attempt (the common case: paused past its lease) writes no bytes at all.
+    if (lease && !this.#read(() => this.#holds(lease))) {
+      discardBody(artifact.body);
+      return null;
+    }
+    const staged = await this.#files.stage(jobId, name, artifact.body);
+    let row: ArtifactRow | null;
+    try {
+      row = this.#write(() => {
+        if (lease && !this.#holds(lease)) return null;
+        const saved = this.#prepare(
           `INSERT INTO underway_artifacts (job_id, name, content_type, size, created_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (job_id, name) DO UPDATE SET content_type = excluded.content_type, size = excluded.size,
                created_at = excluded.created_at
              RETURNING *`,
-        ).get(jobId, name, artifact.contentType, size, Date.now()) as ArtifactRow,
-    );
-    return toArtifactInfo(row);
+        ).get(jobId, name, contentType, staged.size, Date.now()) as ArtifactRow;
+        // Last, so that a failed rename rolls the row back (a commit failing after it is left: rare).
+        staged.commit();
+        return saved;
+      });
+    } catch (error) {
+      await staged.discard();
+      throw error;
+    }
+    if (!row) await staged.discard();
+    return row && toArtifactInfo(row);
   }
 
   async openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null> {
