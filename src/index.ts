@@ -10,6 +10,7 @@ export {
   NotFoundError,
   PermanentJobError,
   StoreError,
+  TooLargeError,
   UnderwayError,
   ValidationError,
 } from './core/errors.ts';

@@ -17,9 +17,16 @@ export class UnderwayError extends Error {
 export class ValidationError extends UnderwayError {
   /** One line per problem, e.g. `params.path: Required`. */
   readonly issues: readonly string[];
-  constructor(message: string, issues: readonly string[] = [], options?: { cause?: unknown }) {
-    super('VALIDATION_FAILED', message, options);
+  constructor(message: string, issues: readonly string[] = [], options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'VALIDATION_FAILED', message, options);
     this.issues = issues;
+  }
+}
+
+/** Input too large to keep, e.g. a job's params past their cap (HTTP 413). */
+export class TooLargeError extends ValidationError {
+  constructor(message: string) {
+    super(message, [], { code: 'TOO_LARGE' });
   }
 }
 

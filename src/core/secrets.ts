@@ -1,31 +1,63 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from 'node:crypto';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { UnderwayError } from './errors.ts';
+import { UnderwayError, ValidationError } from './errors.ts';
 
 /**
  * Secret params: marked in the task's schema, sealed (AES-256-GCM) the moment a job is started,
  * opened by the worker right before the task runs, in the job's own process only. The store, its
- * events, the HTTP API and the logs only ever hold `[redacted:v1:…]` envelopes; a secret value that
+ * events, the HTTP API and the logs only ever hold `[redacted:v2:…]` envelopes; a secret value that
  * task code prints or throws is replaced by `[redacted]` on the way out.
  *
- * The key: `UNDERWAY_SECRET_KEY` (32 bytes as hex or base64, or a passphrase), else a key file,
+ * An envelope is bound to the job it was sealed for, its id and owner being the cipher's
+ * associated data: copied into another job (through the API, a retry, a write to the database) it
+ * does not open. Envelopes are never accepted as input (`refuseEnvelopes`); a retry opens the old
+ * job's and seals them again for the new job (`resealSecrets`). The unbound `v1` envelopes of
+ * earlier versions are not opened at all (docs/sandbox.md, "Upgrading").
+ *
+ * The key: the `secretKey` option; else the file `UNDERWAY_SECRET_KEY_FILE` names, when it exists;
+ * else `UNDERWAY_SECRET_KEY` (32 bytes as hex or base64, or a passphrase); else a key file,
  * `UNDERWAY_SECRET_KEY_FILE` or `$UNDERWAY_DATA_DIR/secret.key` (`./data`), created 0600 on first
  * use. Every process that starts or runs such jobs needs the same key.
  */
 
 export const REDACTED = '[redacted]';
-const ENVELOPE = /^\[redacted:v1:([A-Za-z0-9_-]{40,})\]$/;
-const AAD = Buffer.from('underway:secret:v1');
+/**
+ * An envelope, of any version: `[redacted:v2:<key id>:<base64url(iv | tag | ciphertext)>]` now,
+ * `[redacted:v1:<base64url(…)>]` before. Whatever this matches is opened by the worker, so
+ * whatever this matches is refused in input.
+ */
+const ENVELOPE = /^\[redacted:v(\d+):([A-Za-z0-9_:-]*)\]$/;
+const VERSION = '2';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 /** Secrets shorter than this are not searched for in log lines: "[redacted]" for every "a" would ruin the log and protect nothing. */
 const MIN_REDACT_LENGTH = 4;
 
-/** Raised when a sealed param cannot be opened: another key, or a damaged value. */
+/**
+ * Why an envelope did not open: sealed with another `key`, for another job or owner (`binding`:
+ * copied where it does not belong), in the unbound format of earlier versions (`legacy`), or
+ * `damaged`; `config` when the key itself cannot be had.
+ */
+export type SecretErrorReason = 'key' | 'binding' | 'legacy' | 'damaged' | 'config';
+
+/** Raised when a sealed param cannot be opened (code SECRET_UNREADABLE; a job fails for good). */
 export class SecretError extends UnderwayError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reason: SecretErrorReason;
+  constructor(message: string, options?: { cause?: unknown; reason?: SecretErrorReason }) {
     super('SECRET_UNREADABLE', message, options);
+    this.reason = options?.reason ?? 'config';
   }
+}
+
+/**
+ * What an envelope is bound to: the job it was sealed for and that job's owner. A job's id is
+ * chosen before its insert (`newJobId()`, `EnqueueInput.id`) so that its secrets can be sealed for it.
+ */
+export interface SecretBinding {
+  jobId: string;
+  owner: string | null;
 }
 
 /**
@@ -48,15 +80,27 @@ export type SecretKeySource = string | Uint8Array;
 
 const keys = new Map<string, Buffer>();
 
-/** The key from `source`, else from the environment or the key file (created when missing). Cached. */
+/**
+ * The key from `source`; else from `UNDERWAY_SECRET_KEY_FILE` when that file exists; else from
+ * `UNDERWAY_SECRET_KEY`; else from the key file (`UNDERWAY_SECRET_KEY_FILE` or the data folder's
+ * `secret.key`), created when missing. Cached: a process keeps the key it found first.
+ *
+ * Why a named file comes before the variable: a job's process running as the worker's user can
+ * read the worker's environment (`/proc/<pid>/environ`), so the variable is the weaker place for
+ * the key (docs/sandbox.md, "What a job's process can still read"). Why the data folder's own file
+ * does not: any run without the variable creates it, and a file left over from such a run would
+ * silently replace the key that the other machines use.
+ */
 export function secretKey(source?: SecretKeySource): Buffer {
   if (source instanceof Uint8Array) return toKey(source);
+  const named = process.env.UNDERWAY_SECRET_KEY_FILE || undefined;
   const fromEnv = source ?? process.env.UNDERWAY_SECRET_KEY;
-  const file = process.env.UNDERWAY_SECRET_KEY_FILE || join(process.env.UNDERWAY_DATA_DIR || './data', 'secret.key');
-  const cacheKey = fromEnv ? `key:${fromEnv}` : `file:${file}`;
+  const file = named ?? join(process.env.UNDERWAY_DATA_DIR || './data', 'secret.key');
+  const cacheKey = source ? `key:${source}` : `file:${named ?? ''}\0key:${fromEnv ?? ''}\0default:${file}`;
   let key = keys.get(cacheKey);
   if (!key) {
-    key = fromEnv ? toKey(fromEnv) : keyFromFile(file);
+    const fromFile = named ? readKeyFile(named) : undefined;
+    key = source ? toKey(source) : (fromFile ?? (fromEnv ? toKey(fromEnv) : keyFromFile(file)));
     keys.set(cacheKey, key);
   }
   return key;
@@ -74,13 +118,24 @@ function toKey(material: string | Uint8Array): Buffer {
   return scryptSync(text, 'underway:secret-key:v1', 32);
 }
 
+/** The key in `file`; undefined when there is no such file (any other failure throws). */
+function readKeyFile(file: string): Buffer | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SecretError(`The secret key file ${file} cannot be read: ${(error as Error).message}`, { cause: error });
+  }
+  // An empty file would be the passphrase "": a key anyone can make.
+  if (text.trim() === '') throw new SecretError(`The secret key file ${file} is empty.`);
+  return toKey(text);
+}
+
 /** Reads the key file, or creates it (0600) atomically: written aside, then linked into place. */
 function keyFromFile(file: string): Buffer {
-  try {
-    return toKey(readFileSync(file, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
+  const existing = readKeyFile(file);
+  if (existing) return existing;
   mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
   const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const fd = openSync(aside, 'wx', 0o600);
@@ -99,39 +154,153 @@ function keyFromFile(file: string): Buffer {
   return toKey(readFileSync(file, 'utf8'));
 }
 
+/** Whether `value` is an envelope (of any version: old ones are hidden too, and refused in input). */
 export function isSealed(value: unknown): value is string {
   return typeof value === 'string' && ENVELOPE.test(value);
 }
 
-function seal(value: unknown, key: Buffer): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(AAD);
-  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
-  return `[redacted:v1:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}]`;
+/**
+ * The associated data that binds an envelope to its job: JSON, so that no (id, owner) pair reads
+ * as another (an owner id may hold any separator), and a null owner differs from an empty one.
+ */
+function bindingData(binding: SecretBinding): Buffer {
+  return Buffer.from(JSON.stringify([`underway:secret:v${VERSION}`, binding.jobId, binding.owner ?? null]));
 }
 
-function open(envelope: string, key: Buffer): unknown {
-  const bytes = Buffer.from(ENVELOPE.exec(envelope)?.[1] ?? '', 'base64url');
+const keyIds = new WeakMap<Buffer, string>();
+
+/**
+ * 4 bytes of an HMAC of the key, in each envelope, so that "another key" and "another job" are
+ * told apart (GCM's tag fails alike for both). It shows nothing of the key: with an envelope and
+ * its job in hand, a guess at a passphrase can be checked against the tag anyway.
+ */
+function keyIdOf(key: Buffer): string {
+  let id = keyIds.get(key);
+  if (!id) {
+    id = createHmac('sha256', key).update('underway:key-id').digest().subarray(0, 4).toString('base64url');
+    keyIds.set(key, id);
+  }
+  return id;
+}
+
+function seal(value: unknown, key: Buffer, binding: SecretBinding): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(bindingData(binding));
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  const sealed = Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  return `[redacted:v${VERSION}:${keyIdOf(key)}:${sealed}]`;
+}
+
+function open(envelope: string, key: Buffer, binding: SecretBinding): unknown {
+  const [, version, body = ''] = ENVELOPE.exec(envelope) ?? [];
+  if (version === '1') {
+    throw new SecretError(
+      'A secret param was sealed by an older underway (envelope v1), before envelopes were bound to their job; ' +
+        'such envelopes are no longer opened, as one could be replayed into another job. Start the job again with its secret values.',
+      { reason: 'legacy' },
+    );
+  }
+  const cut = body.indexOf(':');
+  const bytes = Buffer.from(body.slice(cut + 1), 'base64url');
+  if (version !== VERSION || cut < 0 || bytes.length < IV_BYTES + TAG_BYTES) {
+    throw new SecretError(
+      `A secret param is damaged or sealed in a format this underway does not know (v${version}).`,
+      {
+        reason: 'damaged',
+      },
+    );
+  }
+  const sealedWith = body.slice(0, cut);
+  if (sealedWith !== keyIdOf(key)) {
+    throw new SecretError(
+      `A secret param could not be opened: it was sealed with another secret key (key id ${sealedWith}) than this process has (${keyIdOf(key)}). ` +
+        'Every process that starts or runs jobs needs the same key.',
+      { reason: 'key' },
+    );
+  }
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12)).setAAD(AAD);
-    decipher.setAuthTag(bytes.subarray(12, 28));
-    return JSON.parse(Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8'));
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES)).setAAD(bindingData(binding));
+    decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    const plain = Buffer.concat([decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+    return JSON.parse(plain.toString('utf8'));
   } catch (error) {
     throw new SecretError(
-      'A secret param could not be opened: the worker has another secret key than the process that started the job.',
-      { cause: error },
+      `A secret param could not be opened for job ${binding.jobId}: it was sealed for another job (or another owner), or it is damaged. ` +
+        'A sealed value belongs to the job it was sealed for.',
+      { cause: error, reason: 'binding' },
     );
   }
 }
 
 /**
- * Replaces every secret field of already-validated `params` by its sealed envelope; returns
- * `params` itself when the schema has no secret field (and then needs no key).
+ * Replaces every secret field of already-validated `params` by an envelope bound to `binding`
+ * (the job being created); returns `params` itself when the schema has no secret field (and then
+ * needs no key). Every secret value is sealed, an envelope-shaped string too (it is then a plain
+ * string to the task): input holding envelopes is refused before this (`refuseEnvelopes`).
  */
-export function sealSecrets(schema: z.ZodType, params: unknown, key?: SecretKeySource): unknown {
+export function sealSecrets(
+  schema: z.ZodType,
+  params: unknown,
+  binding: SecretBinding,
+  key?: SecretKeySource,
+): unknown {
   if (!hasSecrets(schema)) return params;
   const material = secretKey(key);
-  return mapSecrets(schema, params, (value) => (isSealed(value) ? value : seal(value, material)), 0);
+  return mapSecrets(schema, params, (value) => seal(value, material, binding), 0);
+}
+
+/**
+ * Opens every envelope of a job's stored params with `from` (the old job) and seals it again for
+ * `to` (the new one): a retry carries the secrets over, never the envelopes. Returns `params`
+ * itself when there is no envelope (and then needs no key).
+ */
+export function resealSecrets(params: unknown, from: SecretBinding, to: SecretBinding, key?: SecretKeySource): unknown {
+  let found = false;
+  const walk = (value: unknown): unknown => {
+    if (isSealed(value)) {
+      found = true;
+      const material = secretKey(key);
+      return seal(open(value, material, from), material, to);
+    }
+    if (Array.isArray(value)) return value.map(walk);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([name, inner]) => [name, walk(inner)]));
+    }
+    return value;
+  };
+  const resealed = walk(params);
+  return found ? resealed : params;
+}
+
+/** How many envelopes a refusal names (a list of 10,000 is no more useful than 10). */
+const MAX_REFUSED_PATHS = 10;
+
+/**
+ * Throws a ValidationError when any string in `params` (any field, secret or not, at any depth)
+ * is an envelope. Envelopes are made by the server for one job; one taken from a log, a shared
+ * job or an old response and sent back as a param must not be opened for the sender's job.
+ */
+export function refuseEnvelopes(params: unknown): void {
+  const issues: string[] = [];
+  const seen = new WeakSet<object>();
+  // A stack, not recursion: JSON nested deeper than the call stack must be checked all the same.
+  const stack: [unknown, string][] = [[params, 'params']];
+  for (let next = stack.pop(); next && issues.length < MAX_REFUSED_PATHS; next = stack.pop()) {
+    const [value, path] = next;
+    if (isSealed(value))
+      issues.push(`${path}: a sealed value ("[redacted:v…]") is not accepted; send the value itself`);
+    else if (value && typeof value === 'object' && !seen.has(value)) {
+      seen.add(value);
+      // Pushed last to first, so that they are named in the order they were written.
+      for (const [name, inner] of Object.entries(value).reverse()) stack.push([inner, `${path}.${name}`]);
+    }
+  }
+  if (issues.length > 0) {
+    throw new ValidationError(
+      'The params hold a sealed secret value. Send secret values themselves: they are sealed for the job they start.',
+      issues,
+    );
+  }
 }
 
 /** Opened params, with a redactor for everything that leaves the job's process. */
@@ -140,12 +309,15 @@ export interface Revealed {
   redactor: Redactor;
 }
 
-/** Opens every envelope in stored params (no key is needed when there is none). */
-export function revealSecrets(params: unknown, key?: SecretKeySource): Revealed {
+/**
+ * Opens every envelope in a job's stored params, `binding` being that job's id and owner: an
+ * envelope sealed for another job throws a SecretError. No key is needed when there is none.
+ */
+export function revealSecrets(params: unknown, binding: SecretBinding, key?: SecretKeySource): Revealed {
   const found: unknown[] = [];
   const walk = (value: unknown): unknown => {
     if (isSealed(value)) {
-      const opened = open(value, secretKey(key));
+      const opened = open(value, secretKey(key), binding);
       found.push(opened);
       return opened;
     }

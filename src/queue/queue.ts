@@ -1,7 +1,8 @@
-import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
+import { ConflictError, NotFoundError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
+import { newJobId } from '../core/ids.ts';
 import { isTerminal, type Job, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
-import { type SecretKeySource, sealSecrets } from '../core/secrets.ts';
+import { refuseEnvelopes, resealSecrets, SecretError, type SecretKeySource, sealSecrets } from '../core/secrets.ts';
 import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskJob, type TaskParamsInput } from '../core/task.ts';
 import type { EnqueueInput, JobFilter, JobPage, Store } from '../store/store.ts';
 
@@ -68,7 +69,11 @@ export interface Queue {
   list(filter?: JobFilter): Promise<JobPage>;
   /** Asks a queued or running job to stop; a ConflictError when it already ended. */
   cancel(id: string): Promise<Job>;
-  /** Starts a failed or cancelled job again, as a new job; a ConflictError for any other. */
+  /**
+   * Starts a failed or cancelled job again, as a new job with the same params, its secret params
+   * sealed again for the new job; a ConflictError for any other job, or one whose secrets were
+   * sealed in the unbound format of earlier versions (v1).
+   */
   retry(id: string, options?: { owner?: string | null | undefined }): Promise<Job>;
   /** Forgets a finished job with its logs and artifacts; a ConflictError while it is unfinished. */
   remove(id: string): Promise<void>;
@@ -77,7 +82,10 @@ export interface Queue {
 export function createQueue(options: {
   store: Store;
   tasks: readonly AnyTask[] | TaskRegistry;
-  /** Seals the params a task's schema marks `secret(...)`. Default: UNDERWAY_SECRET_KEY or the data folder's key file (see core/secrets.ts). */
+  /**
+   * Seals the params a task's schema marks `secret(...)`, and opens them again for a retry.
+   * Default: UNDERWAY_SECRET_KEY_FILE, UNDERWAY_SECRET_KEY or the data folder's key file (see core/secrets.ts).
+   */
   secretKey?: SecretKeySource | undefined;
 }): Queue {
   const { store } = options;
@@ -86,17 +94,45 @@ export function createQueue(options: {
   const taskOf = (taskOrName: AnyTask | string): AnyTask =>
     tasks.require(typeof taskOrName === 'string' ? taskOrName : (taskOrName as Task).name);
 
-  /** What the store gets for one start: params validated and their secrets sealed, options checked. */
-  const toInput = (task: AnyTask, params: unknown, startOptions: StartOptions): EnqueueInput => ({
-    task: task.name,
-    // Secret fields are stored sealed; a retry re-enqueues the envelopes as they are.
-    params: sealSecrets(task.params, tasks.parseParams(task, params), options.secretKey),
-    owner: startOptions.owner ?? null,
-    dedupeKey: startOptions.dedupeKey ?? null,
-    runAt: runAtOf(startOptions),
-    maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
-  });
+  /**
+   * What the store gets for one start: params validated and their secrets sealed, options checked.
+   * The job's id is chosen here, so that its secrets are sealed for it (and its owner) alone.
+   */
+  const toInput = (task: AnyTask, params: unknown, startOptions: StartOptions): EnqueueInput => {
+    // An envelope in input would be opened for this job: Bob could send one of Alice's, seen in a
+    // log or a shared job. Checked in what was sent and in what the schema made of it (a trim, a
+    // transform), which is what is stored.
+    refuseEnvelopes(params);
+    const parsed = tasks.parseParams(task, params);
+    refuseEnvelopes(parsed);
+    const id = newJobId();
+    const owner = startOptions.owner ?? null;
+    const sealed = sealSecrets(task.params, parsed, { jobId: id, owner }, options.secretKey);
+    checkStorable(sealed);
+    return {
+      id,
+      task: task.name,
+      params: sealed,
+      owner,
+      dedupeKey: startOptions.dedupeKey ?? null,
+      runAt: runAtOf(startOptions),
+      maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
+    };
+  };
+
+  /** The old job's params with its secrets sealed for the new job: envelopes are never copied. */
+  const reseal = (old: Job, next: { jobId: string; owner: string | null }): unknown => {
+    try {
+      return resealSecrets(old.params, { jobId: old.id, owner: old.owner }, next, options.secretKey);
+    } catch (error) {
+      // Its values are gone for good (docs/sandbox.md, "Upgrading"): not a server fault, a 409.
+      if (error instanceof SecretError && error.reason === 'legacy') {
+        throw new ConflictError(`Job ${old.id} cannot be retried: ${error.message}`);
+      }
+      throw error;
+    }
+  };
 
   const mustGet = async (id: string): Promise<Job> => {
     const job = await store.get(id);
@@ -139,10 +175,12 @@ export function createQueue(options: {
         throw new ConflictError(`Only a failed or cancelled job can be retried; job ${id} is ${old.status}.`);
       }
       tasks.require(old.task);
+      const next = { jobId: newJobId(), owner: retryOptions.owner === undefined ? old.owner : retryOptions.owner };
       const { job } = await store.enqueue({
+        id: next.jobId,
         task: old.task,
-        params: old.params,
-        owner: retryOptions.owner === undefined ? old.owner : retryOptions.owner,
+        params: reseal(old, next),
+        owner: next.owner,
         maxAttempts: old.maxAttempts,
         timeoutSeconds: old.timeoutSeconds,
         retryOf: old.id,
@@ -185,4 +223,30 @@ function positiveInt(name: string, value: number | undefined): number | undefine
   const checked = positive(name, value);
   if (checked !== undefined && !Number.isInteger(checked)) throw new ValidationError(`${name} must be a whole number.`);
   return checked;
+}
+
+/** A job's params are stored whole and sent with every read of the job: at most this many bytes of JSON. */
+export const MAX_PARAMS_BYTES = 256 * 1024;
+
+/**
+ * Refuses params that cannot be stored, before anything is: too large (a 150 MB form once made
+ * every later list answer 500), too deep for JSON.stringify (5,000 levels overflowed the stack),
+ * or holding a NUL character (PostgreSQL refuses it in jsonb).
+ */
+function checkStorable(params: unknown): void {
+  let text: string;
+  try {
+    text = JSON.stringify(params) ?? 'null';
+  } catch (error) {
+    throw new ValidationError(`The params cannot be stored as JSON: ${toError(error).message}.`);
+  }
+  if (text.includes('\\u0000')) {
+    throw new ValidationError('The params hold a NUL character (\\u0000), which cannot be stored.');
+  }
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_PARAMS_BYTES) {
+    throw new TooLargeError(
+      `The params are ${bytes} bytes of JSON; a job's params may be at most ${MAX_PARAMS_BYTES}.`,
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { guessContentType } from '../core/artifact-name.ts';
+import { checkArtifactName, guessContentType } from '../core/artifact-name.ts';
+import { checkContentType } from '../core/content-type.ts';
 import { StoreError, serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
 import { Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
@@ -27,6 +28,8 @@ export interface AttemptOptions {
   finishRetryMs?: number;
 }
 
+const LEASE_LOST = 'This worker lost its claim on the job.';
+
 /** First wait before trying a failed finish again; doubles up to FINISH_RETRY_MAX_DELAY_MS. */
 const FINISH_RETRY_DELAY_MS = 100;
 const FINISH_RETRY_MAX_DELAY_MS = 2_000;
@@ -47,6 +50,11 @@ export class Attempt {
   readonly #controller = new AbortController();
   readonly progress: ProgressReporter;
   readonly #logs: LogBuffer;
+  /**
+   * The job no longer runs under this attempt's lease (the heartbeat or a fenced write said so):
+   * nothing more is written or published for it.
+   */
+  #leaseLost = false;
   #timers: NodeJS.Timeout[] = [];
   /** Resolves once the outcome is written (or deliberately not). */
   readonly done: Promise<void>;
@@ -64,14 +72,25 @@ export class Attempt {
     const { store, job, lease } = options;
     this.progress = new ProgressReporter(
       {
-        publish: (progress) =>
-          store.publish({ type: 'progress', jobId: job.id, task: job.task, owner: job.owner, progress }),
-        persist: (progress) => store.saveProgress(lease, progress),
+        publish: (progress) => {
+          if (!this.#leaseLost) {
+            store.publish({ type: 'progress', jobId: job.id, task: job.task, owner: job.owner, progress });
+          }
+        },
+        persist: async (progress) => {
+          if (!this.#leaseLost && !(await store.saveProgress(lease, progress))) this.abort('lease-lost', LEASE_LOST);
+        },
       },
       options.progressWritesPerSecond,
     );
     this.#logs = new LogBuffer(
-      (lines) => store.appendLogs(job.id, lines, options.maxLogLines),
+      async (lines) => {
+        // Fenced by the lease: a paused worker resumed after its job was reaped, re-run or ended
+        // adds nothing to the log (a null answer), and stops.
+        const stored = this.#leaseLost ? null : await store.appendLogs(lease, lines, options.maxLogLines);
+        if (stored === null) this.abort('lease-lost', LEASE_LOST);
+        return stored ?? [];
+      },
       (stored) => {
         for (const line of stored) {
           store.publish({ type: 'log', jobId: job.id, task: job.task, owner: job.owner, ...line });
@@ -89,8 +108,9 @@ export class Attempt {
     return this.#controller.signal.aborted ? (this.#controller.signal.reason as AttemptAbort) : null;
   }
 
-  /** Stops the attempt; the first reason wins. */
+  /** Stops the attempt; the first reason wins. A lost lease also stops its writes, whatever the first reason was. */
   abort(kind: AbortCause, message: string): void {
+    if (kind === 'lease-lost') this.#leaseLost = true;
     if (!this.#controller.signal.aborted) this.#controller.abort(new AttemptAbort(kind, message));
   }
 
@@ -115,7 +135,7 @@ export class Attempt {
     const { runner, task, job } = this.#options;
     this.#startLimits();
     // Secret params are opened here, for the runner only; whatever comes back has them redacted.
-    const opened = openParams(job.params, this.#options.secretKey);
+    const opened = openParams(job, this.#options.secretKey);
     const { redactor } = opened;
     const execution: Execution = {
       job,
@@ -126,13 +146,21 @@ export class Attempt {
       report: {
         progress: (current, total, message) => this.progress.update(current, total, message && redactor.text(message)),
         message: (text) => this.progress.message(redactor.text(text)),
-        log: (stream, line) => this.#logs.add(stream, redactor.text(line)),
-        artifact: (name, source, contentType) =>
-          this.#options.store.saveArtifact(job.id, {
-            name,
-            contentType: contentType ?? guessContentType(name),
-            body: toBody(source),
-          }),
+        log: (stream, line) => {
+          if (!this.#leaseLost) this.#logs.add(stream, redactor.text(line));
+        },
+        artifact: async (name, source, contentType) => {
+          // Checked before a file is opened (a stream nobody reads would stay open), and the type
+          // here as well as in ctx.artifact: a sandboxed task's type crossed IPC from its child.
+          checkArtifactName(name);
+          const type = contentType === undefined ? guessContentType(name) : checkContentType(contentType);
+          const info = this.#leaseLost
+            ? null
+            : await this.#options.store.saveArtifact(this.lease, { name, contentType: type, body: toBody(source) });
+          if (info !== null) return info;
+          this.abort('lease-lost', LEASE_LOST);
+          throw new AttemptAbort('lease-lost', `${LEASE_LOST} ${JSON.stringify(name)} was not saved.`);
+        },
       },
     };
     const running = opened.failure ? Promise.resolve(opened.failure) : runner.run(execution);
@@ -170,7 +198,8 @@ export class Attempt {
   async #finish(result: RunResult): Promise<void> {
     const { store, task, job, lease } = this.#options;
     const outcome = decideOutcome(job, task, result, this.aborted);
-    if (outcome === null) return;
+    // A lost lease (found by a fenced write after an abort of another kind) cannot write either.
+    if (outcome === null || this.#leaseLost) return;
     const deadline = Date.now() + (this.#options.finishRetryMs ?? 0);
     for (let delay = FINISH_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, FINISH_RETRY_MAX_DELAY_MS)) {
       try {
@@ -185,10 +214,13 @@ export class Attempt {
   }
 }
 
-/** Opens sealed params; a key that cannot open them fails the job for good (a retry would not help). */
-function openParams(params: unknown, key: SecretKeySource | undefined): Revealed & { failure: RunResult | null } {
+/**
+ * Opens sealed params, for this job (its id and owner) only; an envelope that does not open
+ * (another key, sealed for another job) fails the job for good: a retry would not help.
+ */
+function openParams(job: Job, key: SecretKeySource | undefined): Revealed & { failure: RunResult | null } {
   try {
-    return { ...revealSecrets(params, key), failure: null };
+    return { ...revealSecrets(job.params, { jobId: job.id, owner: job.owner }, key), failure: null };
   } catch (error) {
     const failure: RunResult = { ok: false, error: { ...serializeError(error), permanent: true } };
     return { params: undefined, redactor: new Redactor([]), failure };
