@@ -32,6 +32,13 @@ export interface UnderwayConfig {
         shutdownGraceSeconds?: number | undefined;
         cancelGraceMs?: number | undefined;
         maxLogLines?: number | undefined;
+        /** The sandbox children's settings (docs/sandbox.md). */
+        sandbox?:
+          | {
+              /** Memory limit of a job in MB, for tasks that set no `sandbox.rssMb`; `--max-rss-mb` wins. Default: none. */
+              rssMb?: number | undefined;
+            }
+          | undefined;
       }
     | undefined;
   /** How long finished jobs are kept: succeeded 7 days, failed and cancelled 30 days by default. */

@@ -74,6 +74,12 @@ export type SandboxOptions =
   | {
       /** V8 heap limit of the child, in MB (`--max-old-space-size`); past it the job fails CRASHED. */
       heapMb?: number | undefined;
+      /**
+       * Memory limit of the job, in MB: what its child's resident memory grows by while it runs, plus
+       * the processes it starts. Buffers and native memory count (they are outside `heapMb`). Past
+       * it the job fails MEMORY_LIMIT, not retried, and the child is replaced. Default: the runner's.
+       */
+      rssMb?: number | undefined;
       /** Names of environment variables this task needs, copied from the worker's environment. */
       env?: readonly string[] | undefined;
     };
@@ -169,6 +175,10 @@ export function defineTask<Schema extends z.ZodType, Result>(
   const heapMb = options.sandbox ? options.sandbox.heapMb : undefined;
   if (heapMb !== undefined && (!Number.isInteger(heapMb) || heapMb < 16)) {
     throw new TypeError(`Task ${options.name}: sandbox.heapMb must be a whole number >= 16.`);
+  }
+  const rssMb = options.sandbox ? options.sandbox.rssMb : undefined;
+  if (rssMb !== undefined && (!Number.isInteger(rssMb) || rssMb < 1)) {
+    throw new TypeError(`Task ${options.name}: sandbox.rssMb must be a whole number >= 1.`);
   }
   for (const key of ['timeoutSeconds', 'stallSeconds'] as const) {
     const value = options[key];

@@ -5,11 +5,12 @@
  * order, followed after each job by an end marker so the parent knows it has every line.
  */
 import { randomUUID } from 'node:crypto';
+import { subscribe } from 'node:diagnostics_channel';
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PermanentJobError, serializeError } from '../../core/errors.ts';
+import { PermanentJobError, type SerializedError, serializeError, ValidationError } from '../../core/errors.ts';
 import type { ArtifactInfo, Job } from '../../core/job.ts';
 import { type AnyTask, type ArtifactSource, isTask } from '../../core/task.ts';
 import { killTree, onSubprocess } from '../exec.ts';
@@ -73,6 +74,17 @@ onSubprocess((state, pid) => {
   if (state === 'started') subprocesses.add(pid);
   else subprocesses.delete(pid);
   if (current) send({ type: 'subprocess', jobId: current.jobId, pid, state });
+});
+
+/**
+ * Whether a process was started since the last job ended: every ChildProcess (spawn, exec,
+ * execFile, fork, ctx.exec) is announced on Node's `child_process` channel before it starts. The
+ * parent's process-group mode looks for a job's leftovers only after such a job, since a look
+ * costs milliseconds (process-group.ts). spawnSync and execSync announce nothing.
+ */
+let spawned = false;
+subscribe('child_process', () => {
+  spawned = true;
 });
 
 /** Every task the module exports: a config's `tasks`, arrays of tasks, or tasks themselves. */
@@ -146,12 +158,24 @@ function executionFor(job: JobRef, params: unknown, task: AnyTask, state: Curren
   };
 }
 
+/**
+ * Why the worker did not save an artifact, as the task will see it: a refused name or content
+ * type stays a ValidationError, anything else (a lost lease, a store error) keeps its name and code.
+ */
+function artifactError(error: SerializedError | undefined): Error {
+  const message = error?.message ?? 'The artifact could not be saved.';
+  if (error?.code === 'VALIDATION_FAILED') return new ValidationError(message);
+  const made = new Error(message);
+  if (error?.name) made.name = error.name;
+  return error?.code ? Object.assign(made, { code: error.code }) : made;
+}
+
 async function run(job: JobRef, params: unknown): Promise<void> {
   if (current) return; // The parent sends one job at a time; a second one is a parent bug.
   const state: Current = { jobId: job.id, controller: new AbortController(), pending: new Map(), nextRequest: 1 };
   current = state;
   const task = tasks.get(job.task);
-  let outcome: Body<ChildMessage>;
+  let outcome: Body<Extract<ChildMessage, { type: 'result' | 'error' }>>;
   try {
     if (!task) {
       throw new PermanentJobError(`The sandbox module does not export a task named "${job.task}".`, {
@@ -166,7 +190,8 @@ async function run(job: JobRef, params: unknown): Promise<void> {
   }
   await endOutput(job.id);
   current = null;
-  send(outcome);
+  send({ ...outcome, spawned });
+  spawned = false;
 }
 
 /** Writes the end marker on both pipes and waits until they took it. */
@@ -198,7 +223,7 @@ process.on('message', (raw: unknown) => {
     case 'artifact-saved': {
       const done = current?.jobId === message.jobId ? current.pending.get(message.requestId) : undefined;
       current?.pending.delete(message.requestId);
-      done?.(message.info ?? new Error(message.error?.message ?? 'The artifact could not be saved.'));
+      done?.(message.info ?? artifactError(message.error));
       break;
     }
   }

@@ -10,7 +10,7 @@ export interface ExitFacts {
   startError: string | null;
   module: string;
   /** Why the parent ended it, if it did. */
-  terminating: 'abort' | 'ipc' | 'retire' | null;
+  terminating: 'abort' | 'ipc' | 'retire' | 'memory' | null;
   killAfterMs: number;
   /** V8 printed "JavaScript heap out of memory" on stderr. */
   outOfMemory: boolean;

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AnyTask } from '../../core/task.ts';
+import { createLogger, type Logger } from '../../logger.ts';
 import { DEFAULT_MAX_LOG_LINES } from '../../store/store.ts';
 import { inProcessRunner } from '../in-process-runner.ts';
 import type { Execution, JobRunner, RunResult } from '../runner.ts';
@@ -27,8 +28,18 @@ export interface SandboxRunnerOptions {
    * throughput of empty jobs. 1 forks a fresh process per job.
    */
   maxJobsPerChild?: number | undefined;
-  /** A child whose resident memory passes this after a job is replaced. Default 512 MB. */
+  /**
+   * A child whose resident memory passes this after a job is replaced. Default 512 MB. This bounds
+   * what a warm child carries from job to job; `rssMb` bounds what one job adds on top of it.
+   */
   maxRssMb?: number | undefined;
+  /**
+   * Memory limit of a job, in MB, for tasks that set none (`sandbox.rssMb`): the job fails with
+   * MEMORY_LIMIT (not retried) once the memory it added passes it, sampled every 250 ms (and by
+   * the kernel's memory.max where cgroups allow), and its child is replaced. Unlike `heapMb` it
+   * counts Buffers and native memory. Default: none. See docs/sandbox.md#memory.
+   */
+  rssMb?: number | undefined;
   /** Heap limit for tasks that set none (`--max-old-space-size`). Default: Node's. */
   heapMb?: number | undefined;
   /** Names of environment variables copied to every child, besides DEFAULT_ENV_ALLOW. */
@@ -41,6 +52,14 @@ export interface SandboxRunnerOptions {
   cwd?: string | undefined;
   /** After SIGTERM, how long a child (and its process group) gets before SIGKILL. Default 2 s. */
   termGraceMs?: number | undefined;
+  /**
+   * Hold each job's processes in a cgroup where Linux allows it (cgroup v2, writable), so that
+   * cancel, timeout and the job's end reach even those that left the process group. False: use
+   * process groups only. Default true. See docs/sandbox.md#process-trees.
+   */
+  cgroups?: boolean | undefined;
+  /** Where the runner says which way it holds process trees (once per process). Default: underway's logger. */
+  logger?: Logger | undefined;
   /** How long a child may take to load the module. Default 30 s. */
   startTimeoutMs?: number | undefined;
   /** Output lines kept per job (the rest is dropped, with one line saying so). Default 10,000. */
@@ -54,6 +73,7 @@ export interface SandboxRunner extends JobRunner {
 }
 
 const TS_FILE = /\.(ts|mts|cts|tsx)$/;
+const MIB = 1024 * 1024;
 
 /**
  * Runs each job in a warm, pooled Node child process, so that a leak, a crash, an endless loop or
@@ -67,6 +87,9 @@ const TS_FILE = /\.(ts|mts|cts|tsx)$/;
  * }).start();
  */
 export function sandboxRunner(options: SandboxRunnerOptions): SandboxRunner {
+  if (options.rssMb !== undefined && (!Number.isInteger(options.rssMb) || options.rssMb < 1)) {
+    throw new TypeError(`sandboxRunner: rssMb must be a whole number >= 1, not ${options.rssMb}.`);
+  }
   const modulePath = toPath(options.module);
   const moduleHref = pathToFileURL(modulePath).href;
   // Running from source, the child's own entry is TypeScript too; built, only a .ts module needs tsx.
@@ -92,10 +115,17 @@ export function sandboxRunner(options: SandboxRunnerOptions): SandboxRunner {
     return profile;
   };
 
+  const limitOf = (task: AnyTask): number | null => {
+    const mb = (task.sandbox ? task.sandbox.rssMb : undefined) ?? options.rssMb;
+    return mb === undefined ? null : mb * MIB;
+  };
+
   const pool = new Pool({
     size: Math.max(1, options.size ?? Math.max(4, availableParallelism())),
     maxJobsPerChild: Math.max(1, options.maxJobsPerChild ?? 1_000),
-    maxRssBytes: (options.maxRssMb ?? 512) * 1024 * 1024,
+    maxRssBytes: (options.maxRssMb ?? 512) * MIB,
+    cgroups: options.cgroups ?? true,
+    logger: options.logger ?? createLogger(),
     spec: (profile, tmpDir) => ({
       entry,
       module: moduleHref,
@@ -117,7 +147,7 @@ export function sandboxRunner(options: SandboxRunnerOptions): SandboxRunner {
   return {
     run(execution: Execution): Promise<RunResult> {
       if (execution.task.sandbox === false) return inProcess.run(execution);
-      return pool.run(execution, profileOf(execution.task));
+      return pool.run(execution, profileOf(execution.task), limitOf(execution.task));
     },
     close: () => pool.close(),
     pids: () => pool.pids(),

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from '../../logger.ts';
 import type { Execution, RunResult } from '../runner.ts';
+import { PoolTree } from './process-tree.ts';
 import { type ProcessSpec, SandboxProcess } from './sandbox-process.ts';
 
 /** What kind of child a job needs: children differ by heap limit and environment. */
@@ -15,6 +17,9 @@ export interface PoolOptions {
   size: number;
   maxJobsPerChild: number;
   maxRssBytes: number;
+  /** False: process groups only, never cgroups (process-tree.ts). */
+  cgroups: boolean;
+  logger: Logger;
   /** How to start a child of this profile; `tmpDir` is the pool's folder for artifact hand-over. */
   spec(profile: Profile, tmpDir: string): ProcessSpec;
 }
@@ -30,7 +35,7 @@ interface Waiter {
  *   starting ─────────▶ idle ─────────────────▶ busy
  *      │                 ▲ │                     │ │
  *      │ load fails      │ └─── job ends ◀───────┘ │ crash, kill after an ignored abort,
- *      ▼                 │  (recycled instead past │ IPC lost
+ *      ▼                 │  (recycled instead past │ IPC lost, over the job's rssMb
  *    dead ◀── terminating ◀─ maxJobsPerChild or    ▼
  *                            maxRssMb)            dead ──▶ replaced (same profile) unless jobs wait
  *
@@ -48,9 +53,12 @@ export class Pool {
   readonly #profiles = new WeakMap<SandboxProcess, Profile>();
   #waiters: Waiter[] = [];
   #tmpDir: string | null = null;
+  /** The children's process trees (a cgroup, or process groups); made with the first child. */
+  #trees: PoolTree | null = null;
   #closed = false;
   readonly #onExit = () => {
     for (const child of this.#children) child.killNow();
+    this.#trees?.killNow();
   };
 
   constructor(options: PoolOptions) {
@@ -62,7 +70,8 @@ export class Pool {
     return [...this.#children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
   }
 
-  async run(execution: Execution, profile: Profile): Promise<RunResult> {
+  /** Runs a job in a child of `profile`; past `limitBytes` of memory it ends MEMORY_LIMIT. */
+  async run(execution: Execution, profile: Profile, limitBytes: number | null): Promise<RunResult> {
     let child: SandboxProcess;
     try {
       child = await this.#acquire(profile, execution.signal);
@@ -70,7 +79,7 @@ export class Pool {
       const message = error instanceof Error ? error.message : String(error);
       return { ok: false, error: { name: 'CrashError', code: 'CRASHED', message } };
     }
-    const result = await child.run(execution);
+    const result = await child.run(execution, limitBytes);
     this.#release(child);
     return result;
   }
@@ -124,8 +133,9 @@ export class Pool {
       this.#tmpDir = mkdtempSync(join(tmpdir(), 'underway-sandbox-'));
       process.on('exit', this.#onExit);
     }
+    this.#trees ??= new PoolTree({ cgroups: this.#options.cgroups, log: this.#options.logger });
     const spec = this.#options.spec(profile, this.#tmpDir);
-    const child: SandboxProcess = new SandboxProcess(profile.key, spec, () => this.#dead(child));
+    const child: SandboxProcess = new SandboxProcess(profile.key, spec, this.#trees, () => this.#dead(child));
     this.#children.add(child);
     this.#profiles.set(child, profile);
     return child;
@@ -183,6 +193,8 @@ export class Pool {
     const children = [...this.#children];
     for (const child of children) child.terminate();
     await Promise.all(children.map((child) => child.exited));
+    await this.#trees?.close();
+    this.#trees = null;
     process.off('exit', this.#onExit);
     if (this.#tmpDir) rmSync(this.#tmpDir, { recursive: true, force: true });
     this.#tmpDir = null;

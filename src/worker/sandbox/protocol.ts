@@ -14,7 +14,7 @@ import type { AbortCause } from '../runner.ts';
  *     │ ◀── progress | caption | log | subprocess
  *     │ ◀── artifact {requestId} ──  ── artifact-saved ──▶
  *     │ ── cancel {reason} ────────────────▶    │ aborts ctx.signal
- *     │ ◀── result | error {rssBytes} ──        │ back to idle
+ *     │ ◀── result | error {rssBytes, spawned} ─ │ back to idle
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -51,8 +51,16 @@ export type ChildMessage =
       payload: ArtifactPayload;
     }
   | { v: 1; type: 'subprocess'; jobId: string; pid: number; state: 'started' | 'ended' }
-  | { v: 1; type: 'result'; jobId: string; result: unknown; rssBytes: number }
-  | { v: 1; type: 'error'; jobId: string; error: SerializedError; rssBytes: number; exiting?: boolean };
+  | { v: 1; type: 'result'; jobId: string; result: unknown; rssBytes: number; spawned?: boolean }
+  | {
+      v: 1;
+      type: 'error';
+      jobId: string;
+      error: SerializedError;
+      rssBytes: number;
+      spawned?: boolean;
+      exiting?: boolean;
+    };
 
 /** A child whose IPC channel closed exits with this code (sysexits EX_IOERR), so the parent can say why. */
 export const EXIT_IPC_LOST = 74;

@@ -7,6 +7,8 @@ import type { ArtifactSource } from '../../core/task.ts';
 import { killTree, LineSplitter } from '../exec.ts';
 import type { Execution, RunResult } from '../runner.ts';
 import { cleanError, drained, exitReason } from './exit-reason.ts';
+import { MemoryWatch, memoryLimitError } from './memory-limit.ts';
+import type { ChildTree, PoolTree } from './process-tree.ts';
 import { type ChildMessage, endMarker, type ParentMessage, PROTOCOL_VERSION, parseChildMessage } from './protocol.ts';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -41,6 +43,11 @@ interface RunningJob {
   markers: Set<'stdout' | 'stderr'>;
   lines: number;
   subprocesses: Set<number>;
+  /** The child said the job started a process (so the process-group mode looks for leftovers). */
+  spawned: boolean;
+  /** The job's memory limit (`sandbox.rssMb`), and what samples it. */
+  limitBytes: number | null;
+  watch: MemoryWatch | null;
   onAbort(): void;
   timers: NodeJS.Timeout[];
 }
@@ -52,9 +59,11 @@ export class SandboxProcess {
   readonly #child: ChildProcess;
   readonly #nonce = randomBytes(8).toString('hex');
   readonly #onDead: () => void;
+  /** What the child's jobs start, and how it is killed: a cgroup, or the process group (process-tree.ts). */
+  readonly #tree: ChildTree;
   #state: ProcessState = 'starting';
   #job: RunningJob | null = null;
-  #terminating: 'abort' | 'ipc' | 'retire' | null = null;
+  #terminating: 'abort' | 'ipc' | 'retire' | 'memory' | null = null;
   #sawOom = false;
   #killTimer: NodeJS.Timeout | undefined;
   #startError: SerializedError | null = null;
@@ -63,10 +72,10 @@ export class SandboxProcess {
   rssBytes = 0;
   /** Resolves once the child loaded the task module; rejects with why it could not. */
   readonly ready: Promise<void>;
-  /** Resolves once the child is gone (and what it left in its process group with it). */
+  /** Resolves once the child is gone (and what it left in its process group or cgroup with it). */
   readonly exited: Promise<void>;
 
-  constructor(profile: string, spec: ProcessSpec, onDead: () => void) {
+  constructor(profile: string, spec: ProcessSpec, trees: PoolTree, onDead: () => void) {
     this.profile = profile;
     this.#spec = spec;
     this.#onDead = onDead;
@@ -79,6 +88,7 @@ export class SandboxProcess {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
+    this.#tree = trees.forChild(this.#child.pid);
     for (const stream of ['stdout', 'stderr'] as const) {
       const splitter = new LineSplitter((line) => this.#onLine(stream, line));
       this.#child[stream]?.setEncoding('utf8');
@@ -136,8 +146,11 @@ export class SandboxProcess {
     return this.#child.pid;
   }
 
-  /** Runs one job; the child must be idle. Resolves with its result, or a CRASHED error if the child died. */
-  run(execution: Execution): Promise<RunResult> {
+  /**
+   * Runs one job; the child must be idle. Resolves with its result, or a CRASHED error if the
+   * child died, or MEMORY_LIMIT past `limitBytes`, once what the job started is killed.
+   */
+  run(execution: Execution, limitBytes: number | null = null): Promise<RunResult> {
     if (this.#state !== 'idle') throw new Error(`A sandbox child that is ${this.#state} cannot take a job.`);
     this.#state = 'busy';
     const { job, signal } = execution;
@@ -149,6 +162,9 @@ export class SandboxProcess {
         markers: new Set(),
         lines: 0,
         subprocesses: new Set(),
+        spawned: false,
+        limitBytes,
+        watch: null,
         timers: [],
         onAbort: () => {
           const reason = signal.reason as { kind?: unknown; message?: unknown } | undefined;
@@ -160,6 +176,12 @@ export class SandboxProcess {
         },
       };
       this.#job = running;
+      this.#tree.jobStarted(limitBytes);
+      const pid = this.#child.pid;
+      if (limitBytes !== null && pid !== undefined) {
+        const onExceeded = (usedBytes: number) => this.#overLimit(running, usedBytes);
+        running.watch = new MemoryWatch({ childPid: pid, pids: () => this.#tree.jobPids(), limitBytes, onExceeded });
+      }
       const ref = { id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts, owner: job.owner };
       this.#send({ v: PROTOCOL_VERSION, type: 'run', job: ref, params: execution.params });
       if (signal.aborted) running.onAbort();
@@ -169,7 +191,7 @@ export class SandboxProcess {
 
   /**
    * Ends the child: SIGTERM to its process group (and to the groups `ctx.exec` started), SIGKILL
-   * after `termGraceMs`. Windows: `taskkill /T /F` at once.
+   * after `termGraceMs`, with its whole cgroup where there is one. Windows: `taskkill /T /F` at once.
    */
   terminate(why: 'abort' | 'ipc' | 'retire' = 'retire'): void {
     if (this.#state === 'dead' || this.#terminating) return;
@@ -189,6 +211,15 @@ export class SandboxProcess {
     const pid = this.#child.pid;
     if (pid !== undefined) killTree(pid, signal);
     for (const sub of this.#job?.subprocesses ?? []) killTree(sub, signal);
+    if (signal === 'SIGKILL') this.#tree.kill(); // What left the process group (setsid) too.
+  }
+
+  /** A job past its memory limit: it ends MEMORY_LIMIT once the child is dead, and the child is replaced. */
+  #overLimit(job: RunningJob, usedBytes: number): void {
+    if (this.#job !== job || job.outcome || job.limitBytes === null) return;
+    job.outcome = { ok: false, error: memoryLimitError(usedBytes, job.limitBytes) };
+    this.#terminating ??= 'memory';
+    this.#signalAll('SIGKILL'); // No grace: the memory would go on growing through it.
   }
 
   #send(message: ParentMessage): void {
@@ -234,7 +265,10 @@ export class SandboxProcess {
       return;
     }
     if (message.type === 'ready') {
-      if (this.#state === 'starting') this.#state = 'idle';
+      if (this.#state === 'starting') {
+        this.#tree.childReady(); // Once: task code can send a "ready" too, to make its processes the child's.
+        this.#state = 'idle';
+      }
       this.#readyHandlers?.resolve();
       return;
     }
@@ -272,7 +306,9 @@ export class SandboxProcess {
           break;
         case 'result':
         case 'error':
+          if (job.outcome) break; // Over its memory limit already: that is how it ends.
           this.rssBytes = message.rssBytes;
+          job.spawned = message.spawned === true;
           // The child ends itself after an uncaught exception: it must not look idle meanwhile.
           if (message.type === 'error' && message.exiting === true) this.terminate();
           job.outcome =
@@ -317,18 +353,26 @@ export class SandboxProcess {
     if (this.#state === 'busy' && !this.#terminating) this.#state = 'idle';
   }
 
-  #endJob(job: RunningJob, result: RunResult): void {
+  /** Ends the job: what it left running is killed (`cleanUp`: the child lives on), then it resolves. */
+  #endJob(job: RunningJob, result: RunResult, cleanUp = true): void {
     this.#job = null;
     for (const timer of job.timers) clearTimeout(timer);
+    job.watch?.stop();
     job.execution.signal.removeEventListener('abort', job.onAbort);
     // Whatever ctx.exec started and the job left running ends with the job.
     for (const pid of job.subprocesses) killTree(pid, 'SIGKILL');
-    job.resolve(result);
+    // The process-group mode lists the group first; the child stays taken (busy) until then.
+    const done = () => job.resolve(result);
+    const sweep = cleanUp ? this.#tree.jobEnded(job.spawned) : null;
+    if (sweep) void sweep.then(done, done);
+    else done();
   }
 
   async #died(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const pid = this.#child.pid;
+    const outOfMemory = this.#tree.outOfMemory(); // Before the kill: the kernel's memory.max took it.
     if (pid !== undefined && !IS_WINDOWS) killTree(pid, 'SIGKILL'); // Leftovers in its group.
+    this.#tree.kill(); // And in its cgroup.
     await drained(this.#child, OUTPUT_DRAIN_MS);
     clearTimeout(this.#killTimer);
     this.#state = 'dead';
@@ -346,9 +390,13 @@ export class SandboxProcess {
     const job = this.#job;
     if (job) {
       for (const sub of job.subprocesses) killTree(sub, 'SIGKILL');
-      const error: SerializedError = { name: 'CrashError', code: 'CRASHED', message: `The job's process ${reason}.` };
-      this.#endJob(job, job.outcome ?? { ok: false, error });
+      const error: SerializedError =
+        outOfMemory && job.limitBytes !== null
+          ? memoryLimitError(null, job.limitBytes)
+          : { name: 'CrashError', code: 'CRASHED', message: `The job's process ${reason}.` };
+      this.#endJob(job, job.outcome ?? { ok: false, error }, false);
     }
     this.#onDead();
+    await this.#tree.dispose();
   }
 }
