@@ -71,33 +71,40 @@ describe('underway CLI, end to end in real processes', () => {
     expect(again.stderr).toMatch(/already ended \(cancelled\)/);
   });
 
-  it('refuses bad input with a clear message and exit code 2, storing nothing', async () => {
+  // Ten CLI processes, each loading a TypeScript config: started together, not one after
+  // another (at load 20+ one after another took over 30 s), with room for a slow machine.
+  it('refuses bad input with a clear message and exit code 2, storing nothing', { timeout: 120_000 }, async () => {
     const e = env();
-    const unknown = await cli(['start', 'nope'], e);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/Unknown task "nope". Known tasks: steps, effect, broken./);
-    const invalid = await cli(['start', 'steps', '--params', '{"steps": "many"}'], e);
-    expect(invalid.code).toBe(2);
-    expect(invalid.stderr).toMatch(/params for task "steps" are not valid[\s\S]*params\.steps:/);
-    const malformed = await cli(['start', 'steps', '--params', '{steps: 1'], e);
-    expect(malformed.code).toBe(2);
-    expect(malformed.stderr).toMatch(/--params is not valid JSON/);
-    const status = await cli(['list', '--status', 'sleeping'], e);
-    expect(status.code).toBe(2);
-    for (const [args, message] of [
+    const flags = [
       [
         ['worker', '--concurrency', '0'],
         /'-n, --concurrency <n>' argument '0' is invalid. Expected a whole number >= 1/,
       ],
       [['worker', '--prefetch', '-1'], /'--prefetch <n>' argument '-1' is invalid. Expected a whole number >= 0/],
       [['serve', '--port', '70000'], /Expected a port number \(0-65535\), got "70000"/],
-    ] as const) {
-      const flag = await cli([...args], e);
-      expect(flag.code).toBe(2);
-      expect(flag.stderr).toMatch(message);
-      expect(flag.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // a message, not a stack trace
-    }
-    expect((await cli(['watch', 'no-such-job'], e)).stderr).toMatch(/There is no job no-such-job/);
+    ] as const;
+    const [unknown, invalid, malformed, status, watched, ...flagged] = await Promise.all([
+      cli(['start', 'nope'], e),
+      cli(['start', 'steps', '--params', '{"steps": "many"}'], e),
+      cli(['start', 'steps', '--params', '{steps: 1'], e),
+      cli(['list', '--status', 'sleeping'], e),
+      cli(['watch', 'no-such-job'], e),
+      ...flags.map(([args]) => cli([...args], e)),
+    ]);
+    expect(unknown?.code).toBe(2);
+    expect(unknown?.stderr).toMatch(/Unknown task "nope". Known tasks: steps, effect, broken./);
+    expect(invalid?.code).toBe(2);
+    expect(invalid?.stderr).toMatch(/params for task "steps" are not valid[\s\S]*params\.steps:/);
+    expect(malformed?.code).toBe(2);
+    expect(malformed?.stderr).toMatch(/--params is not valid JSON/);
+    expect(status?.code).toBe(2);
+    expect(watched?.stderr).toMatch(/There is no job no-such-job/);
+    flags.forEach(([, message], i) => {
+      const flag = flagged[i];
+      expect(flag?.code).toBe(2);
+      expect(flag?.stderr).toMatch(message);
+      expect(flag?.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // a message, not a stack trace
+    });
     expect((await cli(['list'], e)).stdout).toBe('No jobs.\n');
   });
 

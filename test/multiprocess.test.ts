@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -25,7 +26,12 @@ function setup() {
   // The tasks as the worker processes know them; here only to start jobs with validation.
   const effect = defineTask({
     name: 'effect',
-    params: z.object({ file: z.string(), steps: z.number().default(0), stepMs: z.number().default(10) }),
+    params: z.object({
+      file: z.string(),
+      steps: z.number().default(0),
+      stepMs: z.number().default(10),
+      gate: z.string().optional(),
+    }),
     run: () => undefined,
   });
   return { data, store, queue: createQueue({ store, tasks: [effect] }), effects: `${data}/effects.db` };
@@ -84,14 +90,28 @@ describe('workers in real processes on one SQLite file', () => {
     expect(await Promise.all(workers.map(exited))).toEqual([0, 0]);
   });
 
-  it('SIGTERM lets running jobs finish within the grace period, and nothing is lost', async () => {
+  it('SIGTERM lets running jobs finish within the grace period, and nothing is lost', {
+    timeout: 180_000,
+  }, async () => {
     const { data, store, queue, effects } = setup();
-    const w = await worker(data);
+    // A grace period no loaded machine runs out of: the jobs end when the test opens the gate.
+    const w = await worker(data, { TEST_GRACE_S: '120' });
+    const gate = `${data}/gate`;
+    // Every job is inside its task (not merely claimed) before the stop: each says so in progress.
+    const atGate = new Set<string>();
+    const allAtGate = collectEvents(
+      store,
+      (e) => {
+        if (e.type === 'progress') atGate.add(e.jobId);
+        return atGate.size === 4;
+      },
+      120_000,
+    );
     const ids: string[] = [];
-    for (let i = 0; i < 4; i++)
-      ids.push((await queue.start('effect', { file: effects, steps: 20, stepMs: 10 })).job.id);
-    for (const id of ids) await waitForStatus(store, id, ['running', 'succeeded']);
+    for (let i = 0; i < 4; i++) ids.push((await queue.start('effect', { file: effects, gate })).job.id);
+    await allAtGate;
     w.kill('SIGTERM');
+    writeFileSync(gate, '');
     expect(await exited(w)).toBe(0);
     for (const id of ids) expect((await store.get(id))?.status).toBe('succeeded');
     expect(effectsOf(effects).filter((r) => r.kind === 'done')).toHaveLength(4);
