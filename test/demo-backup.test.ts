@@ -173,7 +173,7 @@ describe('the backup console demo', () => {
       open.store = store;
       const underway = createUnderway({ mountPath: '', store, tasks: config.tasks, logger: silent, ...config.http });
       open.underway = underway;
-      expect(underway.describeAuth()).toContain('local admin for loopback requests only');
+      expect(underway.describeAuth()).toContain('local admin for requests from this machine');
       expect(statSync(join(data, 'files', 'site')).isDirectory()).toBe(true);
     } finally {
       delete process.env.UNDERWAY_DATA_DIR;

@@ -13,7 +13,7 @@ import type { Store } from '../src/store/store.ts';
 import { DEFAULT_MAX_LOG_LINES, MAX_LOG_LINE_LENGTH } from '../src/store/store.ts';
 import { createWorker, sandboxRunner } from '../src/worker/index.ts';
 import { recordFigures } from './chaos/fleet.ts';
-import { HOSTILE, hostile } from './fixtures/chaos/hostile.ts';
+import { HOSTILE, HOSTILE_PARAM, hostile } from './fixtures/chaos/hostile.ts';
 import { FIXTURE_CONFIG, runCli } from './helpers/cli.ts';
 import { json, listen, SHARE_SECRET, SseClient, silent, TOKENS } from './helpers/http.ts';
 import { tempDir } from './helpers/temp.ts';
@@ -57,8 +57,8 @@ beforeAll(async () => {
   };
   const start = async (body: unknown) =>
     (await json(await env.call('/api/jobs', { method: 'POST', body: { task: 'hostile', params: body } }))).id as string;
-  ok = await start({ text: HOSTILE, lines: DEFAULT_MAX_LOG_LINES + 500 });
-  failed = await start({ text: HOSTILE, fail: true });
+  ok = await start({ text: HOSTILE_PARAM, lines: DEFAULT_MAX_LOG_LINES + 500 });
+  failed = await start({ text: HOSTILE_PARAM, fail: true });
   await waitForStatus(env.store, ok, 'succeeded', 60_000);
   await waitForStatus(env.store, failed, 'failed', 60_000);
 }, 90_000);
@@ -78,7 +78,7 @@ describe('hostile content', () => {
     const response = await env.call(`/api/jobs/${ok}`);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     const job = await json(response);
-    expect(job.params.text).toBe(HOSTILE);
+    expect(job.params.text).toBe(HOSTILE_PARAM);
     expect(job.progress.message).toBe(HOSTILE);
     expect(JSON.stringify(job.result)).toBe(JSON.stringify({ text: HOSTILE }));
     const bad = await json(await env.call(`/api/jobs/${failed}`));

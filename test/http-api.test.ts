@@ -48,7 +48,7 @@ describe('HTTP API v1 routes', () => {
     // The store holds it sealed, for the task to open; the API shows it as "[redacted]".
     expect((await env.store.get(job.id))?.params).toEqual({
       text: 'hi',
-      password: expect.stringMatching(/^\[redacted:v1:/),
+      password: expect.stringMatching(/^\[redacted:v2:/),
     });
   });
 

@@ -273,9 +273,12 @@ describe('rate limit on job starts', () => {
 });
 
 describe('standalone local admin', () => {
-  it('treats loopback requests as the local admin when nothing is configured; never through a proxy', async () => {
-    env = setup({ auth: {} });
-    expect(env.underway.describeAuth()).toContain('local admin for loopback requests only');
+  it('treats loopback requests as the local admin when asked to; never through a proxy', async () => {
+    const nobody = setup({ auth: {} });
+    expect(nobody.underway.describeAuth()).toBe('nobody (no auth configured)');
+    await nobody.close();
+    env = setup({ auth: { localAdmin: true } });
+    expect(env.underway.describeAuth()).toContain('local admin for requests from this machine');
     const server = await listen(env.underway);
     cleanups.push(() => server.close());
     const jobs = await fetch(`${server.url}/api/jobs`);

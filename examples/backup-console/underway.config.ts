@@ -47,9 +47,11 @@ function tokensFromEnv(): TokenEntry[] {
     });
 }
 
+const tokens = tokensFromEnv();
 const http = {
-  // No tokens: the standalone local admin (loopback only); the startup log line says so.
-  auth: { tokens: tokensFromEnv() },
+  // No tokens: a single local admin, for requests from this machine to localhost/127.0.0.1 only
+  // (not through a proxy); the startup log line says so.
+  auth: { tokens, localAdmin: tokens.length === 0 },
   shareLinks: { secret: process.env.UNDERWAY_SHARE_SECRET || persistentSecret(join(data, 'share-links.key')) },
   rateLimit: { starts: 30, perSeconds: 60 },
   webhooks: process.env.UNDERWAY_WEBHOOK_URL

@@ -1,3 +1,4 @@
+import { visibleBidi } from '../core/format.ts';
 import { JobFeed } from './feed.ts';
 import { paintProgress } from './format.ts';
 import { isFinished, type LogEntry, type WatchUpdate } from './types.ts';
@@ -108,7 +109,7 @@ function enhanceJob(doc: Document): void {
       if (entry.seq <= next) continue;
       next = entry.seq;
       const prefix = entry.stream === 'stdout' ? '' : `[${entry.stream}] `;
-      log.append(doc.createTextNode(`${entry.at.slice(11, 19)} ${prefix}${entry.line}\n`));
+      log.append(doc.createTextNode(`${entry.at.slice(11, 19)} ${prefix}${visibleBidi(entry.line)}\n`));
       doc.querySelector('.uw-log-empty')?.remove();
     }
     log.scrollTop = log.scrollHeight;

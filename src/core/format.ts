@@ -58,9 +58,21 @@ export function progressView(job: ProgressInput): ProgressView {
     job.status === 'running' && p?.etaSeconds !== null && p?.etaSeconds !== undefined
       ? `about ${humanDuration(p.etaSeconds)} left`
       : '';
-  let message = p?.message ?? '';
+  let message = visibleBidi(p?.message ?? '');
   if (job.status === 'queued') message = 'Waiting to start';
   else if (job.status === 'running' && job.cancelRequested) message = 'Cancelling…';
   const label = [percent, step, eta, message].filter(Boolean).join(', ') || job.status;
   return { value, percent, step, eta, message, label };
+}
+
+/**
+ * The bidi controls (embeddings, overrides, isolates, marks: U+202A-U+202E, U+2066-U+2069,
+ * U+200E, U+200F, U+061C), which reorder the text around them: a file named `invoice\u202Ecod.exe`
+ * read as `invoice"exe.doc` and scrambled the JSON beside it ("Trojan Source").
+ */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Task text with its bidi controls shown as `\u202e`, as the CLI shows them, instead of obeyed. */
+export function visibleBidi(text: string): string {
+  return text.replace(BIDI, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

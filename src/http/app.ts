@@ -1,17 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { TaskRegistry } from '../core/registry.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createQueue, type Queue } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
 import { Authenticator, type HostRequest } from './auth.ts';
+import { readBodyWithin, refuseNul } from './body.ts';
 import { type AppEnv, type Deps, hostOf } from './context.ts';
 import { CsrfGuard } from './csrf.ts';
 import { createStartOrWait, dashboardRoutes, type StartOrWait } from './dashboard/index.ts';
 import { errorHandler, HttpError, notFoundHandler, unauthenticated } from './errors.ts';
-import { adoptParsedBody } from './host-body.ts';
+import { adoptParsedBody, drainBodyOfRead } from './host-body.ts';
 import { jobUrls, toJobJson } from './job-json.ts';
 import { HttpMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -160,8 +160,17 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     // Express keeps the full path in originalUrl and strips its mount point from url.
     req.url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     hosts.set(req, host);
-    adoptParsedBody(req).then(
-      () => listener(req, res),
+    const limit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+    Promise.all([drainBodyOfRead(req, limit), adoptParsedBody(req)]).then(
+      ([withinLimit]) => {
+        if (withinLimit) return listener(req, res);
+        res.writeHead(413, { 'Content-Type': 'application/json', Connection: 'close' });
+        res.end(
+          JSON.stringify({
+            error: { code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than ${limit} bytes.` },
+          }),
+        );
+      },
       (error: unknown) => {
         log.error({ err: error }, "could not read the body the host app's parser left");
         res.statusCode = 400;
@@ -213,6 +222,8 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths
   app.onError(onError);
   app.notFound(notFoundHandler);
   app.use(requestLog(deps));
+  app.use(refuseNul());
+  app.use(readBodyWithin(options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT));
   // Every answer, JSON and errors included: a browser must never guess a job's text into HTML.
   app.use(async (c, next) => {
     await next();
@@ -225,14 +236,6 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths
 
   const api = new Hono<AppEnv>();
   api.onError(onError);
-  api.use(
-    bodyLimit({
-      maxSize: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
-      onError: () => {
-        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', 'The request body is too large.');
-      },
-    }),
-  );
   // Readable without signing in: the API's description and the CSRF token (harmless without a session).
   const publicPaths = new Set([`${deps.paths.basePath}/openapi.json`, `${deps.paths.basePath}/csrf`]);
   const document = openApiDocument({ ...deps.paths, healthPath, metricsPath });

@@ -44,18 +44,24 @@ export interface TokenEntry {
 
 /**
  * Who may call the API. Three ways, tried in order: a configured bearer token, the host app's
- * `authenticate`, and (standalone, nothing configured) a single local admin for loopback requests.
+ * `authenticate`, and (opted in with `localAdmin`) a single local admin for requests from this machine.
  */
 export interface AuthOptions {
   authenticate?: Authenticate | undefined;
   /** Standalone bearer tokens (`Authorization: Bearer <token>`). */
   tokens?: readonly TokenEntry[] | undefined;
   /**
-   * Treat requests from this machine (loopback address, no `X-Forwarded-For`/`Forwarded` header, so
-   * not through a local proxy) as the user `local` with the admin role. Default: on only when
-   * neither `authenticate` nor `tokens` is given.
+   * Treat requests from this machine as the user `local` with the admin role: a loopback peer
+   * address, no `X-Forwarded-For`/`Forwarded`/`X-Real-IP` header, no `Authorization`, and a
+   * `Host` of `localhost`, `127.0.0.1`, `[::1]` or one of `allowedHosts`. Default off; `underway
+   * serve` turns it on when no auth is configured and it listens on a loopback address. Never
+   * behind a reverse proxy on the same machine: it forwards every visitor from a loopback peer,
+   * and a proxy that sets no forwarded header and keeps the upstream's `Host` makes every
+   * visitor the admin (docs/http.md, "Who is local").
    */
   localAdmin?: boolean | undefined;
+  /** Host names besides the loopback ones that local-admin requests may be addressed to (e.g. `devbox.local`). */
+  allowedHosts?: readonly string[] | undefined;
   /** The role that sees and steers every job. Default `admin`. */
   adminRole?: string | undefined;
   /** Whether this user may start jobs of this task. Default: every signed-in user may start any task. */
@@ -80,6 +86,7 @@ export class Authenticator {
   readonly #options: AuthOptions;
   readonly #tokens = new Map<string, User>();
   readonly #adminRole: string;
+  readonly #hosts: Set<string>;
   readonly localAdmin: boolean;
 
   constructor(options: AuthOptions = {}) {
@@ -92,7 +99,8 @@ export class Authenticator {
       // Looked up by digest, so the comparison does not leak a token's prefix through timing.
       this.#tokens.set(digest(entry.token), { id: entry.id, roles: entry.roles ?? [] });
     }
-    this.localAdmin = options.localAdmin ?? (!options.authenticate && this.#tokens.size === 0);
+    this.localAdmin = options.localAdmin ?? false;
+    this.#hosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((name) => name.toLowerCase())]);
   }
 
   /** One line for the startup log: how callers are recognised. */
@@ -100,7 +108,9 @@ export class Authenticator {
     const ways: string[] = [];
     if (this.#tokens.size > 0) ways.push(`${this.#tokens.size} bearer token(s)`);
     if (this.#options.authenticate) ways.push("the host app's authenticate()");
-    if (this.localAdmin) ways.push('a single local admin for loopback requests only (no tokens configured)');
+    if (this.localAdmin) {
+      ways.push(`a single local admin for requests from this machine to ${[...this.#hosts].join(', ')}`);
+    }
     return ways.length > 0 ? ways.join(' + ') : 'nobody (no auth configured)';
   }
 
@@ -110,13 +120,34 @@ export class Authenticator {
     host: HostRequest = {},
   ): Promise<Omit<Caller, 'shareJobId'>> {
     const header = request.headers.get('authorization');
-    const bearer = header !== null && /^bearer\s+/i.test(header);
+    const hasBearer = header !== null && /^bearer\s+/i.test(header);
     let user: User | null = null;
-    if (bearer && this.#tokens.size > 0)
+    // Exempt from the CSRF check only when the credentials cannot have come from a browser on its
+    // own: one of our tokens, or the host's authenticate with no cookie along. A cookie session
+    // plus `Authorization: Bearer junk` is still a cookie session.
+    let bearer = false;
+    if (hasBearer && this.#tokens.size > 0) {
       user = this.#tokens.get(digest(header.replace(/^bearer\s+/i, '').trim())) ?? null;
-    if (!user && this.#options.authenticate) user = await this.#options.authenticate(request, host);
-    if (!user && !header && this.localAdmin && isLocalRequest(request, remoteAddress)) user = LOCAL_ADMIN;
+      bearer = user !== null;
+    }
+    if (!user && this.#options.authenticate) {
+      user = await this.#options.authenticate(request, host);
+      bearer = user !== null && hasBearer && !request.headers.has('cookie');
+    }
+    if (!user && !header && this.localAdmin && this.#isLocal(request, remoteAddress)) user = LOCAL_ADMIN;
     return { user, admin: (user?.roles ?? []).includes(this.#adminRole), bearer };
+  }
+
+  /**
+   * The local admin's requests: from this machine, not through a proxy, and addressed to a
+   * loopback name (or a configured allowed host). A page on `rebind.attacker.example` whose
+   * name resolves to 127.0.0.1 reaches the server from a loopback peer with its own name in
+   * `Host` (DNS rebinding): that is no local request.
+   */
+  #isLocal(request: Request, remoteAddress: string | undefined): boolean {
+    if (!isLocalRequest(request, remoteAddress)) return false;
+    const name = hostName(request.headers.get('host'));
+    return name !== null && this.#hosts.has(name);
   }
 
   mayStart(user: User, task: string): boolean {
@@ -138,6 +169,16 @@ export function canChange(caller: Caller, job: Pick<Job, 'owner'>): boolean {
 /** Whether `error.detail` (a stack, stderr) may be shown: to the owner and admins, not to share links. */
 export function seesDetail(caller: Caller, job: Pick<Job, 'owner'>): boolean {
   return canChange(caller, job);
+}
+
+/** The names a local request may be addressed to, as `Host` carries them (without the port). */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+/** `Host: Example.org:3000` → `example.org`; `[::1]:3000` → `[::1]`; null when absent or not a host. */
+export function hostName(header: string | null): string | null {
+  if (!header) return null;
+  const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/i.exec(header.trim());
+  return match?.[1] ? match[1].toLowerCase() : null;
 }
 
 function digest(token: string): string {

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts';
 import type { Queue } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
 import { type Authenticator, type Caller, canChange, canSee, type HostRequest, seesDetail, type User } from './auth.ts';
+import { isJsonType, unstorableJson } from './body.ts';
 import type { CsrfGuard } from './csrf.ts';
 import { HttpError, jobNotFound, unauthenticated } from './errors.ts';
 import { type JobJson, toJobJson, type UrlPaths } from './job-json.ts';
@@ -87,13 +88,23 @@ export function jobJson(c: AppContext, deps: Deps, job: Job): JobJson {
   });
 }
 
-/** Parses a JSON body: 400 MALFORMED_JSON when it is not JSON; undefined when empty. */
+/**
+ * Parses a JSON body: undefined when empty; 415 when it says it is not JSON; 400 MALFORMED_JSON
+ * when it is not valid JSON, or holds what cannot be stored (too deep, a NUL character).
+ */
 export async function readJson(c: AppContext): Promise<unknown> {
   const text = await c.req.text();
   if (text.trim() === '') return undefined;
+  if (!isJsonType(c.req.header('content-type'))) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as JSON, with Content-Type: application/json.');
+  }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new HttpError(400, 'MALFORMED_JSON', 'The request body is not valid JSON.');
   }
+  const problem = unstorableJson(value);
+  if (problem) throw new HttpError(400, 'MALFORMED_JSON', problem);
+  return value;
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ConflictError, NotFoundError, StoreError, toError, ValidationError } from '../core/errors.ts';
+import { ConflictError, NotFoundError, StoreError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../logger.ts';
 
 /** The body of every 4xx/5xx answer. `details` lists one problem per line where there are several. */
@@ -52,6 +52,7 @@ export function unauthenticated(): HttpError {
 /** Maps what was thrown to the HTTP answer: core's errors by class, anything else a 500. */
 export function toHttpError(thrown: unknown): HttpError {
   if (thrown instanceof HttpError) return thrown;
+  if (thrown instanceof TooLargeError) return new HttpError(413, 'PAYLOAD_TOO_LARGE', thrown.message);
   if (thrown instanceof ValidationError) {
     return new HttpError(400, 'VALIDATION_FAILED', thrown.message, { details: thrown.issues });
   }

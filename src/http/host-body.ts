@@ -94,3 +94,28 @@ function multipartForm(req: ParsedRequest): FormData {
   }
   return form;
 }
+
+/**
+ * Reads and drops the body of a GET or HEAD (which the Fetch `Request` cannot carry, so nothing
+ * else reads it). Answered while the client was still sending it, the connection was reset under
+ * the answer: the client saw none. Resolves false when it is over `maxBytes` (answer 413).
+ */
+export function drainBodyOfRead(req: IncomingMessage, maxBytes: number): Promise<boolean> {
+  const method = req.method ?? 'GET';
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const hasBody = declared > 0 || req.headers['transfer-encoding'] !== undefined;
+  if ((method !== 'GET' && method !== 'HEAD') || !hasBody || req.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.byteLength;
+      if (bytes > maxBytes) {
+        req.off('data', onData);
+        resolve(false);
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(bytes <= maxBytes));
+    req.once('error', () => resolve(false));
+  });
+}

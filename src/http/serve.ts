@@ -38,7 +38,22 @@ export async function serveHttp(underway: Underway, options: ServeHttpOptions = 
   const log = options.logger ?? createLogger({ name: 'underway-http' });
   const port = options.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000);
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((req, res) => underway.nodeHandler(req, res));
+  const server = createServer((req, res) => {
+    // With half-open connections (below), a client that closes while an event stream runs would
+    // be written to until a write failed (EPIPE): a stream ends when the client's side does.
+    // (Event streams are underway's `…/events` routes.)
+    const onEnd = () => {
+      if (!res.writableEnded && (req.url ?? '').split('?')[0]?.endsWith('/events')) res.destroy();
+    };
+    req.socket.once('end', onEnd);
+    res.once('close', () => req.socket.off('end', onEnd));
+    underway.nodeHandler(req, res);
+  });
+  // A client may close its sending side once the request is out (a half-close: nc, some proxies
+  // and HTTP libraries do). By default Node then drops every answer still being made, so any
+  // request that waited on the store (PostgreSQL: milliseconds) got no answer at all; with this,
+  // the last answer is written and then the connection closes.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

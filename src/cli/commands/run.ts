@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { retentionOf, type UnderwayConfig } from '../../config/config.ts';
 import { toError } from '../../core/errors.ts';
-import { createUnderway, serveHttp } from '../../http/index.ts';
+import { type AuthOptions, createUnderway, serveHttp } from '../../http/index.ts';
 import type { Logger } from '../../logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { JobRunner } from '../../worker/runner.ts';
@@ -25,6 +25,7 @@ export function registerRunCommands(program: Command): void {
     .description('run a worker: claim and run jobs until stopped (SIGTERM/SIGINT stop it gracefully)')
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
     .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
+    .option('--max-rss-mb <n>', MAX_RSS_HELP, parseCount)
     .option('--wait-for-store', WAIT_HELP)
     .action(async (options: WorkerFlags, command: Command) => {
       const { config, path, log, stop } = await prepare(command);
@@ -47,6 +48,7 @@ export function registerRunCommands(program: Command): void {
     .option('-H, --host <host>', 'address to listen on (default 127.0.0.1: this machine only)')
     .option('-n, --concurrency <n>', 'jobs run at once', parseCount)
     .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
+    .option('--max-rss-mb <n>', MAX_RSS_HELP, parseCount)
     .option('--no-worker', 'serve the API only; run workers elsewhere (underway worker)')
     .option('--wait-for-store', `${WAIT_HELP}; meanwhile /healthz answers 503`)
     .action(async (options: ServeOptions, command: Command) => {
@@ -56,6 +58,7 @@ export function registerRunCommands(program: Command): void {
       const session = sessionOf(config, path, pending ?? (await openUsableStore(config)));
       const underway = createUnderway({
         ...session.config.http,
+        auth: standaloneAuth(session.config, options.host),
         // serve owns its whole server: the API at /api, pages at /, /healthz (HttpOptions.mountPath).
         mountPath: session.config.http?.mountPath ?? '',
         store: session.store,
@@ -117,10 +120,12 @@ async function prepare(command: Command): Promise<{ config: UnderwayConfig; path
 
 const WAIT_HELP = 'when the store cannot be used at start, try again (backoff up to 30 s) instead of exiting 4';
 const PREFETCH_HELP = 'jobs claimed ahead of free slots, for many short jobs (default 0; docs/performance.md)';
+const MAX_RSS_HELP = 'fail a job (MEMORY_LIMIT) whose memory grows past N MB, for tasks that set no sandbox.rssMb';
 
 interface WorkerFlags {
   concurrency?: number;
   prefetch?: number;
+  maxRssMb?: number;
   waitForStore?: boolean;
 }
 
@@ -137,7 +142,7 @@ function startWorker(session: Session, store: Store, log: Logger, flags: WorkerF
   return createWorker({
     store,
     tasks: session.queue.tasks,
-    runner: runnerFor(session, slots),
+    runner: runnerFor(session, slots, flags.maxRssMb, log),
     concurrency: slots,
     prefetch: flags.prefetch ?? options.prefetch,
     leaseMs: options.leaseMs,
@@ -154,11 +159,13 @@ function startWorker(session: Session, store: Store, log: Logger, flags: WorkerF
  * One child per slot: with the pool's own default (4 on this 2-CPU machine), `--concurrency 20`
  * claimed 20 jobs but ran 4, the other 16 holding leases while they waited for a child.
  */
-function runnerFor(session: Session, slots: number | undefined): JobRunner {
+function runnerFor(session: Session, slots: number | undefined, rssMb: number | undefined, log: Logger): JobRunner {
   return sandboxRunner({
     module: session.configPath,
     size: slots,
     maxLogLines: session.config.worker?.maxLogLines,
+    rssMb: rssMb ?? session.config.worker?.sandbox?.rssMb,
+    logger: log,
     env: ['UNDERWAY_DATA_DIR'],
   });
 }
@@ -216,4 +223,16 @@ async function stopGracefully(log: Logger, stop: () => Promise<void>): Promise<v
     log.error({ err: toError(error) }, 'graceful stop failed');
     process.exitCode = 1;
   }
+}
+
+/**
+ * `serve` with no way of signing in configured gives this machine's own requests a local admin,
+ * but only while it listens on a loopback address (the default, 127.0.0.1): listening on
+ * 0.0.0.0 for a container or a proxy, nobody is admin until tokens or authenticate say so.
+ */
+function standaloneAuth(config: UnderwayConfig, host: string | undefined): AuthOptions {
+  const auth = config.http?.auth ?? {};
+  if (auth.localAdmin !== undefined || auth.authenticate || (auth.tokens?.length ?? 0) > 0) return auth;
+  const listening = host ?? '127.0.0.1';
+  return { ...auth, localAdmin: listening === 'localhost' || listening === '::1' || listening.startsWith('127.') };
 }

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { visibleBidi } from '../../core/format.ts';
 import type { AppEnv } from '../context.ts';
 import { PAGE_HEADERS } from './page-context.ts';
 
@@ -13,7 +14,7 @@ export interface Renderable {
  * mode (wrong box model, odd table fonts), so it is written here, before the JSX.
  */
 export async function pageResponse(page: Renderable, status: ContentfulStatusCode = 200): Promise<Response> {
-  const body = `<!DOCTYPE html>${await page.toString()}`;
+  const body = await pageHtml(page);
   return new Response(body, { status, headers: { 'Content-Type': 'text/html; charset=utf-8', ...PAGE_HEADERS } });
 }
 
@@ -23,6 +24,13 @@ export async function renderPage(
   page: Renderable,
   status: ContentfulStatusCode = 200,
 ): Promise<Response> {
-  const body = `<!DOCTYPE html>${await page.toString()}`;
-  return c.html(body, status, PAGE_HEADERS);
+  return c.html(await pageHtml(page), status, PAGE_HEADERS);
+}
+
+/**
+ * The page's HTML. Our templates hold no bidi controls, so every one in the page came from a
+ * job (a message, a file name, params, a log line, an error): each is shown, never obeyed.
+ */
+async function pageHtml(page: Renderable): Promise<string> {
+  return `<!DOCTYPE html>${visibleBidi(await page.toString())}`;
 }

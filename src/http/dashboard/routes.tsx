@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { ValidationError } from '../../core/errors.ts';
+import { TooLargeError, ValidationError } from '../../core/errors.ts';
 import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
 import { canChange } from '../auth.ts';
 import { type AppEnv, type Deps, jobJson } from '../context.ts';
@@ -103,7 +103,8 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
       const { job } = await deps.queue.start(task.name, params as never, { owner: user.id });
       return c.redirect(jobPath(job.id), 303);
     } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
+      // Too large is not a field to correct: the page says so with 413.
+      if (!(error instanceof ValidationError) || error instanceof TooLargeError) throw error;
       const { _csrf, ...values } = form;
       return listPage(c, { task: task.name, values, errors: errorsByField(error) });
     }
@@ -164,9 +165,21 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
  * the Origin), as the API checks its header. Text fields only; files are not part of a start form.
  */
 async function readForm(c: PageContext, deps: Deps): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  let body: Record<string, unknown>;
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    // A multipart body that does not match its declared boundary, or bytes that are no form.
+    throw new HttpError(400, 'BAD_REQUEST', 'The form could not be read: its body does not match its content type.');
+  }
   const form: Record<string, string> = {};
-  for (const [key, value] of Object.entries(body)) if (typeof value === 'string') form[key] = value;
+  for (const [key, value] of Object.entries(body)) {
+    if (typeof value !== 'string') continue;
+    if (value.includes('\u0000') || key.includes('\u0000')) {
+      throw new HttpError(400, 'BAD_REQUEST', 'The form holds a NUL character, which cannot be stored.');
+    }
+    form[key] = value;
+  }
   deps.csrf.check(c, c.get('caller'), form._csrf);
   return form;
 }
