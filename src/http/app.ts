@@ -13,7 +13,7 @@ import { createStartOrWait, dashboardRoutes, type StartOrWait } from './dashboar
 import { errorHandler, HttpError, notFoundHandler, unauthenticated } from './errors.ts';
 import { adoptParsedBody, drainBodyOfRead } from './host-body.ts';
 import { jobUrls, toJobJson } from './job-json.ts';
-import { HttpMetrics } from './metrics.ts';
+import { HttpMetrics, type UnderwayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import {
   DEFAULT_BODY_LIMIT,
@@ -76,6 +76,11 @@ export interface Underway {
   /** The webhook sender, when webhooks are configured: its delivery log, and `idle()` to wait for it. */
   webhooks: Pick<WebhookDispatcher, 'deliveries' | 'idle'> | null;
   /**
+   * The prom-client registry holding underway's metrics (the `metricsRegistry` option, else its
+   * own), for a host that serves or merges them itself.
+   */
+  metrics: UnderwayMetrics;
+  /**
    * The full-focus flow: starts a job and answers with its result when it ends within the
    * acceptable wait (500 ms), or with a waiting page that moves on when it ends
    * (docs/dashboard.md). Needs the dashboard (for the waiting page's route and assets).
@@ -115,7 +120,13 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
   const { basePath } = resolved;
   const paths = { basePath, pagesPath: resolved.pagesPath };
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
-  const metrics = new HttpMetrics();
+  // The event fan-out is read at scrape time only, after it exists.
+  const metrics = new HttpMetrics({
+    registry: options.metricsRegistry,
+    store: options.store,
+    tasks,
+    sse: () => fanout,
+  });
   const render = (job: Parameters<typeof toJobJson>[0]) => toJobJson(job, { paths, tasks, detail: true });
   const webhooks = options.webhooks?.urls.length ? new WebhookDispatcher(options.webhooks, render, log) : null;
   const store = observeTransitions(options.store, (job) => {
@@ -197,6 +208,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     store,
     queue: deps.queue,
     webhooks,
+    metrics,
     startOrWait: createStartOrWait(deps, {
       ...dashboardOptions(options),
       title: dashboardOptions(options).title ?? 'underway',

@@ -10,6 +10,7 @@ export type { CsrfOptions } from './csrf.ts';
 export type { ErrorBody } from './errors.ts';
 export { HttpError } from './errors.ts';
 export type { JobJson } from './job-json.ts';
+export type { MetricsRegistry, UnderwayMetrics } from './metrics.ts';
 export { openApiDocument } from './openapi.ts';
 export type { HttpOptions, ResolvedPaths, SseOptions, UnderwayHttpOptions } from './options.ts';
 export type { RateLimitOptions } from './rate-limit.ts';

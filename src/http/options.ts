@@ -6,6 +6,7 @@ import type { Store } from '../store/store.ts';
 import type { AuthOptions } from './auth.ts';
 import type { CsrfOptions } from './csrf.ts';
 import type { DashboardOptions } from './dashboard/options.ts';
+import type { MetricsRegistry } from './metrics.ts';
 import type { RateLimitOptions } from './rate-limit.ts';
 import type { ShareLinkOptions } from './share-links.ts';
 import type { WebhookOptions } from './webhooks.ts';
@@ -46,6 +47,14 @@ export interface HttpOptions {
    * one only admins may: a host's visitors never see the counters.
    */
   metricsToken?: string | undefined;
+  /**
+   * A prom-client `Registry` of the host's: underway registers its metrics there instead of in a
+   * registry of its own, so the host's own `/metrics` shows them beside the host's. Give it to
+   * one `createUnderway` per process: prom-client allows one metric per name in a registry, so a
+   * second one sharing it throws (a TypeError naming the metrics) when it is created. Either way
+   * the registry in use is `underway.metrics.registry`, and `metricsPath` serves all of it.
+   */
+  metricsRegistry?: MetricsRegistry | undefined;
   /** Who is calling. Default: standalone, see AuthOptions. */
   auth?: AuthOptions | undefined;
   shareLinks?: ShareLinkOptions | undefined;

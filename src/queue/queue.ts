@@ -4,7 +4,7 @@ import { isTerminal, type Job, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import { refuseEnvelopes, resealSecrets, SecretError, type SecretKeySource, sealSecrets } from '../core/secrets.ts';
 import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskJob, type TaskParamsInput } from '../core/task.ts';
-import type { EnqueueInput, JobFilter, JobPage, Store } from '../store/store.ts';
+import type { EnqueueInput, JobFilter, JobPage, Store, TransactionClient } from '../store/store.ts';
 
 /** How to start a job. Every option may be `undefined`, meaning the default: handy with values that may be absent. */
 export interface StartOptions {
@@ -20,6 +20,13 @@ export interface StartOptions {
   maxAttempts?: number | undefined;
   /** Time limit for each attempt; default the task's. */
   timeoutSeconds?: number | undefined;
+  /**
+   * The app's own PostgreSQL client (a `pg` `Client` or `PoolClient`) between its BEGIN and
+   * COMMIT: the job is added in that transaction, so it exists, and workers hear of it, only if
+   * the transaction commits (docs/postgres.md#transactional-start). A TypeError on a store that
+   * cannot join the app's transaction (SQLite), and for a `pg.Pool` (not one transaction).
+   */
+  client?: TransactionClient | undefined;
 }
 
 /**
@@ -45,9 +52,18 @@ export interface Queue {
    * Given the task itself, the job is typed from it (`TaskJob<typeof task>`: its params as stored,
    * its result, null until it succeeds); given a task name, it is a plain `Job`.
    *
+   * With `client`, the job is added inside the app's own transaction; everything else is checked
+   * first, so a ValidationError leaves that transaction untouched.
+   *
    * @example
    * const { job } = await queue.start(backup, { dir: '/srv/site' }, { owner: user.id });
    * return Response.redirect(`/jobs/${job.id}`, 303);
+   *
+   * @example
+   * await client.query('BEGIN');
+   * const { rows } = await client.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total]);
+   * await queue.start(invoice, { order: rows[0].id }, { client }); // gone if the transaction rolls back
+   * await client.query('COMMIT');
    */
   start<T extends AnyTask>(
     task: T | string,
@@ -57,13 +73,15 @@ export interface Queue {
   /**
    * Starts many jobs of one task with one store call (one statement on PostgreSQL): all are
    * validated first, and one bad item rejects the batch, naming it; then all are added or none.
+   * With `options.client`, all are added inside the app's own transaction (as `start` does).
    *
    * @example
    * await queue.startMany(thumbnail, photos.map((photo) => ({ params: { photo: photo.id }, owner: user.id })));
    */
   startMany<T extends AnyTask>(
     task: T | string,
-    items: readonly (StartOptions & { params: NoInfer<TaskParamsInput<T>> })[],
+    items: readonly (Omit<StartOptions, 'client'> & { params: NoInfer<TaskParamsInput<T>> })[],
+    options?: Pick<StartOptions, 'client'>,
   ): Promise<Started<T>[]>;
   get(id: string): Promise<Job | null>;
   list(filter?: JobFilter): Promise<JobPage>;
@@ -134,6 +152,30 @@ export function createQueue(options: {
     }
   };
 
+  /**
+   * The app's client for a start inside its transaction, checked before anything else: a mistake
+   * here must not leave a job that outlives the app's rollback, nor a failed query in its transaction.
+   */
+  const clientOf = (client: TransactionClient | undefined): TransactionClient | undefined => {
+    if (client === undefined) return undefined;
+    if (typeof client !== 'object' || client === null || typeof client.query !== 'function') {
+      throw new TypeError('options.client must be a pg Client or PoolClient inside an open transaction.');
+    }
+    // A pg.Pool has query() too, but runs each query on whichever connection is free, outside
+    // the app's transaction: the job would outlive a rollback. pg documents these two counters.
+    if ('totalCount' in client && 'idleCount' in client) {
+      throw new TypeError(
+        'options.client is a pg.Pool, whose queries run outside your transaction: pass the client from pool.connect() that ran BEGIN.',
+      );
+    }
+    if (!store.joinsTransactions) {
+      throw new TypeError(
+        `The ${store.kind} store cannot add a job inside your own transaction (options.client is for the PostgreSQL store, docs/postgres.md#transactional-start): start the job after your commit instead.`,
+      );
+    }
+    return client;
+  };
+
   const mustGet = async (id: string): Promise<Job> => {
     const job = await store.get(id);
     if (!job) throw new NotFoundError(`There is no job ${id}.`);
@@ -144,15 +186,26 @@ export function createQueue(options: {
     store,
     tasks,
     async start<T extends AnyTask>(taskOrName: T | string, params: unknown, startOptions: StartOptions = {}) {
+      const client = clientOf(startOptions.client);
+      const input = toInput(taskOf(taskOrName), params, startOptions);
       // The job holds what the task's schema made of these params: typed as the task's (Started<T>).
-      return (await store.enqueue(toInput(taskOf(taskOrName), params, startOptions))) as Started<T>;
+      return (await store.enqueue(input, client ? { client } : undefined)) as Started<T>;
     },
     async startMany<T extends AnyTask>(
       taskOrName: T | string,
-      items: readonly (StartOptions & { params: NoInfer<TaskParamsInput<T>> })[],
+      items: readonly (Omit<StartOptions, 'client'> & { params: NoInfer<TaskParamsInput<T>> })[],
+      manyOptions: Pick<StartOptions, 'client'> = {},
     ) {
+      const client = clientOf(manyOptions.client);
       const task = taskOf(taskOrName);
       const inputs = items.map(({ params, ...startOptions }, index) => {
+        // One transaction for the whole batch: a client per item would be ignored, and its job
+        // would outlive that item's rollback.
+        if ((startOptions as StartOptions).client !== undefined) {
+          throw new TypeError(
+            `Job ${index + 1} of ${items.length} has a client: give it once, as startMany's third argument.`,
+          );
+        }
         try {
           return toInput(task, params, startOptions);
         } catch (error) {
@@ -160,7 +213,7 @@ export function createQueue(options: {
           throw new ValidationError(`Job ${index + 1} of ${items.length}: ${error.message}`, error.issues);
         }
       });
-      return (await store.enqueueMany(inputs)) as Started<T>[];
+      return (await store.enqueueMany(inputs, client ? { client } : undefined)) as Started<T>[];
     },
     get: (id) => store.get(id),
     list: (filter) => store.list(filter),

@@ -1,6 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from '../core/job.ts';
 import type { Retention } from '../core/task.ts';
+import type {
+  ClaimedWebhookDelivery,
+  ClaimWebhookDeliveriesRequest,
+  RecordWebhookDeliveriesRequest,
+  StoredWebhookDelivery,
+  WebhookAttemptResult,
+  WebhookDeliveryFilter,
+} from './webhook-deliveries.ts';
 
 /**
  * The Store: where jobs live. Job-shaped, not a generic repository; every backend (SQLite,
@@ -14,6 +22,13 @@ import type { Retention } from '../core/task.ts';
 export interface Store {
   /** "sqlite" or "postgres": shown in logs and /healthz. */
   readonly kind: string;
+
+  /**
+   * True when `enqueue` and `enqueueMany` can run on the caller's own client inside its open
+   * transaction (`EnqueueOptions.client`: PostgreSQL). Absent on a store that cannot (SQLite, whose
+   * database only the store's own connection writes), where `queue.start` refuses a client.
+   */
+  readonly joinsTransactions?: boolean;
 
   /** Creates or upgrades the schema; safe to call from several processes at once. */
   migrate(): Promise<void>;
@@ -112,6 +127,31 @@ export interface Store {
 
   /** Closes connections and stops listening. */
   close(): Promise<void>;
+
+  // Webhook deliveries (store/webhook-deliveries.ts): optional, both built-in stores have them; a
+  // store without them cannot keep deliveries, and webhooks are then off (the sender says so).
+
+  /**
+   * Adds a `pending` delivery for each (job, url) of jobs that ended with one of `statuses` after
+   * the url was first recorded here (its start mark) and that have none yet; never one twice,
+   * whoever else records at the same time. Returns how many it added.
+   */
+  recordWebhookDeliveries?(request: RecordWebhookDeliveriesRequest): Promise<number>;
+
+  /**
+   * Takes up to `limit` due pending deliveries to these urls, oldest due first, and hides each from
+   * other claimers for `leaseMs`; no delivery is handed to two claimers at once.
+   */
+  claimWebhookDeliveries?(request: ClaimWebhookDeliveriesRequest): Promise<ClaimedWebhookDelivery[]>;
+
+  /** Records a claimed delivery's try and what follows; false (and no write) when a later claim replaced this one. */
+  settleWebhookDelivery?(claim: ClaimedWebhookDelivery, result: WebhookAttemptResult): Promise<boolean>;
+
+  /** Deliveries newest first: one job's, or the latest of all. */
+  listWebhookDeliveries?(filter?: WebhookDeliveryFilter): Promise<StoredWebhookDelivery[]>;
+
+  /** Deletes delivered and failed deliveries recorded before `before`; returns how many. */
+  pruneWebhookDeliveries?(before: IsoDate): Promise<number>;
 }
 
 export interface EnqueueInput {
@@ -132,13 +172,22 @@ export interface EnqueueInput {
   retryOf?: string | null;
 }
 
-/** Backend-specific ways to enqueue; a store ignores what it does not support. */
+/** Backend-specific ways to enqueue. */
 export interface EnqueueOptions {
   /**
    * The caller's own database client inside an open transaction (PostgreSQL: a `pg` client after
-   * BEGIN): the job, and its event, exist only if that transaction commits. SQLite ignores it.
+   * BEGIN): the job, and its event, exist only if that transaction commits. Only a store with
+   * `joinsTransactions` uses it; `queue.start` refuses it for the others.
    */
-  client?: unknown;
+  client?: TransactionClient | undefined;
+}
+
+/**
+ * The caller's own database client, as much of it as a store uses: `pg`'s `Client` and
+ * `PoolClient` fit as they are, so an app needs no type of underway's to pass one.
+ */
+export interface TransactionClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 export interface ClaimRequest {

@@ -21,8 +21,9 @@ export function healthRoute(deps: Deps, path: string): Hono<AppEnv> {
 }
 
 /**
- * `GET /metrics`: Prometheus text, for admins and for the configured metrics token (a scraper):
- * job counts per task and status are the host's business, not its visitors'.
+ * `GET /metrics`: the metrics registry's text (prom-client: underway's metrics, and the host's
+ * when underway registers in the host's registry), for admins and for the configured metrics
+ * token (a scraper): job counts per task and status are the host's business, not its visitors'.
  */
 export function metricsRoute(deps: Deps, path: string, metricsToken: string | undefined): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,11 +37,8 @@ export function metricsRoute(deps: Deps, path: string, metricsToken: string | un
       if (!caller.user) throw unauthenticated();
       if (!caller.admin) throw new HttpError(403, 'FORBIDDEN', 'Metrics are for admins and the metrics token.');
     }
-    const text = await deps.metrics.render(deps.store, {
-      connections: deps.fanout.connections,
-      dropped: deps.fanout.dropped,
-    });
-    return c.body(text, 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
+    const text = await deps.metrics.render();
+    return c.body(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
   });
   return app;
 }

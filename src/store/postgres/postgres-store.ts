@@ -25,6 +25,7 @@ import {
   type NewLogLine,
   type StatusCount,
   type Store,
+  type TransactionClient,
 } from '../store.ts';
 import * as artifacts from './artifacts.ts';
 import { describeTarget, storeError } from './errors.ts';
@@ -51,10 +52,8 @@ export interface PostgresStoreOptions {
   reconnectDelayMs?: number | undefined;
 }
 
-/** Anything that runs a query: a `pg.Client`, a `pg.PoolClient`. */
-export interface PgQueryable {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-}
+/** Anything that runs a query: a `pg.Client`, a `pg.PoolClient` (the Store's `TransactionClient`). */
+export type PgQueryable = TransactionClient;
 
 export interface PostgresEnqueueOptions extends EnqueueOptions {
   /**
@@ -101,6 +100,7 @@ export function postgresStore(options: PostgresStoreOptions = {}): PostgresStore
 
 class PgStore implements PostgresStore {
   readonly kind = 'postgres';
+  readonly joinsTransactions = true;
   readonly #options: PostgresStoreOptions;
   readonly #t: Tables;
   readonly #sql: JobQueries;
@@ -250,7 +250,13 @@ class PgStore implements PostgresStore {
       const row = await run();
       if (!row) continue;
       const job = toJob(row);
-      // In the caller's transaction, the event waits for its commit: the NOTIFY path delivers it, here too.
+      // In the caller's transaction nothing is announced from here, in this process or to others:
+      // the transaction may still roll back. The insert trigger's NOTIFY, sent on the caller's
+      // connection, is delivered by PostgreSQL at commit only, and never after a rollback. That
+      // connection has no `underway.origin`, so this store's own listener does not skip it as its
+      // own: subscribers in this process hear of the job as other processes do, after the commit,
+      // through its LISTEN connection (which any subscribe opens). Delivering here at once instead
+      // would have a local worker claim a job that may never exist, or that it cannot see yet.
       if (row.created && !options.client) this.#hub.deliver(statusEvent(job));
       return { job, created: row.created };
     }
@@ -291,7 +297,7 @@ class PgStore implements PostgresStore {
       const row = inserted.get(ids[n] as string);
       if (row) {
         const job = toJob(row);
-        // In the caller's transaction, the event waits for its commit: the NOTIFY path delivers it, here too.
+        // In the caller's transaction the commit's NOTIFY announces it, here too (see enqueue).
         if (!options.client) this.#hub.deliver(statusEvent(job));
         results.push({ job, created: true });
         continue;
