@@ -71,6 +71,18 @@ describe('underway CLI, end to end in real processes', () => {
     expect(again.stderr).toMatch(/already ended \(cancelled\)/);
   });
 
+  it("answers bad input from the config's own store with 400, not 500: the config and the CLI share one underway", async () => {
+    // Loaded in a tsx namespace, the config got its own copy of underway, so the ValidationError
+    // its store threw was not the class the HTTP layer checks: a bad cursor answered 500.
+    const server = await startCli(['--config', FIXTURE_CONFIG, 'serve', '--port', '0'], env(), 'running at');
+    const url = /running at (http:\/\/[\d.:]+)/.exec(outputOf(server))?.[1];
+    const answer = await fetch(`${url}/api/jobs?cursor=not-a-cursor`);
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+    server.kill('SIGTERM');
+    expect(await exited(server)).toBe(0);
+  });
+
   // Ten CLI processes, each loading a TypeScript config: started together, not one after
   // another (at load 20+ one after another took over 30 s), with room for a slow machine.
   it('refuses bad input with a clear message and exit code 2, storing nothing', { timeout: 120_000 }, async () => {

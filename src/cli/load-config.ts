@@ -51,18 +51,22 @@ export async function loadConfig(configOption: string | undefined): Promise<{ co
 /**
  * TypeScript loads through tsx (a dependency of the CLI for this), JavaScript as it is. Both follow
  * Node's rules: in a project whose package.json has no `"type": "module"` (npm init's default), a
- * `.ts` file is CommonJS. Such a file goes through tsx's require, with source maps, so that an
- * error thrown in it names its own line: through tsImport it ran as a `data:` URL whose frames
- * pointed into the compiled text.
+ * `.ts` file is CommonJS. tsx is registered for the whole process, not in a namespace of its own
+ * (`tsImport`): a namespace loads a second copy of every module the config imports, `underway`
+ * included, so an error class the config's store threw was not the one the CLI and the HTTP layer
+ * check with instanceof (a ValidationError answered 500). Registered, the config and the CLI share
+ * one copy. Source maps stay on, so an error thrown in the config names its own line.
  */
 async function importConfig(path: string): Promise<unknown> {
   if (!/\.[cm]?tsx?$/.test(path)) return import(pathToFileURL(path).href);
   if (isCommonJs(path)) {
-    const { require: tsxRequire } = await import('tsx/cjs/api');
-    return tsxRequire(path, import.meta.url);
+    const { register } = await import('tsx/cjs/api');
+    register();
+    return createRequire(import.meta.url)(path);
   }
-  const { tsImport } = await import('tsx/esm/api');
-  return tsImport(pathToFileURL(path).href, import.meta.url);
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import(pathToFileURL(path).href);
 }
 
 /** `.cts`, or `.ts` under a package.json without `"type": "module"` (the nearest one decides, as in Node). */
