@@ -38,10 +38,10 @@ export interface MetricsSources {
 }
 
 /**
- * prom-client is loaded by the first HttpMetrics, not when this file is imported: the CLI's
- * `underway worker` imports the http layer (for `serve`, in the same file) but never builds one,
- * so a worker process never loads the library. prom-client is CommonJS, so a synchronous
- * require keeps `createUnderway` synchronous.
+ * prom-client is loaded by the first HttpMetrics, not when this file is imported: `underway
+ * worker` imports the http layer (cli/commands/run.ts holds `serve` too) but never builds one,
+ * so a worker process never loads the library (test/metrics.test.ts checks). prom-client is
+ * CommonJS, so a synchronous require keeps `createUnderway` synchronous.
  */
 let promClient: typeof PromClient | undefined;
 function loadPromClient(): typeof PromClient {
