@@ -212,7 +212,13 @@ describe.each(['sqlite', 'postgres'] as const)('real-socket fuzz of underway ser
         rssEndMb: Math.round(rssEnd),
         statuses: JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b))),
       });
-      if (fiveXx > 0) console.log(outputOf(server).split('\n').filter((line) => /"level":50/.test(line)).join('\n'));
+      if (fiveXx > 0)
+        console.log(
+          outputOf(server)
+            .split('\n')
+            .filter((line) => /"level":50/.test(line))
+            .join('\n'),
+        );
       expect(fiveXx).toBe(0);
       expect(unanswered).toBe(0);
       expect(rssEnd).toBeLessThan(rssStart * 1.2);

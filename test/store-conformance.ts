@@ -2,8 +2,9 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/core/errors.ts';
-import type { JobError, Lease } from '../src/core/job.ts';
+import type { Job, JobError, Lease, Outcome } from '../src/core/job.ts';
 import type { EnqueueInput, JobEvent, Store } from '../src/store/store.ts';
+import { MAX_WEBHOOK_LOG, type RecordWebhookDeliveriesRequest } from '../src/store/webhook-deliveries.ts';
 import { progressEvent } from './helpers/events.ts';
 
 export interface StoreUnderTest {
@@ -522,6 +523,176 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
         owner: 'ann',
         result: { ok: true },
       });
+    });
+
+    // Webhook deliveries (store/webhook-deliveries.ts): optional members, which both stores have.
+    const hooks = () => store as Required<Store>;
+    const HOOK = 'http://127.0.0.1:9/hook';
+    const OTHER = 'http://127.0.0.1:9/other';
+    /** Ends one new job as given: succeeded, failed (through finish), or cancelled while queued. */
+    const ended = async (status: 'succeeded' | 'failed' | 'cancelled', task = 'demo') => {
+      const job = await enqueue({ task });
+      if (status === 'cancelled') return (await store.requestCancel(job.id)) as Job;
+      const { lease } = await claimOne([task]);
+      const outcome = status === 'succeeded' ? { status, result: 1 } : { status, error: failure };
+      return (await store.finish(lease, outcome as Outcome)) as Job;
+    };
+    const record = (over: Partial<RecordWebhookDeliveriesRequest> = {}) =>
+      hooks().recordWebhookDeliveries({ urls: [HOOK, OTHER], statuses: ['succeeded', 'failed'], ...over });
+    const claimHooks = (limit = 10, leaseMs = 60_000, urls = [HOOK, OTHER]) =>
+      hooks().claimWebhookDeliveries({ urls, limit, leaseMs });
+    const tried = (status: number | null, error: string | null = null) => ({
+      at: new Date().toISOString(),
+      status,
+      error,
+      ms: 3,
+    });
+
+    test('webhook deliveries: one per (job, url) for jobs that ended with a chosen status, never twice', async () => {
+      expect(await record()).toBe(0); // registers both urls: jobs ending from now on are announced
+      const ok = await ended('succeeded');
+      const broke = await ended('failed');
+      await ended('cancelled'); // not a chosen status
+      const running = await enqueue();
+      await claimOne();
+      await enqueue(); // queued
+      expect(running.id).toBeTruthy();
+      expect(await record()).toBe(4);
+      expect(await record()).toBe(0);
+      expect(await record({ jobIds: [ok.id, broke.id] })).toBe(0);
+      const mine = await hooks().listWebhookDeliveries({ jobId: ok.id });
+      expect(mine.map((d) => d.url).sort()).toEqual([HOOK, OTHER]);
+      expect(mine[0]).toMatchObject({
+        id: `${ok.id}.succeeded`,
+        jobId: ok.id,
+        event: 'succeeded',
+        state: 'pending',
+        attempts: 0,
+        lastStatus: null,
+        lastError: null,
+        log: [],
+      });
+      expect(Date.parse(mine[0]?.nextAttemptAt ?? '')).not.toBeNaN();
+      expect(await hooks().listWebhookDeliveries({ jobId: broke.id })).toHaveLength(2);
+      const all = await hooks().listWebhookDeliveries();
+      expect(all).toHaveLength(4);
+      expect(all.map((d) => d.jobId).sort()).toEqual([broke.id, broke.id, ok.id, ok.id].sort());
+      expect(await hooks().listWebhookDeliveries({ limit: 1 })).toHaveLength(1);
+      expect(await hooks().listWebhookDeliveries({ jobId: 'no-such-job' })).toEqual([]);
+
+      // The heard-of path (jobIds) records those jobs at least (a store may look wider: a hint).
+      const next = await ended('succeeded');
+      const hinted = await record({ jobIds: [next.id] });
+      expect(await hooks().listWebhookDeliveries({ jobId: next.id })).toHaveLength(2);
+      expect(await record({ jobIds: [next.id] })).toBe(0);
+      const later = await ended('failed');
+      expect(hinted + (await record())).toBe(4); // `later`, found by the sweep
+      // Newest first: what was recorded later comes first.
+      const latest = (await hooks().listWebhookDeliveries({ limit: 4 })).map((d) => d.jobId);
+      expect(latest).toEqual([later.id, later.id, next.id, next.id]);
+      expect((await hooks().listWebhookDeliveries({ jobId: later.id })).map((d) => d.id)).toEqual([
+        `${later.id}.failed`,
+        `${later.id}.failed`,
+      ]);
+    });
+
+    test('webhook deliveries recorded by several at once are recorded once', async () => {
+      await record();
+      const jobs = await Promise.all([ended('succeeded'), ended('failed'), ended('succeeded')]);
+      const added = await Promise.all([record(), record(), record({ jobIds: jobs.map((j) => j.id) }), record()]);
+      expect(added.reduce((a, b) => a + b, 0)).toBe(6);
+      const all = await hooks().listWebhookDeliveries();
+      expect(new Set(all.map((d) => `${d.jobId} ${d.url}`)).size).toBe(6);
+      expect(all).toHaveLength(6);
+    });
+
+    test('a claimed delivery is hidden for its lease, its try recorded only by its claim; retried, then settled', async () => {
+      await record({ urls: [HOOK] });
+      const job = await ended('succeeded');
+      await record({ urls: [HOOK] });
+      expect(await claimHooks(10, 60_000, [OTHER])).toEqual([]);
+      const [first, ...none] = await claimHooks();
+      expect(none).toEqual([]);
+      if (!first) throw new Error('expected a claim');
+      expect(first.delivery).toMatchObject({ jobId: job.id, url: HOOK, state: 'pending', attempts: 0 });
+      expect(first.job).toEqual(await store.get(job.id)); // read with the claim
+      expect(await claimHooks()).toEqual([]); // hidden while claimed
+      const refused = { attempt: tried(503, 'HTTP 503'), next: { state: 'pending' as const, retryInMs: 0 } };
+      expect(await hooks().settleWebhookDelivery(first, refused)).toBe(true);
+      expect(await hooks().settleWebhookDelivery(first, refused)).toBe(false); // that claim is spent
+      const [second] = await claimHooks();
+      if (!second) throw new Error('expected the retry to be due');
+      expect(second.token).not.toBe(first.token);
+      expect(second.delivery).toMatchObject({ attempts: 1, lastStatus: 503, lastError: 'HTTP 503' });
+      expect(second.delivery.log).toEqual([refused.attempt]);
+      // A later retry is not due yet.
+      const later = {
+        attempt: tried(null, 'fetch failed (ECONNREFUSED)'),
+        next: { state: 'pending' as const, retryInMs: 60_000 },
+      };
+      expect(await hooks().settleWebhookDelivery(second, later)).toBe(true);
+      expect(await claimHooks()).toEqual([]);
+      const [waiting] = await hooks().listWebhookDeliveries({ jobId: job.id });
+      expect(Date.parse(waiting?.nextAttemptAt ?? '') - Date.now()).toBeGreaterThan(50_000);
+      expect(waiting).toMatchObject({ state: 'pending', attempts: 2, lastStatus: null });
+    });
+
+    test('a delivery whose claim expired is claimed again, and the old claim can no longer record', async () => {
+      await record({ urls: [HOOK] });
+      const job = await ended('failed');
+      await record({ urls: [HOOK] });
+      const [lost] = await claimHooks(10, -1_000); // a lease already over: its claimer "died"
+      if (!lost) throw new Error('expected a claim');
+      expect(await store.remove(job.id)).toBe('removed');
+      const [taken] = await claimHooks();
+      if (!taken) throw new Error('expected the expired claim to be taken over');
+      expect(taken.job).toBeNull(); // removed meanwhile: the sender gives up on it
+      const delivered = { attempt: tried(204), next: { state: 'delivered' as const } };
+      expect(await hooks().settleWebhookDelivery(lost, delivered)).toBe(false);
+      expect(await hooks().settleWebhookDelivery(taken, delivered)).toBe(true);
+      expect(await claimHooks()).toEqual([]);
+      const [done] = await hooks().listWebhookDeliveries({ jobId: job.id });
+      expect(done).toMatchObject({ state: 'delivered', attempts: 1, nextAttemptAt: null, lastStatus: 204 });
+      expect(done?.log).toHaveLength(1);
+      expect(await hooks().settleWebhookDelivery(taken, delivered)).toBe(false);
+    });
+
+    test('claims made at once never hand out the same delivery', async () => {
+      await record({ urls: [HOOK] });
+      for (let i = 0; i < 10; i++) await ended('succeeded');
+      await record({ urls: [HOOK] });
+      const batches = await Promise.all([1, 2, 3, 4, 5].map(() => claimHooks(3)));
+      const ids = batches.flat().map((c) => c.delivery.jobId);
+      expect(ids).toHaveLength(10);
+      expect(new Set(ids).size).toBe(10);
+    });
+
+    test('a delivery log keeps the latest tries; prune deletes the deliveries recorded before a time', async () => {
+      await record({ urls: [HOOK] });
+      const gone = await ended('succeeded');
+      await record({ urls: [HOOK] });
+      for (let n = 1; n <= MAX_WEBHOOK_LOG + 2; n++) {
+        const [claim] = await claimHooks(1);
+        if (!claim) throw new Error('expected a claim');
+        const last = n === MAX_WEBHOOK_LOG + 2;
+        const next = last ? { state: 'failed' as const } : { state: 'pending' as const, retryInMs: 0 };
+        await hooks().settleWebhookDelivery(claim, { attempt: tried(500 + (n % 10), `try ${n}`), next });
+      }
+      const settled = (await hooks().listWebhookDeliveries()).find((d) => d.state === 'failed');
+      expect(settled?.attempts).toBe(MAX_WEBHOOK_LOG + 2);
+      expect(settled?.log.map((a) => a.error)).toEqual(
+        Array.from({ length: MAX_WEBHOOK_LOG }, (_, i) => `try ${i + 3}`),
+      );
+      const kept = await ended('failed');
+      await record({ urls: [HOOK] });
+      // Just after the first was recorded (22 tries before the second): the first goes, settled or not.
+      const cut = new Date(Date.parse(settled?.createdAt ?? '') + 1).toISOString();
+      expect(await hooks().pruneWebhookDeliveries(new Date(Date.now() - 60_000).toISOString())).toBe(0);
+      expect(await hooks().pruneWebhookDeliveries(cut)).toBe(1);
+      const left = await hooks().listWebhookDeliveries();
+      expect(left.map((d) => [d.jobId, d.state])).toEqual([[kept.id, 'pending']]);
+      expect(await hooks().listWebhookDeliveries({ jobId: gone.id })).toEqual([]);
+      expect(await hooks().pruneWebhookDeliveries(new Date(Date.now() + 60_000).toISOString())).toBe(1);
     });
   });
 }

@@ -55,6 +55,32 @@ export class PendingStore implements Store {
   reapExpiredLeases: Store['reapExpiredLeases'] = async () => this.#ready().reapExpiredLeases();
   cleanup: Store['cleanup'] = async (retention) => this.#ready().cleanup(retention);
   nextRunAt: Store['nextRunAt'] = async (tasks) => this.#ready().nextRunAt(tasks);
+  // Webhook deliveries: optional members, present here so that webhooks start with the server and
+  // work once the real store (which has them, both built-in ones do) is there.
+  recordWebhookDeliveries: NonNullable<Store['recordWebhookDeliveries']> = async (request) =>
+    this.#member('recordWebhookDeliveries')(request);
+  claimWebhookDeliveries: NonNullable<Store['claimWebhookDeliveries']> = async (request) =>
+    this.#member('claimWebhookDeliveries')(request);
+  settleWebhookDelivery: NonNullable<Store['settleWebhookDelivery']> = async (claim, result) =>
+    this.#member('settleWebhookDelivery')(claim, result);
+  listWebhookDeliveries: NonNullable<Store['listWebhookDeliveries']> = async (filter) =>
+    this.#member('listWebhookDeliveries')(filter);
+  pruneWebhookDeliveries: NonNullable<Store['pruneWebhookDeliveries']> = async (before) =>
+    this.#member('pruneWebhookDeliveries')(before);
+
+  #member<
+    K extends
+      | 'recordWebhookDeliveries'
+      | 'claimWebhookDeliveries'
+      | 'settleWebhookDelivery'
+      | 'listWebhookDeliveries'
+      | 'pruneWebhookDeliveries',
+  >(name: K): NonNullable<Store[K]> {
+    const store = this.#ready();
+    const member = store[name];
+    if (!member) throw new TypeError(`The ${store.kind} store keeps no webhook deliveries (it has no ${name}).`);
+    return member.bind(store) as NonNullable<Store[K]>;
+  }
 
   publish(event: JobEvent): void {
     // Nothing can have changed while pending, so nothing is lost.

@@ -12,7 +12,7 @@ import { CsrfGuard } from './csrf.ts';
 import { createStartOrWait, dashboardRoutes, type StartOrWait } from './dashboard/index.ts';
 import { errorHandler, HttpError, notFoundHandler, unauthenticated } from './errors.ts';
 import { adoptParsedBody, drainBodyOfRead } from './host-body.ts';
-import { jobUrls, toJobJson } from './job-json.ts';
+import { jobUrls } from './job-json.ts';
 import { HttpMetrics, type UnderwayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -28,13 +28,15 @@ import { StartLimiter } from './rate-limit.ts';
 import { assetRoutes } from './routes/assets.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobReadRoutes } from './routes/job-read.ts';
+import { jobWebhookRoutes } from './routes/job-webhooks.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { healthRoute, metricsRoute, supportRoutes } from './routes/ops.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { ShareLinks } from './share-links.ts';
 import { EventFanout } from './sse.ts';
+import { startWebhooks } from './start-webhooks.ts';
 import { observeTransitions } from './transitions.ts';
-import { WebhookDispatcher } from './webhooks.ts';
+import type { WebhookDispatcher } from './webhooks.ts';
 
 /** A node request handler; with `next` (Express, Connect) requests outside underway's paths are passed on. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
@@ -67,13 +69,16 @@ export interface Underway {
   /** The Hono app itself (for `app.request()` in tests, or `app.route()` into a host Hono app). */
   app: Hono<AppEnv>;
   /**
-   * The store, watched for jobs that end (webhooks, run-time metrics): **give this one to the
-   * worker** of this process (`createWorker({ store: underway.store })`) so that what ends there
-   * is announced.
+   * The store, watched for jobs that end (the run-time histogram of metrics): **give this one to
+   * the worker** of this process (`createWorker({ store: underway.store })`) so that the jobs it
+   * ends are timed. Webhooks do not need it: they are derived from the store's ended jobs.
    */
   store: Store;
   queue: Queue;
-  /** The webhook sender, when webhooks are configured: its delivery log, and `idle()` to wait for it. */
+  /**
+   * The webhook sender of this process, when webhooks are configured: the delivery log (from the
+   * store, shared by every process), and `idle()` to wait until this process has nothing to send.
+   */
   webhooks: Pick<WebhookDispatcher, 'deliveries' | 'idle'> | null;
   /**
    * The prom-client registry holding underway's metrics (the `metricsRegistry` option, else its
@@ -127,11 +132,10 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     tasks,
     sse: () => fanout,
   });
-  const render = (job: Parameters<typeof toJobJson>[0]) => toJobJson(job, { paths, tasks, detail: true });
-  const webhooks = options.webhooks?.urls.length ? new WebhookDispatcher(options.webhooks, render, log) : null;
+  // Durable, from the store's ended jobs (webhooks.ts): nothing hangs on the transitions.
+  const webhooks = startWebhooks({ store: options.store, tasks, http: options, logger: log });
   const store = observeTransitions(options.store, (job) => {
     metrics.observeEnded(job);
-    webhooks?.notify(job);
   });
   const sse = options.sse ?? {};
   const fanout = new EventFanout(store, {
@@ -223,6 +227,8 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     describeAuth: () => deps.auth.describe(),
     async close() {
       fanout.close();
+      // A host's registry outlives this app: take underway's metrics back out of it.
+      metrics.unregister();
       await webhooks?.close();
     },
   };
@@ -273,6 +279,7 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths
   api.route('/', jobReadRoutes(deps));
   api.route('/', eventRoutes(deps));
   api.route('/', supportRoutes(deps));
+  api.route('/', jobWebhookRoutes(deps));
   api.get('/openapi.json', (c) => c.json(document));
   app.route(deps.paths.basePath || '/', api);
   // The browser bundle and stylesheet go with the API, for the host's own pages, dashboard or not.

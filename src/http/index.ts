@@ -19,5 +19,11 @@ export { serveHttp } from './serve.ts';
 export type { ShareLinkOptions } from './share-links.ts';
 export { ShareLinks } from './share-links.ts';
 export { observeTransitions } from './transitions.ts';
-export type { WebhookDelivery, WebhookOptions, WebhookPayload } from './webhooks.ts';
+export type {
+  VerifyWebhookOptions,
+  WebhookDelivery,
+  WebhookOptions,
+  WebhookPayload,
+  WebhookRequestHeaders,
+} from './webhooks.ts';
 export { signWebhook, verifyWebhook } from './webhooks.ts';

@@ -177,8 +177,28 @@ export function openApiDocument(options: {
     },
     [`${b}/webhooks/deliveries`]: {
       get: {
-        summary: 'Recent webhook deliveries of this process (admins)',
-        responses: { 200: { description: 'Newest first', content: json({ type: 'object' }) }, ...errors(401, 404) },
+        summary: 'Recent webhook deliveries of every process, from the store (admins)',
+        parameters: [
+          { name: 'job', in: 'query', schema: { type: 'string' }, description: 'One job’s deliveries' },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+        ],
+        responses: {
+          200: { description: 'Newest first', content: json(ref('WebhookDeliveryList')) },
+          ...errors(401, 404),
+        },
+      },
+    },
+    [`${b}/jobs/{id}/webhooks`]: {
+      get: {
+        summary: 'The job’s webhook deliveries and their tries (owner and admins; not through a share link)',
+        parameters: [idParam],
+        responses: {
+          200: {
+            description: 'Newest first; for the owner each URL is cut to its origin',
+            content: json(ref('WebhookDeliveryList')),
+          },
+          ...errors(401, 404),
+        },
       },
     },
     [`${b}/openapi.json`]: {
@@ -361,6 +381,41 @@ const SCHEMAS: Record<string, Schema> = {
     type: 'object',
     required: ['token', 'expiresAt', 'urls'],
     properties: { token: { type: 'string' }, expiresAt: dateTime, urls: { type: 'object' } },
+  },
+  WebhookDelivery: {
+    type: 'object',
+    required: ['id', 'jobId', 'url', 'type', 'state', 'attempts', 'nextAttemptAt', 'createdAt', 'log'],
+    properties: {
+      id: { type: 'string', description: 'The webhook-id header: the same on every try and for every URL' },
+      jobId: { type: 'string' },
+      url: { type: 'string' },
+      type: { enum: ['job.succeeded', 'job.failed', 'job.cancelled'] },
+      state: { enum: ['pending', 'delivered', 'failed'] },
+      attempts: { type: 'integer' },
+      nextAttemptAt: nullable(dateTime),
+      lastStatus: nullable({ type: 'integer' }),
+      lastError: nullable({ type: 'string' }),
+      createdAt: dateTime,
+      updatedAt: dateTime,
+      log: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['at', 'status', 'error', 'ms'],
+          properties: {
+            at: dateTime,
+            status: nullable({ type: 'integer' }),
+            error: nullable({ type: 'string' }),
+            ms: { type: 'number' },
+          },
+        },
+      },
+    },
+  },
+  WebhookDeliveryList: {
+    type: 'object',
+    required: ['deliveries'],
+    properties: { deliveries: { type: 'array', items: ref('WebhookDelivery') } },
   },
   CsrfToken: {
     type: 'object',

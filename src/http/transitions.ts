@@ -5,11 +5,13 @@ import type { Store } from '../store/store.ts';
  * Wraps a store so that `onEnded` hears of every job that reaches a final status *through this
  * wrapper*: a worker's `finish`, a `requestCancel` that ends a queued job at once, a lease reaper
  * that fails a job STALLED. Every such transition happens exactly once, in one process, so what
- * is hung on it (webhooks, the run-time histogram) also happens once per job, however many
+ * is hung on it (the run-time histogram of metrics) also happens once per job, however many
  * servers share the store. Everything else passes straight through.
  *
  * The caller must hand the wrapped store to its worker (and queue): transitions made through the
- * bare store are not seen.
+ * bare store are not seen, and a process that dies right after a transition never reports it.
+ * That is good enough for a histogram of this process's jobs, and not for anything that must
+ * not be lost: webhooks no longer hang here (webhooks.ts derives them from the store's ended jobs).
  */
 export function observeTransitions(store: Store, onEnded: (job: Job) => void): Store {
   const report = (job: Job | null | undefined) => {

@@ -1,13 +1,30 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { toError } from '../core/errors.ts';
-import type { Job, TerminalStatus } from '../core/job.ts';
+import type { IsoDate, Job, TerminalStatus } from '../core/job.ts';
 import type { Logger } from '../logger.ts';
+import type { JobEvent, Store } from '../store/store.ts';
+import type {
+  ClaimedWebhookDelivery,
+  StoredWebhookDelivery,
+  WebhookAttempt,
+  WebhookAttemptResult,
+  WebhookDeliveryFilter,
+} from '../store/webhook-deliveries.ts';
 import type { JobJson } from './job-json.ts';
+import { readDeliveries, type WebhookDelivery } from './webhook-log.ts';
+import { webhookHeaders, webhookKey } from './webhook-signature.ts';
+
+export type { WebhookDelivery } from './webhook-log.ts';
+
+export type { VerifyWebhookOptions, WebhookRequestHeaders } from './webhook-signature.ts';
+export { signWebhook, verifyWebhook } from './webhook-signature.ts';
 
 export interface WebhookOptions {
   /** Where to POST. Each gets every selected event. */
   urls: readonly string[];
-  /** HMAC-SHA256 key for the `Underway-Signature` header (at least 32 characters). */
+  /**
+   * The signing secret (Standard Webhooks): `whsec_<base64 of at least 24 random bytes>`, the key
+   * being those bytes, or a plain string of at least 32 characters, the key being its UTF-8 bytes.
+   */
   secret: string;
   /** Which endings to announce. Default all three. */
   events?: readonly TerminalStatus[] | undefined;
@@ -17,199 +34,324 @@ export interface WebhookOptions {
   retryDelaysMs?: readonly number[] | undefined;
   /** Per try. Default 10 s. */
   timeoutMs?: number | undefined;
+  /**
+   * How often this process sweeps for ended jobs it was not told of and for deliveries that are
+   * due (status events and its own retry timers wake it at once). Default 5 000 ms.
+   */
+  pollMs?: number | undefined;
 }
 
-/** What a receiver gets, as JSON. `id` is the same on every retry: dedupe on it. */
+/** What a receiver gets, as JSON (the Standard Webhooks payload shape). */
 export interface WebhookPayload {
+  /** The message id, also in `webhook-id`: the same on every try. Dedupe on it. */
   id: string;
   type: `job.${TerminalStatus}`;
-  createdAt: string;
-  job: JobJson;
+  /** When the job ended. */
+  timestamp: IsoDate;
+  data: { job: JobJson };
 }
 
-/** One delivery as the log keeps it. */
-export interface WebhookDelivery {
-  id: string;
-  url: string;
-  type: WebhookPayload['type'];
-  jobId: string;
-  state: 'pending' | 'delivered' | 'failed';
-  attempts: { at: string; status: number | null; error: string | null; ms: number }[];
-}
-
-const KEEP_DELIVERIES = 500;
+const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** Requests in flight per process. */
+const MAX_IN_FLIGHT = 8;
+/** A claimed delivery stays hidden from other processes for the request's timeout plus this. */
+const LEASE_MARGIN_MS = 5_000;
+/** Status events heard within this long are recorded together. */
+const EVENT_BATCH_MS = 10;
+/**
+ * Deliveries are deleted this long after they were recorded (checked hourly), pending ones too: a
+ * delivery a month old (to a URL no longer configured, say) is not worth sending any more.
+ */
+const KEEP_DELIVERIES_MS = 30 * 86_400_000;
+const HOUR_MS = 3_600_000;
 
 /**
- * Sends signed webhooks when jobs end, with retries and a delivery log.
+ * Sends signed webhooks (Standard Webhooks) when jobs end: durable, from any process that has them
+ * configured, at least once.
  *
- * Who sends: the process that made the job's final transition (see observeTransitions), so each
- * delivery starts exactly once however many servers run; a crash before it succeeds loses the
- * remaining retries (at-most-once past that point). The log is kept in memory (last 500) and in
- * the pino logs; a store table would make it durable and is left for later.
+ * Nothing is hung on the transitions. A job's final status is written by its own transaction
+ * (finish, reap, cancel) in whatever process made it; every process with webhooks configured
+ * derives the deliveries from the ended jobs: it records them (store.recordWebhookDeliveries, one
+ * row per (job, url), the unique key making a second recorder a no-op) when it hears the job's
+ * status event from any process, and sweeps every `pollMs` for jobs it was not told of (an event
+ * lost in a crash right after the commit). So an ended job is announced even if every process
+ * died right after its transition, once one with webhooks runs again; and the finish path does
+ * nothing more, webhooks or not.
  *
- * A delivery never touches the job: failures are logged and retried, nothing more.
+ * Sending: due deliveries are claimed (hidden from other processes for the request's timeout
+ * plus 5 s), posted, and their outcome recorded, fenced by the claim; a failure is due again after
+ * `retryDelaysMs`, until `maxAttempts`. A process that dies mid-request leaves its claim to expire
+ * and another sends it again, with the same `webhook-id`. A delivery never touches the job.
+ *
+ *   heard a status event ─┐
+ *   every pollMs (sweep) ─┴─▶ record ─▶ claim (up to 8 in flight) ─▶ POST ─▶ settle ─▶ retry timer
  */
 export class WebhookDispatcher {
+  readonly #store: Store;
   readonly #options: Required<Omit<WebhookOptions, 'events'>> & { events: Set<TerminalStatus> };
   readonly #render: (job: Job) => JobJson;
   readonly #log: Logger;
-  readonly #deliveries: WebhookDelivery[] = [];
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #inFlight = new Set<Promise<void>>();
   readonly #abort = new AbortController();
-  #pending = 0;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  /** Jobs heard to end, not yet recorded. */
+  readonly #heard = new Set<string>();
+  #eventTimer: NodeJS.Timeout | null = null;
+  #poll: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #running: Promise<void> | null = null;
+  #again = false;
+  #sweepDue = true;
+  #lastPrune = 0;
   #idleWaiters: (() => void)[] = [];
   #closed = false;
 
-  constructor(options: WebhookOptions, render: (job: Job) => JobJson, log: Logger) {
-    if (options.urls.length > 0 && (!options.secret || options.secret.length < 32)) {
-      throw new TypeError('webhooks.secret is needed (at least 32 random characters) to sign deliveries.');
-    }
+  constructor(store: Store, options: WebhookOptions, render: (job: Job) => JobJson, log: Logger) {
+    webhookKey(options.secret);
     for (const url of options.urls) new URL(url);
+    this.#store = store;
     this.#options = {
-      urls: options.urls,
+      urls: [...new Set(options.urls)],
       secret: options.secret,
       events: new Set(options.events ?? ['succeeded', 'failed', 'cancelled']),
       maxAttempts: Math.max(1, options.maxAttempts ?? 6),
-      retryDelaysMs: options.retryDelaysMs?.length ? options.retryDelaysMs : [1_000, 5_000, 30_000, 120_000, 600_000],
+      retryDelaysMs: options.retryDelaysMs?.length ? options.retryDelaysMs : DEFAULT_RETRY_DELAYS_MS,
       timeoutMs: options.timeoutMs ?? 10_000,
+      pollMs: Math.max(10, options.pollMs ?? 5_000),
     };
     this.#render = render;
     this.#log = log.child({ part: 'webhooks' });
   }
 
-  /** Resolves when no delivery is pending (each delivered or given up). */
+  /** Listens for endings, sweeps once, and every `pollMs` after. */
+  start(): this {
+    if (this.#closed || this.#poll) return this;
+    if (!canKeepDeliveries(this.#store)) {
+      this.#log.error(
+        { store: this.#store.kind },
+        'this store keeps no webhook deliveries (it lacks recordWebhookDeliveries…): webhooks are off',
+      );
+      return this;
+    }
+    this.#unsubscribe = this.#store.subscribe((event) => this.#hear(event));
+    this.#poll = setInterval(() => {
+      this.#sweepDue = true;
+      this.#kick();
+    }, this.#options.pollMs);
+    this.#poll.unref();
+    this.#kick();
+    return this;
+  }
+
+  /** Deliveries newest first, from the store (every process's): one job's, or the latest of all. */
+  async deliveries(filter: WebhookDeliveryFilter = {}): Promise<WebhookDelivery[]> {
+    return readDeliveries(this.#store, filter, true);
+  }
+
+  /**
+   * Resolves when this process has nothing to do for now: no ending heard and not yet recorded,
+   * no request in flight, no retry waiting on its timer.
+   */
   idle(): Promise<void> {
-    if (this.#pending === 0) return Promise.resolve();
+    if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #settled(delivery: WebhookDelivery, state: 'delivered' | 'failed'): void {
-    delivery.state = state;
-    this.#pending--;
-    if (this.#pending === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  #isIdle(): boolean {
+    const waiting = this.#heard.size > 0 || this.#eventTimer !== null || this.#timers.size > 0;
+    return this.#closed || (!this.#running && this.#inFlight.size === 0 && !waiting);
   }
 
-  /** The latest deliveries, newest first. */
-  deliveries(): WebhookDelivery[] {
-    return this.#deliveries.slice().reverse();
+  #checkIdle(): void {
+    if (this.#isIdle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
-  /** Announces a job that ended; returns at once. */
-  notify(job: Job): void {
-    if (this.#closed || !this.#options.events.has(job.status as TerminalStatus)) return;
-    const type = `job.${job.status as TerminalStatus}` as const;
-    const payload: WebhookPayload = {
-      id: `${job.id}.${job.status}`,
-      type,
-      createdAt: new Date().toISOString(),
-      job: this.#render(job),
-    };
-    const body = JSON.stringify(payload);
-    for (const url of this.#options.urls) {
-      const delivery: WebhookDelivery = { id: payload.id, url, type, jobId: job.id, state: 'pending', attempts: [] };
-      this.#deliveries.push(delivery);
-      if (this.#deliveries.length > KEEP_DELIVERIES) this.#deliveries.shift();
-      this.#pending++;
-      this.#track(this.#attempt(delivery, body));
+  #hear(event: JobEvent): void {
+    if (event.type !== 'status' || !this.#options.events.has(event.status as TerminalStatus)) return;
+    this.#heard.add(event.jobId);
+    this.#eventTimer ??= setTimeout(() => {
+      this.#eventTimer = null;
+      this.#kick();
+    }, EVENT_BATCH_MS);
+  }
+
+  /** Runs a cycle now, or once more after the one running. */
+  #kick(): void {
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#cycle().finally(() => {
+      this.#running = null;
+      if (this.#again) {
+        this.#again = false;
+        this.#kick();
+      }
+      this.#checkIdle();
+    });
+  }
+
+  async #cycle(): Promise<void> {
+    const heard = [...this.#heard];
+    this.#heard.clear();
+    const sweep = this.#sweepDue;
+    this.#sweepDue = false;
+    const urls = this.#options.urls;
+    const store = this.#store as Required<Store>;
+    try {
+      if (sweep || heard.length > 0) {
+        const statuses = [...this.#options.events];
+        const added = await store.recordWebhookDeliveries({ urls, statuses, jobIds: sweep ? undefined : heard });
+        if (added > 0) this.#log.debug({ added, sweep }, 'webhook deliveries recorded');
+      }
+      if (sweep && Date.now() - this.#lastPrune > HOUR_MS) {
+        this.#lastPrune = Date.now();
+        await store.pruneWebhookDeliveries(new Date(Date.now() - KEEP_DELIVERIES_MS).toISOString());
+      }
+      const free = MAX_IN_FLIGHT - this.#inFlight.size;
+      if (free <= 0 || this.#closed) return;
+      const leaseMs = this.#options.timeoutMs + LEASE_MARGIN_MS;
+      const claims = await store.claimWebhookDeliveries({ urls, limit: free, leaseMs });
+      for (const claim of claims) this.#track(this.#send(claim));
+      if (claims.length === free) this.#again = true;
+    } catch (error) {
+      // The store is away: the next poll sweeps, which finds what was heard meanwhile too.
+      this.#sweepDue = true;
+      this.#log.warn({ err: toError(error) }, 'webhook deliveries: the store failed; trying again at the next poll');
     }
   }
 
   #track(work: Promise<void>): void {
     this.#inFlight.add(work);
-    void work.finally(() => this.#inFlight.delete(work));
+    void work.finally(() => {
+      this.#inFlight.delete(work);
+      this.#kick(); // a slot is free: more may be due
+    });
   }
 
-  async #attempt(delivery: WebhookDelivery, body: string): Promise<void> {
+  async #send(claim: ClaimedWebhookDelivery): Promise<void> {
+    const { delivery, job } = claim;
     const started = Date.now();
-    const timestamp = Math.floor(started / 1000);
     let status: number | null = null;
     let error: string | null = null;
-    try {
-      const response = await fetch(delivery.url, {
-        method: 'POST',
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.timeoutMs)]),
-        headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'underway-webhooks/1',
-          'Underway-Event': delivery.type,
-          'Underway-Delivery': delivery.id,
-          'Underway-Signature': signWebhook(this.#options.secret, timestamp, body),
-        },
-      });
-      status = response.status;
-      await response.body?.cancel();
-      if (status < 200 || status >= 300) error = `HTTP ${status}`;
-    } catch (thrown) {
-      error = toError(thrown).message;
+    if (!job) {
+      error = 'The job was removed before it was announced.';
+    } else {
+      try {
+        status = await this.#post(delivery, job);
+        if (status < 200 || status >= 300) error = `HTTP ${status}`;
+      } catch (thrown) {
+        error = describeFailure(thrown);
+      }
     }
-    delivery.attempts.push({ at: new Date(started).toISOString(), status, error, ms: Date.now() - started });
-    const tries = delivery.attempts.length;
-    const fields = { delivery: delivery.id, url: delivery.url, attempt: tries, status, error };
-    if (error === null) {
-      this.#settled(delivery, 'delivered');
-      this.#log.info(fields, 'webhook delivered');
-      return;
-    }
-    if (tries >= this.#options.maxAttempts || this.#closed) {
-      this.#settled(delivery, 'failed');
-      this.#log.error(fields, 'webhook delivery failed; giving up');
-      return;
-    }
+    const attempt: WebhookAttempt = { at: new Date(started).toISOString(), status, error, ms: Date.now() - started };
+    const next = this.#next(delivery.attempts + 1, error, job === null);
+    await this.#settle(claim, { attempt, next });
+  }
+
+  /** Posts one delivery; resolves with the HTTP status. */
+  async #post(delivery: StoredWebhookDelivery, job: Job): Promise<number> {
+    const payload: WebhookPayload = {
+      id: delivery.id,
+      type: `job.${delivery.event}`,
+      timestamp: job.finishedAt ?? delivery.createdAt,
+      data: { job: this.#render(job) },
+    };
+    const body = JSON.stringify(payload);
+    const response = await fetch(delivery.url, {
+      method: 'POST',
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.timeoutMs)]),
+      headers: {
+        'Content-Type': 'application/json',
+        'User-Agent': 'underway-webhooks/2',
+        ...webhookHeaders(this.#options.secret, delivery.id, body),
+      },
+    });
+    await response.body?.cancel();
+    return response.status;
+  }
+
+  /** What follows a try: delivered, given up, or due again after the configured delay. */
+  #next(tries: number, error: string | null, gone: boolean): WebhookAttemptResult['next'] {
+    if (error === null) return { state: 'delivered' };
+    // Cut short by this process stopping: not the receiver's fault, due again at once elsewhere.
+    if (this.#closed && !gone) return { state: 'pending', retryInMs: 0 };
+    if (gone || tries >= this.#options.maxAttempts) return { state: 'failed' };
     const delays = this.#options.retryDelaysMs;
-    const wait = delays[Math.min(tries - 1, delays.length - 1)] ?? 1_000;
-    this.#log.warn({ ...fields, retryInMs: wait }, 'webhook delivery failed; will retry');
+    return { state: 'pending', retryInMs: delays[Math.min(tries - 1, delays.length - 1)] ?? 1_000 };
+  }
+
+  async #settle(claim: ClaimedWebhookDelivery, result: WebhookAttemptResult): Promise<void> {
+    const { delivery } = claim;
+    const { attempt, next } = result;
+    const fields = { delivery: delivery.id, url: delivery.url, attempt: delivery.attempts + 1, ...attempt };
+    try {
+      const recorded = await (this.#store as Required<Store>).settleWebhookDelivery(claim, result);
+      if (!recorded) this.#log.warn(fields, 'webhook delivery: its claim expired and another took it over');
+    } catch (error) {
+      this.#log.warn(
+        { ...fields, err: toError(error) },
+        'webhook delivery: could not record the try; it is made again',
+      );
+      return;
+    }
+    if (next.state === 'delivered') this.#log.info(fields, 'webhook delivered');
+    else if (next.state === 'failed') this.#log.error(fields, 'webhook delivery failed; giving up');
+    else {
+      this.#log.warn({ ...fields, retryInMs: next.retryInMs }, 'webhook delivery failed; will retry');
+      this.#retryIn(next.retryInMs);
+    }
+  }
+
+  /** Wakes this process when its retry is due (others find it at their next poll). */
+  #retryIn(ms: number): void {
+    if (this.#closed) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      this.#track(this.#attempt(delivery, body));
-    }, wait);
+      this.#kick();
+      this.#checkIdle();
+    }, ms);
     timer.unref();
     this.#timers.add(timer);
   }
 
-  /** Stops retrying and aborts requests in flight (their deliveries are logged as failed). */
+  /**
+   * Stops listening and polling, aborts requests in flight and records them as due again at once
+   * (for another process, or this one's next start). Does not close the store.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#unsubscribe?.();
+    if (this.#poll) clearInterval(this.#poll);
+    if (this.#eventTimer) clearTimeout(this.#eventTimer);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#abort.abort();
+    await this.#running;
     await Promise.allSettled([...this.#inFlight]);
-    // Retries that were waiting will not run: release anyone waiting for idle.
-    this.#pending = 0;
     for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 }
 
-/**
- * The `Underway-Signature` header: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. The
- * timestamp is signed too, so a captured delivery cannot be replayed later.
- */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
-  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-  return `t=${timestamp},v1=${mac}`;
+/** Whether a store has the optional members that keep deliveries. */
+export function canKeepDeliveries(store: Store): boolean {
+  return (
+    typeof store.recordWebhookDeliveries === 'function' &&
+    typeof store.claimWebhookDeliveries === 'function' &&
+    typeof store.settleWebhookDelivery === 'function' &&
+    typeof store.pruneWebhookDeliveries === 'function'
+  );
 }
 
-/**
- * Checks a delivery as a receiver should: the signature matches the raw body and the timestamp is
- * within `toleranceSeconds` (default 300) of now.
- *
- * @example
- * const ok = verifyWebhook(secret, req.headers['underway-signature'], rawBody);
- */
-export function verifyWebhook(
-  secret: string,
-  header: string | null | undefined,
-  body: string,
-  toleranceSeconds = 300,
-  now = Date.now(),
-): boolean {
-  const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header ?? '');
-  if (!match) return false;
-  const timestamp = Number(match[1]);
-  if (Math.abs(now / 1000 - timestamp) > toleranceSeconds) return false;
-  const expected = Buffer.from(signWebhook(secret, timestamp, body));
-  const given = Buffer.from(header ?? '');
-  return expected.length === given.length && timingSafeEqual(expected, given);
+/** fetch's "fetch failed" says nothing: add the cause's code (ECONNREFUSED, ECONNRESET…). */
+function describeFailure(thrown: unknown): string {
+  const error = toError(thrown);
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : null;
+  if (error.name === 'TimeoutError') return 'timed out';
+  if (error.name === 'AbortError') return 'aborted: the sending process stopped';
+  return code ? `${error.message} (${code})` : error.message;
 }

@@ -150,7 +150,7 @@ export interface Store {
   /** Deliveries newest first: one job's, or the latest of all. */
   listWebhookDeliveries?(filter?: WebhookDeliveryFilter): Promise<StoredWebhookDelivery[]>;
 
-  /** Deletes delivered and failed deliveries recorded before `before`; returns how many. */
+  /** Deletes deliveries recorded before `before`, whatever their state; returns how many. */
   pruneWebhookDeliveries?(before: IsoDate): Promise<number>;
 }
 

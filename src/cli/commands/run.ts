@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { retentionOf, type UnderwayConfig } from '../../config/config.ts';
 import { toError } from '../../core/errors.ts';
 import { type AuthOptions, createUnderway, serveHttp } from '../../http/index.ts';
+import { startWebhooks } from '../../http/start-webhooks.ts';
 import type { Logger } from '../../logger.ts';
 import type { Store } from '../../store/store.ts';
 import type { JobRunner } from '../../worker/runner.ts';
@@ -33,10 +34,18 @@ export function registerRunCommands(program: Command): void {
       if (!store) return; // Stopped while waiting for the store.
       const session = sessionOf(config, path, store);
       const worker = startWorker(session, session.store, log, options);
+      // Webhooks are sent by every process that has them configured, workers too (docs/http.md#webhooks).
+      const webhooks = startWebhooks({
+        store: session.store,
+        tasks: session.queue.tasks,
+        http: { ...session.config.http, mountPath: session.config.http?.mountPath ?? '' },
+        logger: log,
+      });
       log.info({ store: session.store.kind, config: session.configPath }, 'underway worker running');
       await stop.requested;
       await stopGracefully(log, async () => {
         await worker.stop({ graceMs: graceMs(session) });
+        await webhooks?.close();
         await session.close();
       });
     });

@@ -1,6 +1,7 @@
 import { isTerminal } from '../../core/job.ts';
 import type { LogLine } from '../../store/store.ts';
 import type { JobJson } from '../job-json.ts';
+import type { WebhookDelivery } from '../webhook-log.ts';
 import { Layout } from './layout.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
 import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge } from './parts.tsx';
@@ -11,6 +12,8 @@ export interface JobPageProps {
   logs: LogLine[];
   /** Owner or admin: may cancel, retry, delete (a share link may only look). */
   canChange: boolean;
+  /** The job's webhook deliveries, for its owner and admins (none, or not given: no section). */
+  webhooks?: readonly WebhookDelivery[] | undefined;
 }
 
 /** Seconds between reloads of an unfinished job's page in a browser without JavaScript. */
@@ -21,7 +24,7 @@ export const NO_SCRIPT_REFRESH_SECONDS = 2;
  * facts and the log tail. Everything it shows is what the server knows now; with JavaScript the
  * bar is live and the log grows, and when the job ends the page redraws itself from the server.
  */
-export function JobPage({ frame, job, logs, canChange }: JobPageProps) {
+export function JobPage({ frame, job, logs, canChange, webhooks }: JobPageProps) {
   const unfinished = !isTerminal(job.status);
   return (
     <Layout
@@ -76,6 +79,7 @@ export function JobPage({ frame, job, logs, canChange }: JobPageProps) {
           </section>
         )}
         <Facts job={job} />
+        {webhooks && webhooks.length > 0 && <Webhooks deliveries={webhooks} />}
       </div>
       <section class="uw-card" aria-labelledby="uw-log-title">
         <h2 id="uw-log-title">Log</h2>
@@ -191,6 +195,57 @@ function Facts({ job }: { job: JobJson }) {
       </dl>
       <h3>Params</h3>
       <JsonView value={job.params} label="Params" />
+    </section>
+  );
+}
+
+const DELIVERY_WORDS: Record<WebhookDelivery['state'], string> = {
+  pending: 'Sending',
+  delivered: 'Delivered',
+  failed: 'Given up',
+};
+
+/** Who was told of the job's end, and how it went: one row per receiver (its origin, for an owner). */
+function Webhooks({ deliveries }: { deliveries: readonly WebhookDelivery[] }) {
+  return (
+    <section class="uw-card" aria-labelledby="uw-webhooks-title">
+      <h2 id="uw-webhooks-title">Webhooks</h2>
+      <table class="uw-jobs">
+        <thead>
+          <tr>
+            <th scope="col">Receiver</th>
+            <th scope="col">State</th>
+            <th scope="col">Tries</th>
+            <th scope="col">Last answer</th>
+          </tr>
+        </thead>
+        <tbody>
+          {deliveries.map((d) => (
+            <tr data-delivery={d.id} data-state={d.state}>
+              <td class="uw-summary">
+                {d.url} <span class="uw-muted">{d.type}</span>
+              </td>
+              <td>
+                {DELIVERY_WORDS[d.state]}
+                {d.state === 'pending' && d.nextAttemptAt && (
+                  <span class="uw-muted">
+                    {' '}
+                    (next try <time datetime={d.nextAttemptAt}>{d.nextAttemptAt.slice(11, 19)} UTC</time>)
+                  </span>
+                )}
+              </td>
+              <td>{d.attempts}</td>
+              <td class="uw-summary">
+                {d.attempts === 0 ? (
+                  <span class="uw-muted">—</span>
+                ) : (
+                  (d.lastError ?? `HTTP ${d.lastStatus}`) + (d.log.at(-1) ? ` (${d.log.at(-1)?.ms} ms)` : '')
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }

@@ -5,6 +5,7 @@ import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
 import { canChange } from '../auth.ts';
 import { type AppEnv, type Deps, jobJson } from '../context.ts';
 import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
+import { readDeliveries } from '../webhook-log.ts';
 import { errorsByField, type FormState, paramsFromForm } from './forms.tsx';
 import { JobPage } from './job-page.tsx';
 import { MessagePage } from './layout.tsx';
@@ -117,9 +118,12 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
     if (!job || !(canChange(caller, job) || caller.shareJobId === job.id)) throw jobNotFound(c.req.param('id'));
     const logs = await tailLogs(deps, job.id);
     const json = jobJson(c, deps, job);
+    // Webhooks: as GET /jobs/:id/webhooks shows them, for the owner and admins (not a share link).
+    const mayChange = canChange(caller, job);
+    const webhooks = mayChange ? await readDeliveries(deps.store, { jobId: job.id }, caller.admin) : undefined;
     return renderPage(
       c,
-      <JobPage frame={frameOf(c, deps, title)} job={json} logs={logs} canChange={canChange(caller, job)} />,
+      <JobPage frame={frameOf(c, deps, title)} job={json} logs={logs} canChange={mayChange} webhooks={webhooks} />,
     );
   });
 

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { toError } from '../../core/errors.ts';
 import { type AppEnv, callerOf, type Deps, hostOf, requireUser } from '../context.ts';
 import { HttpError, unauthenticated } from '../errors.ts';
+import { readDeliveries } from '../webhook-log.ts';
 
 /** `GET /healthz`: 200 when the store answers a cheap query, 503 when it does not. */
 export function healthRoute(deps: Deps, path: string): Hono<AppEnv> {
@@ -51,10 +52,14 @@ export function supportRoutes(deps: Deps): Hono<AppEnv> {
     c.header('Cache-Control', 'no-store');
     return c.json({ token, headerName: deps.csrf.headerName, cookieName: deps.csrf.cookieName });
   });
-  app.get('/webhooks/deliveries', (c) => {
+  // Every process's deliveries, from the store (webhooks.ts); `?job=` for one job's, `?limit=` (100, at most 200).
+  app.get('/webhooks/deliveries', async (c) => {
     requireUser(c);
     if (!callerOf(c).admin) throw new HttpError(404, 'NOT_FOUND', 'Nothing is at GET /webhooks/deliveries.');
-    return c.json({ deliveries: deps.webhooks?.deliveries() ?? [] });
+    const limit = c.req.query('limit');
+    const filter = { jobId: c.req.query('job') || undefined, limit: limit ? Number(limit) || undefined : undefined };
+    c.header('Cache-Control', 'no-store');
+    return c.json({ deliveries: await readDeliveries(deps.store, filter, true) });
   });
   return app;
 }

@@ -161,5 +161,36 @@ export function migrations(t: Tables): readonly string[] {
     DROP TRIGGER touch ON ${t.jobs};
     DROP FUNCTION ${t.touchFunction}();
     `,
+    /* 5 */ `
+    -- Webhook deliveries (webhooks.ts): one row per (job, url), derived from jobs that ended, so
+    -- that a delivery survives the process that would send it. Nothing on the finish path writes
+    -- here: a process with webhooks configured sweeps the jobs changed since the snapshot its
+    -- endpoint row keeps (changed_xid, as the listener's catch-up does), woken by status events.
+    CREATE TABLE ${t.quotedSchema}.webhook_endpoints (
+      url      text        PRIMARY KEY,
+      seen     pg_snapshot NOT NULL,
+      swept_at timestamptz NOT NULL DEFAULT now()
+    );
+
+    CREATE TABLE ${t.quotedSchema}.webhook_deliveries (
+      seq         bigserial   NOT NULL UNIQUE,
+      job_id      text        NOT NULL,
+      url         text        NOT NULL,
+      id          text        NOT NULL,
+      event       text        NOT NULL,
+      state       text        NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+      attempts    integer     NOT NULL DEFAULT 0,
+      next_at     timestamptz,
+      claim_token text,
+      last_status integer,
+      last_error  text,
+      log         jsonb       NOT NULL DEFAULT '[]',
+      created_at  timestamptz NOT NULL DEFAULT now(),
+      updated_at  timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (job_id, url)
+    );
+    CREATE INDEX ON ${t.quotedSchema}.webhook_deliveries (next_at) WHERE state = 'pending';
+    CREATE INDEX ON ${t.quotedSchema}.webhook_deliveries (created_at);
+    `,
   ];
 }

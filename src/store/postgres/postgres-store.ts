@@ -27,6 +27,14 @@ import {
   type Store,
   type TransactionClient,
 } from '../store.ts';
+import type {
+  ClaimedWebhookDelivery,
+  ClaimWebhookDeliveriesRequest,
+  RecordWebhookDeliveriesRequest,
+  StoredWebhookDelivery,
+  WebhookAttemptResult,
+  WebhookDeliveryFilter,
+} from '../webhook-deliveries.ts';
 import * as artifacts from './artifacts.ts';
 import { describeTarget, storeError } from './errors.ts';
 import { LateEvents, NotifyPublisher, parsePayload, type WireItem } from './events.ts';
@@ -36,6 +44,7 @@ import { migrateSchema } from './migrate.ts';
 import { type JobQueries, jobQueries } from './queries.ts';
 import { type JobRow, jsonParam, toJob } from './rows.ts';
 import { type Tables, tablesFor } from './tables.ts';
+import * as webhooks from './webhooks.ts';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database`; without it, pg reads the PG* environment variables. */
@@ -455,6 +464,38 @@ class PgStore implements PostgresStore {
     }
   }
 
+  // Webhook deliveries (webhooks.ts).
+
+  async recordWebhookDeliveries(request: RecordWebhookDeliveriesRequest): Promise<number> {
+    await this.#whenReady();
+    return this.#wrap(() => webhooks.recordDeliveries(this.#pool, this.#t, request));
+  }
+
+  async claimWebhookDeliveries(request: ClaimWebhookDeliveriesRequest): Promise<ClaimedWebhookDelivery[]> {
+    await this.#whenReady();
+    return this.#wrap(() => webhooks.claimDeliveries(this.#pool, this.#t, request));
+  }
+
+  async settleWebhookDelivery(claim: ClaimedWebhookDelivery, result: WebhookAttemptResult): Promise<boolean> {
+    await this.#whenReady();
+    return this.#settlements.add({ claim, result });
+  }
+
+  /** Tries recorded in the same turn share one statement (a round trip each was most of the sender's cost). */
+  readonly #settlements = new Batcher<webhooks.Settlement, boolean>((batch) =>
+    this.#wrap(() => webhooks.settleDeliveries(this.#pool, this.#t, batch)),
+  );
+
+  async listWebhookDeliveries(filter: WebhookDeliveryFilter = {}): Promise<StoredWebhookDelivery[]> {
+    await this.#whenReady();
+    return this.#wrap(() => webhooks.listDeliveries(this.#pool, this.#t, filter));
+  }
+
+  async pruneWebhookDeliveries(before: IsoDate): Promise<number> {
+    await this.#whenReady();
+    return this.#wrap(() => webhooks.pruneDeliveries(this.#pool, this.#t, before));
+  }
+
   async reapExpiredLeases(): Promise<Job[]> {
     return this.#announce(await this.#query<JobRow>(this.#sql.reap));
   }
@@ -563,6 +604,7 @@ class PgStore implements PostgresStore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#finishes.settled();
+    await this.#settlements.settled();
     await this.#publisher.flush();
     await this.#listener?.close();
     await this.#inbox.catch(() => {});

@@ -80,4 +80,35 @@ export const MIGRATIONS: readonly string[] = [
   -- read in two shapes. A process of an older underway refuses this file (schema 3 > 2).
   DELETE FROM underway_events;
   `,
+  /* 4 */ `
+  -- Webhook deliveries (store/sqlite/webhooks.ts): one row per (job, url), derived from jobs that
+  -- ended, so that a delivery survives the process that would send it. Nothing on the finish path
+  -- writes here: a process with webhooks configured records them, from the status events it hears
+  -- and from a periodic sweep of finished_at (underway_jobs_finished).
+  CREATE TABLE underway_webhook_endpoints (
+    url      TEXT    PRIMARY KEY,
+    since    INTEGER NOT NULL, -- jobs finished from here on are announced (the url's start mark)
+    swept_at INTEGER NOT NULL  -- the last sweep; the next looks back from there, less an overlap
+  ) WITHOUT ROWID;
+
+  CREATE TABLE underway_webhook_deliveries (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id      TEXT    NOT NULL,
+    url         TEXT    NOT NULL,
+    id          TEXT    NOT NULL,
+    event       TEXT    NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     INTEGER,
+    claim_token TEXT,
+    last_status INTEGER,
+    last_error  TEXT,
+    log         TEXT    NOT NULL DEFAULT '[]',
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (job_id, url)
+  );
+  CREATE INDEX underway_webhook_due ON underway_webhook_deliveries (next_at) WHERE state = 'pending';
+  CREATE INDEX underway_webhook_created ON underway_webhook_deliveries (created_at);
+  `,
 ];

@@ -25,11 +25,20 @@ import {
   type StatusCount,
   type Store,
 } from '../store.ts';
+import type {
+  ClaimedWebhookDelivery,
+  ClaimWebhookDeliveriesRequest,
+  RecordWebhookDeliveriesRequest,
+  StoredWebhookDelivery,
+  WebhookAttemptResult,
+  WebhookDeliveryFilter,
+} from '../webhook-deliveries.ts';
 import { ArtifactFiles } from './artifact-files.ts';
 import { SqliteEventBus } from './event-bus.ts';
 import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
 import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
+import * as webhooks from './webhooks.ts';
 
 export interface SqliteStoreOptions extends OpenOptions {
   /** The database file; created with its folder when absent. `:memory:` for a private, throwaway store. */
@@ -565,10 +574,45 @@ class SqliteStore implements Store {
     };
   }
 
+  // Webhook deliveries (store/sqlite/webhooks.ts): each call a write transaction; tries recorded together share one.
+
+  async recordWebhookDeliveries(request: RecordWebhookDeliveriesRequest): Promise<number> {
+    return this.#write(() => webhooks.recordDeliveries(this.#prepareFn, request));
+  }
+
+  async claimWebhookDeliveries(request: ClaimWebhookDeliveriesRequest): Promise<ClaimedWebhookDelivery[]> {
+    return this.#write(() => webhooks.claimDeliveries(this.#prepareFn, request, (ids) => this.#jobsById(ids)));
+  }
+
+  #jobsById(ids: string[]): Map<string, Job> {
+    const rows = ids.map((id) => this.#row(id)).filter((row): row is JobRow => row !== undefined);
+    return new Map(this.#jobs(rows).map((job) => [job.id, job]));
+  }
+
+  async settleWebhookDelivery(claim: ClaimedWebhookDelivery, result: WebhookAttemptResult): Promise<boolean> {
+    return this.#settlements.add({ claim, result });
+  }
+
+  /** Tries recorded in the same turn share one write transaction (a commit each was most of the sender's cost). */
+  readonly #settlements = new Batcher<webhooks.Settlement, boolean>(async (batch) =>
+    this.#write(() => webhooks.settleDeliveries(this.#prepareFn, batch)),
+  );
+
+  async listWebhookDeliveries(filter: WebhookDeliveryFilter = {}): Promise<StoredWebhookDelivery[]> {
+    return this.#read(() => webhooks.listDeliveries(this.#prepareFn, filter));
+  }
+
+  async pruneWebhookDeliveries(before: IsoDate): Promise<number> {
+    return this.#write(() => webhooks.pruneDeliveries(this.#prepareFn, Date.parse(before)));
+  }
+
+  readonly #prepareFn = (sql: string): Database.Statement => this.#prepare(sql);
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#finishes.settled();
+    await this.#settlements.settled();
     this.#bus.close();
     this.#db.close();
   }
