@@ -4,15 +4,27 @@ import { PermanentJobError } from '../src/core/errors.ts';
 import { defineTask } from '../src/core/task.ts';
 import { createLogger } from '../src/logger.ts';
 import { createQueue } from '../src/queue/queue.ts';
+import { postgresStore } from '../src/store/postgres/index.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import type { JobEvent, Store } from '../src/store/store.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../src/worker/index.ts';
+import { migratedSchemas } from './helpers/migrated-schemas.ts';
+import { createTestDatabase } from './helpers/postgres.ts';
 import { tempDir } from './helpers/temp.ts';
 import { collectEvents, waitForStatus } from './helpers/wait.ts';
 
 const dir = tempDir('underway-worker-');
 afterAll(() => dir.cleanup());
 let n = 0;
+// Created in the background while the SQLite half runs; the PostgreSQL tests wait for it (and fail
+// saying how to start the server when it cannot be reached).
+const database = createTestDatabase();
+/** One per PostgreSQL test below (each opens one store); more tests only cost ~100 ms each to migrate. */
+const schemas = migratedSchemas(database, 16);
+afterAll(async () => {
+  await schemas.settled();
+  await (await database).drop();
+});
 const silent = createLogger({ level: 'silent' });
 
 const open: { stores: Store[]; workers: Worker[] } = { stores: [], workers: [] };
@@ -104,18 +116,48 @@ const tasks = [
   }),
 ];
 
-function setup(options: Partial<WorkerOptions> = {}) {
-  const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
-  open.stores.push(store);
-  const queue = createQueue({ store, tasks });
-  const worker = createWorker({ store, tasks, logger: silent, concurrency: 4, cancelGraceMs: 500, ...options }).start();
-  open.workers.push(worker);
-  return { store, queue, worker };
-}
+/**
+ * Every backend the worker runs on; the store factory is the only difference between the runs.
+ * Each store is a fresh one (a new SQLite file, a new PostgreSQL schema); the caller closes it.
+ */
+const STORES: { name: string; create: () => Promise<Store> }[] = [
+  { name: 'sqlite', create: async () => sqliteStore({ file: dir.file(`w${++n}.db`) }) },
+  {
+    name: 'postgres',
+    create: async () => {
+      const schema = await schemas.next();
+      const store = postgresStore({ connectionString: (await database).url, schema, poolSize: 4 });
+      await store.migrate();
+      return store;
+    },
+  },
+];
 
-describe('worker', () => {
+describe.each(STORES)('worker on $name', ({ create }) => {
+  /** A fresh store, closed after the test (afterEach). */
+  async function openStore(): Promise<Store> {
+    const store = await create();
+    open.stores.push(store);
+    return store;
+  }
+
+  async function setup(options: Partial<WorkerOptions> = {}) {
+    const store = await openStore();
+    const queue = createQueue({ store, tasks });
+    const worker = createWorker({
+      store,
+      tasks,
+      logger: silent,
+      concurrency: 4,
+      cancelGraceMs: 500,
+      ...options,
+    }).start();
+    open.workers.push(worker);
+    return { store, queue, worker };
+  }
+
   it('runs a job to success, with progress and logs persisted and published', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const events = collectEvents(store, (e) => e.type === 'status' && e.status === 'succeeded');
     const { job } = await queue.start('count', { to: 5 });
     const done = await waitForStatus(store, job.id, 'succeeded');
@@ -130,14 +172,14 @@ describe('worker', () => {
   });
 
   it('retries a failing job with backoff until it succeeds', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const { job } = await queue.start('flaky', { failures: 2 });
     const done = await waitForStatus(store, job.id, 'succeeded');
     expect(done).toMatchObject({ attempt: 3, result: { attempt: 3 } });
   });
 
   it('fails for good when attempts run out, keeping the last error', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const { job } = await queue.start('flaky', { failures: 5 });
     const done = await waitForStatus(store, job.id, 'failed');
     expect(done.attempt).toBe(3);
@@ -146,14 +188,14 @@ describe('worker', () => {
   });
 
   it('does not retry a PermanentJobError', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const { job } = await queue.start('hopeless', {});
     const done = await waitForStatus(store, job.id, 'failed');
     expect(done).toMatchObject({ attempt: 1, error: { message: 'The folder does not exist.' } });
   });
 
   it('cancels a running job through its signal', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const { job } = await queue.start('wait', {});
     await waitForStatus(store, job.id, 'running');
     await queue.cancel(job.id);
@@ -163,7 +205,7 @@ describe('worker', () => {
   });
 
   it('ends an attempt that ignores its signal after the grace period', async () => {
-    const { store, queue } = setup({ cancelGraceMs: 100 });
+    const { store, queue } = await setup({ cancelGraceMs: 100 });
     const { job } = await queue.start('stubborn', {});
     await waitForStatus(store, job.id, 'running');
     await queue.cancel(job.id);
@@ -171,7 +213,7 @@ describe('worker', () => {
   });
 
   it('fails a job past its timeout with TIMEOUT, and one that reports nothing with STALLED', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const slow = (await queue.start('slow', {})).job;
     const quiet = (await queue.start('quiet', {})).job;
     expect((await waitForStatus(store, slow.id, 'failed')).error).toMatchObject({
@@ -182,27 +224,27 @@ describe('worker', () => {
   });
 
   it('a per-job timeout overrides the task default', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const { job } = await queue.start('wait', {}, { timeoutSeconds: 0.1, maxAttempts: 1 });
     expect((await waitForStatus(store, job.id, 'failed')).error?.code).toBe('TIMEOUT');
   });
 
   it('starts a delayed job no earlier than its runAt, woken without waiting for a poll', async () => {
-    const { store, queue } = setup({ pollMs: 60_000 });
+    const { store, queue } = await setup({ pollMs: 60_000 });
     const { job } = await queue.start('count', { to: 1 }, { delaySeconds: 0.3 });
     const done = await waitForStatus(store, job.id, 'succeeded');
     expect(Date.parse(done.startedAt as string)).toBeGreaterThanOrEqual(Date.parse(job.runAt));
   });
 
   it('wakes on enqueue rather than on the poll', async () => {
-    const { store, queue } = setup({ pollMs: 60_000 });
+    const { store, queue } = await setup({ pollMs: 60_000 });
     await new Promise((resolve) => setImmediate(resolve));
     const { job } = await queue.start('count', { to: 1 });
     expect((await waitForStatus(store, job.id, 'succeeded', 5_000)).status).toBe('succeeded');
   });
 
   it('publishes every progress update but writes at most ~4 per second', async () => {
-    const { store, queue } = setup();
+    const { store, queue } = await setup();
     const saves: number[] = [];
     const save = store.saveProgress.bind(store);
     // Count writes by wrapping the real store's method (the store itself is untouched).
@@ -225,7 +267,7 @@ describe('worker', () => {
   });
 
   it('graceful stop hands a running job back for another worker', async () => {
-    const { store, queue, worker } = setup();
+    const { store, queue, worker } = await setup();
     const { job } = await queue.start('wait', {});
     await waitForStatus(store, job.id, 'running');
     await worker.stop({ graceMs: 50 });
@@ -238,7 +280,7 @@ describe('worker', () => {
   });
 
   it('honours a cancel that arrives while the claim of that job is still in flight', async () => {
-    const { store, queue, worker } = setup({ leaseMs: 60_000 });
+    const { store, queue, worker } = await setup({ leaseMs: 60_000 });
     await worker.stop();
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -260,8 +302,7 @@ describe('worker', () => {
   });
 
   it('frees a slot when the task ends, while its outcome is written, holding at most 100 such jobs', async () => {
-    const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
-    open.stores.push(store);
+    const store = await openStore();
     let release = (): void => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -294,8 +335,7 @@ describe('worker', () => {
   });
 
   it('prefetch: claims ahead, starts waiting jobs as slots free, cancels and hands back waiting ones', async () => {
-    const store = sqliteStore({ file: dir.file(`w${++n}.db`) });
-    open.stores.push(store);
+    const store = await openStore();
     const started: string[] = [];
     const ends = new Map<string, () => void>();
     const held = defineTask({
@@ -310,6 +350,7 @@ describe('worker', () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await queue.start('held', {})).job.id);
     const worker = createWorker({ store, tasks: [held], logger: silent, concurrency: 1, prefetch: 3 }).start();
+    open.workers.push(worker); // stopped below; afterEach stops it only if the test fails first
     await waitForStatus(store, ids[3] as string, 'running');
     // One runs, three are claimed and wait here, two stay queued for any worker.
     expect(started).toEqual([ids[0]]);
@@ -323,6 +364,9 @@ describe('worker', () => {
     ends.get(ids[0] as string)?.();
     await waitForStatus(store, ids[0] as string, 'succeeded');
     await expect.poll(() => started).toEqual([ids[0], ids[1]]);
+    // The freed slot also refills the prefetch; the stop below may come while that claim is still
+    // in flight (PostgreSQL's claim is slower): stop() waits for it and hands its jobs back too.
+    // Before it did, ids[4] was still `running`, attempt 1, after `await stopping`, 1 run in 8.
 
     // Stopping hands the waiting jobs back, unstarted (their attempt not counted).
     const stopping = worker.stop({ graceMs: 5_000 });
@@ -337,7 +381,7 @@ describe('worker', () => {
   });
 
   it('respects concurrency', async () => {
-    const { store, queue, worker } = setup({ concurrency: 2 });
+    const { store, queue, worker } = await setup({ concurrency: 2 });
     const ids = [];
     for (let i = 0; i < 4; i++) ids.push((await queue.start('wait', {})).job.id);
     await waitForStatus(store, ids[1] as string, 'running');

@@ -93,6 +93,8 @@ export class Worker {
   readonly #cancelsDuringClaim = new Set<string>();
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #claiming = false;
+  /** The claim round in flight, if any: `stop()` waits for it, so the jobs it brings are handed back before stop resolves. */
+  #claimDone: Promise<void> = Promise.resolve();
   #wakeAgain = false;
   #pollTimer: NodeJS.Timeout | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
@@ -164,7 +166,7 @@ export class Worker {
       return;
     }
     this.#claiming = true;
-    void this.#claimRound().finally(() => {
+    this.#claimDone = this.#claimRound().finally(() => {
       this.#claiming = false;
       if (this.#wakeAgain) {
         this.#wakeAgain = false;
@@ -370,6 +372,9 @@ export class Worker {
     this.#unsubscribe?.();
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     if (this.#reapTimer) clearInterval(this.#reapTimer);
+    // A claim still running would hand its jobs back after stop() resolved: a process exiting
+    // then left them `running` until their lease expired, and the reap cost each an attempt.
+    await this.#claimDone;
     await this.#releaseWaiting();
     if (wasRunning && this.#running.size > 0) {
       const graceMs = options.graceMs ?? 10_000;
