@@ -92,11 +92,7 @@ describe('underway/client in a host page', () => {
         },
       )
     ).job.id;
-    await page.evaluate((jobId) => {
-      const element = document.createElement('underway-progress');
-      element.setAttribute('job', jobId);
-      document.getElementById('slot')?.append(element);
-    }, id);
+    await dropProgress(page, id);
     await page.waitForSelector('underway-progress[data-status="running"] progress');
     await expect.poll(() => page.locator('underway-indicator').textContent()).toContain('1 running');
     pacer.allow('host');
@@ -170,11 +166,7 @@ describe('underway/client reading the event stream over fetch in a browser', () 
     const id = (
       await env.underway.queue.start('report.build', { title, sections: 2, key: 'no-es' }, { owner: 'local' })
     ).job.id;
-    await page.evaluate((jobId) => {
-      const element = document.createElement('underway-progress');
-      element.setAttribute('job', jobId);
-      document.getElementById('slot')?.append(element);
-    }, id);
+    await dropProgress(page, id);
     await page.waitForSelector('underway-progress[data-status="running"] progress');
     await expect.poll(() => page.locator('underway-indicator').textContent()).toContain('1 running');
 
@@ -201,3 +193,12 @@ describe('underway/client reading the event stream over fetch in a browser', () 
     expect(streams.every((s) => s.type === 'fetch')).toBe(true);
   });
 });
+
+/** Drops an empty `<underway-progress job=…>` into the host page's slot, as a host page would. */
+function dropProgress(page: Page, jobId: string): Promise<void> {
+  return page.evaluate((id) => {
+    const element = document.createElement('underway-progress');
+    element.setAttribute('job', id);
+    document.getElementById('slot')?.append(element);
+  }, jobId);
+}

@@ -238,6 +238,12 @@ describe.each(['sqlite', 'postgres'] as const)('NUL bytes on %s', (kind) => {
       })
     ).json()) as { id: string };
     expect((await get(`/api/jobs/${job.id}/artifacts/a%00.txt`)).status).toBe(404);
+    const form = await fetch(`${url}/jobs`, {
+      method: 'POST',
+      headers: { ...alice, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'task=echo&p.text=a%00b',
+    });
+    expect(form.status).toBe(400);
   });
 });
 

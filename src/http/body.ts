@@ -44,10 +44,15 @@ export function readBodyWithin(maxBytes: number): MiddlewareHandler<AppEnv> {
         headers: { Connection: 'close' },
       });
     }
-    const whole = Buffer.concat(chunks, bytes);
+    const whole = new Uint8Array(bytes);
+    let at = 0;
+    for (const chunk of chunks) {
+      whole.set(chunk, at);
+      at += chunk.byteLength;
+    }
     // Hono keeps the promise of each body reading here, and derives text() and formData() from it.
     const cache = c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> };
-    cache.arrayBuffer = Promise.resolve(whole.buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength));
+    cache.arrayBuffer = Promise.resolve(whole.buffer);
     await next();
   };
 }
