@@ -23,7 +23,7 @@ describeStore('postgres', { create: () => open() });
 /** Resolves with the first event the store hears that matches. */
 function heard(store: PostgresStore, match: (event: JobEvent) => boolean): Promise<JobEvent> {
   return new Promise((resolve) => {
-    const off = store.subscribe((event) => {
+    const off = store.events.listen((event) => {
       if (match(event)) {
         off();
         resolve(event);
@@ -41,7 +41,7 @@ async function storesOfThreeProcesses() {
   const [worker, server, marker] = [await open(schema), await open(schema), await open(schema)];
   await Promise.all([worker.listening(), server.listening()]);
   const atServer: JobEvent[] = [];
-  server.subscribe((e) => atServer.push(e));
+  server.events.listen((e) => atServer.push(e));
   const close = async () => {
     await Promise.all([worker.close(), server.close(), marker.close()]);
   };
@@ -73,7 +73,7 @@ describe('postgres store, beyond the shared contract', () => {
     try {
       await server.listening();
       const events: JobEvent[] = [];
-      server.subscribe((e) => events.push(e));
+      server.events.listen((e) => events.push(e));
 
       await app.query('BEGIN');
       const doomed = await server.enqueue({ ...job, owner: 'rolled-back' }, { client: app });
@@ -124,16 +124,16 @@ describe('postgres store, beyond the shared contract', () => {
     const { worker, server, marker, atServer, close } = await storesOfThreeProcesses();
     try {
       const atWorker: JobEvent[] = [];
-      worker.subscribe((e) => atWorker.push(e));
+      worker.events.listen((e) => atWorker.push(e));
       const { job: created } = await worker.enqueue({ ...job, owner: 'ann' });
       const succeeded = heard(server, statusOf(created.id, 'succeeded'));
       const [claimed] = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 10_000 });
       if (!claimed) throw new Error('no claim');
       for (let i = 1; i <= 5; i++) {
-        worker.publish(progressEvent({ jobId: created.id, task: 'demo', owner: 'ann' }, i, 5));
+        worker.events.send(progressEvent({ jobId: created.id, task: 'demo', owner: 'ann' }, i, 5));
       }
       const at = new Date().toISOString();
-      worker.publish({
+      worker.events.send({
         type: 'log',
         jobId: created.id,
         task: 'demo',
@@ -173,7 +173,7 @@ describe('postgres store, beyond the shared contract', () => {
       for (let i = 0; i < 20; i++) ids.push((await worker.enqueue(job)).job.id);
       const claimed = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 20, leaseMs: 10_000 });
       for (const { job: claimedJob } of claimed) {
-        worker.publish(progressEvent({ jobId: claimedJob.id, task: 'demo', owner: null }, 1, 2));
+        worker.events.send(progressEvent({ jobId: claimedJob.id, task: 'demo', owner: null }, 1, 2));
       }
       await Promise.all(claimed.map(({ lease }) => worker.finish(lease, { status: 'succeeded', result: null })));
       // Closing sends what the worker still had to publish; the marker's NOTIFY commits after it.
@@ -242,7 +242,7 @@ describe('postgres store, beyond the shared contract', () => {
       if (!claimed) throw new Error('no claim');
       const line = 'é'.repeat(8_000); // 16,000 bytes of UTF-8
       const log = heard(server, (e) => e.type === 'log');
-      worker.publish({
+      worker.events.send({
         type: 'log',
         jobId: created.id,
         task: 'demo',

@@ -53,7 +53,7 @@ describe('worker processes on one PostgreSQL', () => {
         await store.listening();
         const succeeded = new Set<string>();
         const allDone = new Promise<void>((resolve) => {
-          store.subscribe((event) => {
+          store.events.listen((event) => {
             if (event.type !== 'status' || event.status !== 'succeeded') return;
             succeeded.add(event.jobId);
             if (succeeded.size === jobs) resolve();

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { TooLargeError, ValidationError } from '../src/core/errors.ts';
 import { newJobId } from '../src/core/ids.ts';
-import { revealSecrets, secret } from '../src/core/secrets.ts';
+import { keyFromSource, revealSecrets, secret } from '../src/core/secrets.ts';
 import { defineTask } from '../src/core/task.ts';
 import { createQueue, MAX_PARAMS_BYTES } from '../src/queue/queue.ts';
 import { postgresStore } from '../src/store/postgres/index.ts';
@@ -19,6 +19,8 @@ afterEach(async () => {
 });
 let n = 0;
 const KEY = 'k'.repeat(64);
+/** Its bytes, as core/secrets.ts takes them (the queue finds them from the option). */
+const KEY_BYTES = keyFromSource(KEY);
 
 const thumbnail = defineTask({
   name: 'thumbnail',
@@ -86,7 +88,7 @@ describe('job ids chosen before the insert', () => {
     ] as const) {
       if (!started) throw new Error('not started');
       const binding = { jobId: started.id, owner: started.owner };
-      expect(revealSecrets(started.params, binding, KEY).params).toMatchObject({ token });
+      expect(revealSecrets(started.params, binding, KEY_BYTES).params).toMatchObject({ token });
     }
   });
 
@@ -95,7 +97,7 @@ describe('job ids chosen before the insert', () => {
     const first = await queue.start(thumbnail, { photo: 'a.jpg', token: 'tok-first' }, { dedupeKey: 'd' });
     const second = await queue.start(thumbnail, { photo: 'a.jpg', token: 'tok-second' }, { dedupeKey: 'd' });
     expect(second).toEqual({ job: first.job, created: false });
-    expect(revealSecrets(second.job.params, { jobId: first.job.id, owner: null }, KEY).params).toMatchObject({
+    expect(revealSecrets(second.job.params, { jobId: first.job.id, owner: null }, KEY_BYTES).params).toMatchObject({
       token: 'tok-first',
     });
   });

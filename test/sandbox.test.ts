@@ -367,7 +367,7 @@ describe('secrets in the sandbox', () => {
     const { store, queue, run } = setup();
     const token = 'tok-9f8e7d6c5b4a';
     const events: JobEvent[] = [];
-    const off = store.subscribe((event) => events.push(event));
+    const off = store.events.listen((event) => events.push(event));
     const done = await run('secretive', { user: 'ada', token, extra: 31_337 });
     off();
     expect(done).toMatchObject({

@@ -14,11 +14,11 @@ import {
   SecretError,
   sealSecrets,
   secret,
-  secretKey,
 } from '../src/core/secrets.ts';
 import { defineTask } from '../src/core/task.ts';
 import { createLogger } from '../src/logger.ts';
 import { createQueue } from '../src/queue/queue.ts';
+import { secretKey } from '../src/secret-key.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import { createWorker } from '../src/worker/worker.ts';
 import { setup as httpSetup, json, type TestEnv } from './helpers/http.ts';
@@ -27,6 +27,13 @@ import { waitForStatus } from './helpers/wait.ts';
 
 const KEY = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
+/** The keys' bytes, as core/secrets.ts takes them (the queue and the worker find them with secretKey). */
+const KEY_BYTES = Buffer.from(KEY, 'hex');
+const OTHER_BYTES = Buffer.from(OTHER, 'hex');
+/** A key that must not be needed: core/secrets.ts resolves it only to seal or open an envelope. */
+const noKey = (): Buffer => {
+  throw new Error('No key is needed here.');
+};
 const ALICE = { jobId: 'job-of-alice', owner: 'alice' };
 const BOB = { jobId: 'job-of-bob', owner: 'bob' };
 const silent = createLogger({ level: 'silent' });
@@ -68,7 +75,7 @@ describe('secret params', () => {
       nested: { apiKey: 'k-12345' },
       choice: { kind: 'a', key: 'choice-key' },
     });
-    const sealed = sealSecrets(schema, params, ALICE, KEY) as Record<string, unknown>;
+    const sealed = sealSecrets(schema, params, ALICE, KEY_BYTES) as Record<string, unknown>;
     const json = JSON.stringify(sealed);
     for (const value of ['hunter22', '4242', 't-one', 't-two', 'k-12345', 'choice-key'])
       expect(json).not.toContain(value);
@@ -76,8 +83,8 @@ describe('secret params', () => {
     expect(isSealed(sealed.password)).toBe(true);
     expect(sealed.password).toMatch(/^\[redacted:v2:[A-Za-z0-9_-]{6}:[A-Za-z0-9_-]{40,}\]$/);
     expect(hideSecrets(sealed)).toMatchObject({ password: '[redacted]', tokens: ['[redacted]', '[redacted]'] });
-    expect(revealSecrets(sealed, ALICE, KEY).params).toEqual(params);
-    expect(() => revealSecrets(sealed, ALICE, OTHER)).toThrow(
+    expect(revealSecrets(sealed, ALICE, KEY_BYTES).params).toEqual(params);
+    expect(() => revealSecrets(sealed, ALICE, OTHER_BYTES)).toThrow(
       expect.objectContaining({
         code: 'SECRET_UNREADABLE',
         reason: 'key',
@@ -89,10 +96,47 @@ describe('secret params', () => {
   it('leaves params without secrets alone, needing no key', () => {
     const plain = z.object({ a: z.string() });
     const params = { a: 'x' };
-    expect(sealSecrets(plain, params, ALICE)).toBe(params);
-    expect(revealSecrets(params, ALICE).params).toBe(params);
-    expect(revealSecrets(params, ALICE).redactor.active).toBe(false);
-    expect(resealSecrets(params, ALICE, BOB)).toBe(params);
+    expect(sealSecrets(plain, params, ALICE, noKey)).toBe(params);
+    expect(revealSecrets(params, ALICE, noKey).params).toBe(params);
+    expect(revealSecrets(params, ALICE, noKey).redactor.active).toBe(false);
+    expect(resealSecrets(params, ALICE, BOB, noKey)).toBe(params);
+    // A secret field left out needs no key either; given ones resolve it once per call.
+    const optional = z.object({ a: z.string(), s: secret(z.string()).optional(), t: z.array(secret(z.string())) });
+    expect(sealSecrets(optional, { a: 'x', t: [] }, ALICE, noKey)).toEqual({ a: 'x', t: [] });
+    let resolved = 0;
+    const counted = () => {
+      resolved++;
+      return KEY_BYTES;
+    };
+    const sealed = sealSecrets(
+      optional,
+      { a: 'x', s: 'one-secret', t: ['two-secret', 'three-secret'] },
+      ALICE,
+      counted,
+    );
+    expect(revealSecrets(resealSecrets(sealed, ALICE, BOB, counted), BOB, counted).params).toEqual({
+      a: 'x',
+      s: 'one-secret',
+      t: ['two-secret', 'three-secret'],
+    });
+    expect(resolved).toBe(3);
+  });
+
+  it('starts and runs a task without secrets creating no key file', async () => {
+    delete process.env.UNDERWAY_SECRET_KEY;
+    delete process.env.UNDERWAY_SECRET_KEY_FILE;
+    process.env.UNDERWAY_DATA_DIR = dir.file('data-without-secrets');
+    const plain = defineTask({ name: 'plain', params: z.object({ n: z.number() }), run: ({ n }) => n * 2 });
+    const store = sqliteStore({ file: dir.file('no-secrets.db') });
+    const worker = createWorker({ store, tasks: [plain], logger: silent, pollMs: 50 }).start();
+    try {
+      const { job } = await createQueue({ store, tasks: [plain] }).start(plain, { n: 21 });
+      expect(await waitForStatus(store, job.id, ['failed', 'succeeded'])).toMatchObject({ result: 42 });
+      expect(existsSync(dir.file('data-without-secrets/secret.key'))).toBe(false);
+    } finally {
+      await worker.stop({ graceMs: 0 });
+      await store.close();
+    }
   });
 
   it('redacts opened secrets in text and values, longest first, ignoring very short ones', () => {
@@ -169,17 +213,17 @@ describe('envelopes are bound to their job', () => {
   });
 
   it('opens an envelope only for the job (id and owner) it was sealed for', () => {
-    const sealed = sealSecrets(schema, { host: 'h', password: 'hunter22', choice: { kind: 'b' } }, ALICE, KEY);
+    const sealed = sealSecrets(schema, { host: 'h', password: 'hunter22', choice: { kind: 'b' } }, ALICE, KEY_BYTES);
     for (const other of [BOB, { jobId: ALICE.jobId, owner: 'bob' }, { jobId: ALICE.jobId, owner: null }]) {
-      expect(() => revealSecrets(sealed, other, KEY)).toThrow(
+      expect(() => revealSecrets(sealed, other, KEY_BYTES)).toThrow(
         expect.objectContaining({ reason: 'binding', message: expect.stringMatching(/sealed for another job/) }),
       );
     }
     // A retry's way: opened with the old job's binding, sealed again for the new one.
-    const moved = resealSecrets(sealed, ALICE, BOB, KEY) as Record<string, unknown>;
+    const moved = resealSecrets(sealed, ALICE, BOB, KEY_BYTES) as Record<string, unknown>;
     expect(moved.password).not.toBe((sealed as Record<string, unknown>).password);
-    expect(revealSecrets(moved, BOB, KEY).params).toMatchObject({ password: 'hunter22' });
-    expect(() => revealSecrets(moved, ALICE, KEY)).toThrow(SecretError);
+    expect(revealSecrets(moved, BOB, KEY_BYTES).params).toMatchObject({ password: 'hunter22' });
+    expect(() => revealSecrets(moved, ALICE, KEY_BYTES)).toThrow(SecretError);
   });
 
   it('fails a job holding an envelope of another job at once, not retried, and runs the rightful one', async () => {
@@ -257,7 +301,7 @@ describe('envelopes are bound to their job', () => {
       });
       // Retried for another owner: sealed for that owner, and it still opens.
       const forBob = await queue.retry(job.id, { owner: 'bob' });
-      expect(() => revealSecrets(forBob.params, { jobId: forBob.id, owner: 'alice' }, KEY)).toThrow(SecretError);
+      expect(() => revealSecrets(forBob.params, { jobId: forBob.id, owner: 'alice' }, KEY_BYTES)).toThrow(SecretError);
       expect(await waitForStatus(store, forBob.id, ['failed', 'succeeded'])).toMatchObject({
         status: 'succeeded',
         owner: 'bob',
@@ -270,7 +314,7 @@ describe('envelopes are bound to their job', () => {
 });
 
 describe('envelopes are refused as input', () => {
-  const envelope = sealSecrets(z.object({ s: secret(z.string()) }), { s: 'alice-secret' }, ALICE, KEY) as {
+  const envelope = sealSecrets(z.object({ s: secret(z.string()) }), { s: 'alice-secret' }, ALICE, KEY_BYTES) as {
     s: string;
   };
   const v1 = sealV1('alice-secret', KEY);
@@ -377,6 +421,21 @@ describe('the secret key', () => {
     process.env.UNDERWAY_SECRET_KEY = OTHER;
     expect(secretKey().toString('hex')).toBe(OTHER);
     expect(made.toString('hex')).not.toBe(OTHER);
+  });
+
+  it('takes key bytes of 32 bytes only, as the option and as what core/secrets.ts is given', () => {
+    expect(secretKey(new Uint8Array(32).fill(7))).toEqual(Buffer.alloc(32, 7));
+    expect(() => secretKey(new Uint8Array(16))).toThrow(/must be 32 bytes/);
+    const schemaOfOne = z.object({ s: secret(z.string()) });
+    for (const short of [new Uint8Array(16), () => new Uint8Array(31)]) {
+      expect(() => sealSecrets(schemaOfOne, { s: 'a-secret' }, ALICE, short)).toThrow(
+        expect.objectContaining({
+          code: 'SECRET_UNREADABLE',
+          reason: 'config',
+          message: 'A secret key must be 32 bytes.',
+        }),
+      );
+    }
   });
 
   it('refuses an empty key file', () => {

@@ -112,7 +112,7 @@ describe('sqlite store, beyond the shared contract', () => {
     const reader = sqliteStore({ file });
     const heard: JobEvent[] = [];
     const done = new Promise<void>((resolve) => {
-      reader.subscribe((event) => {
+      reader.events.listen((event) => {
         heard.push(event);
         if (event.type === 'status' && event.status === 'succeeded') resolve();
       });
@@ -121,7 +121,7 @@ describe('sqlite store, beyond the shared contract', () => {
     const [claimed] = await writer.claim({ workerId: 'w', tasks: ['t'], limit: 1, leaseMs: 10_000 });
     if (!claimed) throw new Error('no claim');
     for (let i = 1; i <= 3; i++) {
-      writer.publish(progressEvent({ jobId: claimed.job.id, task: 't', owner: null }, i, 3));
+      writer.events.send(progressEvent({ jobId: claimed.job.id, task: 't', owner: null }, i, 3));
     }
     await writer.finish(claimed.lease, { status: 'succeeded', result: 'ok' });
     await done;

@@ -93,13 +93,13 @@ describe('server-sent events', () => {
       at: new Date().toISOString(),
       seq,
     });
-    env.store.publish(log('one', 1));
+    env.store.events.send(log('one', 1));
     await first.frame('log', (d) => d.line === 'one');
     const lastId = first.frames.at(-1)?.id as string;
     first.close();
     await first.ended;
-    env.store.publish(log('two', 2));
-    env.store.publish(log('three', 3));
+    env.store.events.send(log('two', 2));
+    env.store.events.send(log('three', 3));
 
     const resumed = open(`${url}/api/jobs/${id}/events`, { ...auth(), 'last-event-id': lastId });
     await resumed.frame('log', (d) => d.line === 'three');
@@ -115,7 +115,7 @@ describe('server-sent events', () => {
     const stranger = open(`${url}/api/jobs/${id}/events`, { ...auth(), 'last-event-id': '12345' });
     await stranger.frame('snapshot');
     expect(Number(stranger.frames[0]?.id)).toBeGreaterThan(Number(lastId));
-    env.store.publish(log('four', 4));
+    env.store.events.send(log('four', 4));
     await stranger.frame('log', (d) => d.line === 'four');
     expect(stranger.frames.map((f) => f.event)).toEqual(['snapshot', 'log']);
   });
@@ -151,7 +151,7 @@ describe('server-sent events', () => {
     const total = 2_000; // 16 MB: more than the kernel's socket buffers hold for the stalled one.
     for (let seq = 1; seq <= total; seq += 4) {
       for (let i = seq; i < seq + 4; i++) {
-        env.store.publish({
+        env.store.events.send({
           type: 'log',
           jobId: id,
           task: job.task,

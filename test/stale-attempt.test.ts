@@ -162,7 +162,7 @@ describe.each(cases)('a stale attempt ($backend, $order)', ({ backend: name, ord
     });
     const tasks = [task];
     const heard: JobEvent[] = [];
-    storeB.subscribe((event) => heard.push(event));
+    storeB.events.listen((event) => heard.push(event));
 
     // Worker A: one slot (busy with the paused attempt), a 30 s lease, so no heartbeat in this test.
     const workerA = createWorker({ store: storeA, tasks, logger: silent, concurrency: 1, leaseMs: 30_000 }).start();

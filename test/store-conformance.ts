@@ -89,7 +89,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
     test('enqueueMany adds jobs in order, each as enqueue would, with one queued event each', async () => {
       expect(await store.enqueueMany([])).toEqual([]);
       const events: JobEvent[] = [];
-      const off = store.subscribe((event) => events.push(event));
+      const off = store.events.listen((event) => events.push(event));
       const later = inOneHour();
       const results = await store.enqueueMany([
         input({ params: { n: 1 }, owner: 'ann' }),
@@ -198,8 +198,8 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect(done).toMatchObject({ status: 'succeeded', result: { files: 3 }, error: null });
       expect(done?.finishedAt).not.toBeNull();
       expect(await store.finish(lease, { status: 'failed', error: failure })).toBeNull();
-      expect(await store.release(lease)).toBe(false);
-      expect(await store.requestCancel(job.id)).toEqual(done);
+      expect(await store.release(lease)).toBeNull();
+      expect(await store.requestCancel(job.id)).toEqual({ job: done, changed: false });
       expect(
         await store.saveProgress(lease, {
           current: 1,
@@ -251,7 +251,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
     test('release hands a running job back without counting the attempt', async () => {
       await enqueue();
       const { job, lease } = await claimOne();
-      expect(await store.release(lease)).toBe(true);
+      expect(await store.release(lease)).toMatchObject({ status: 'queued', attempt: 0 });
       expect(await store.get(job.id)).toMatchObject({ status: 'queued', attempt: 0 });
       expect((await claimOne()).job.attempt).toBe(1);
     });
@@ -259,11 +259,18 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
     test('cancel: a queued job ends at once, a running one is asked, an unknown one is null', async () => {
       const queued = await enqueue();
       const cancelled = await store.requestCancel(queued.id);
-      expect(cancelled).toMatchObject({ status: 'cancelled', cancelRequested: true, error: { code: 'CANCELLED' } });
-      expect(cancelled?.finishedAt).not.toBeNull();
+      expect(cancelled).toMatchObject({
+        job: { status: 'cancelled', cancelRequested: true, error: { code: 'CANCELLED' } },
+        changed: true,
+      });
+      expect(cancelled?.job.finishedAt).not.toBeNull();
+      expect(await store.requestCancel(queued.id)).toMatchObject({ job: { status: 'cancelled' }, changed: false });
       await enqueue();
       const { job } = await claimOne();
-      expect(await store.requestCancel(job.id)).toMatchObject({ status: 'running', cancelRequested: true });
+      const asked = await store.requestCancel(job.id);
+      expect(asked).toMatchObject({ job: { status: 'running', cancelRequested: true }, changed: true });
+      // Asked again: nothing changes, and nobody else is told.
+      expect(await store.requestCancel(job.id)).toMatchObject({ job: { status: 'running' }, changed: false });
       expect(await store.requestCancel('nope')).toBeNull();
     });
 
@@ -503,10 +510,10 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
 
     test('subscribers hear every status change and every published event; unsubscribe stops it', async () => {
       const events: JobEvent[] = [];
-      const off = store.subscribe((event) => events.push(event));
+      const off = store.events.listen((event) => events.push(event));
       const job = await enqueue({ owner: 'ann' });
       const { lease } = await claimOne();
-      store.publish(progressEvent({ jobId: job.id, task: 'demo', owner: 'ann' }, 1, 2));
+      store.events.send(progressEvent({ jobId: job.id, task: 'demo', owner: 'ann' }, 1, 2));
       await store.finish(lease, { status: 'succeeded', result: { ok: true } });
       off();
       await enqueue();
@@ -532,7 +539,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
     /** Ends one new job as given: succeeded, failed (through finish), or cancelled while queued. */
     const ended = async (status: 'succeeded' | 'failed' | 'cancelled', task = 'demo') => {
       const job = await enqueue({ task });
-      if (status === 'cancelled') return (await store.requestCancel(job.id)) as Job;
+      if (status === 'cancelled') return (await store.requestCancel(job.id))?.job as Job;
       const { lease } = await claimOne([task]);
       const outcome = status === 'succeeded' ? { status, result: 1 } : { status, error: failure };
       return (await store.finish(lease, outcome as Outcome)) as Job;

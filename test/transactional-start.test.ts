@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { TooLargeError, ValidationError } from '../src/core/errors.ts';
 import type { Job } from '../src/core/job.ts';
-import { isSealed, sealSecrets, secret } from '../src/core/secrets.ts';
+import { isSealed, keyFromSource, sealSecrets, secret } from '../src/core/secrets.ts';
 import { defineTask } from '../src/core/task.ts';
 import { createLogger } from '../src/logger.ts';
 import { createQueue, MAX_PARAMS_BYTES, type Queue } from '../src/queue/queue.ts';
@@ -27,6 +27,8 @@ const db = await createTestDatabase();
 const dir = tempDir('underway-tx-');
 const silent = createLogger({ level: 'silent' });
 const KEY = 't'.repeat(64);
+/** Its bytes, as core/secrets.ts takes them (the queue finds them from the option). */
+const KEY_BYTES = keyFromSource(KEY);
 /** The app's own pool, as a real app has one, apart from underway's. */
 const app = new pg.Pool({ connectionString: db.url, max: 4 });
 
@@ -74,7 +76,7 @@ async function processOn(schema: string, withWorker: boolean): Promise<Process> 
   await store.migrate();
   await store.listening();
   const events: JobEvent[] = [];
-  store.subscribe((event) => events.push(event));
+  store.events.listen((event) => events.push(event));
   if (withWorker) {
     const worker = createWorker({ store, tasks: [invoice], logger: silent, secretKey: KEY, pollMs: 60_000 });
     open.workers.push(worker.start());
@@ -123,7 +125,7 @@ const queuedAt = (events: JobEvent[], id: string) =>
 /** Resolves once the store hears that the job was queued. */
 function heardQueued(store: Store, id: string): Promise<void> {
   return new Promise((resolve) => {
-    const off = store.subscribe((event) => {
+    const off = store.events.listen((event) => {
       if (event.type === 'status' && event.jobId === id && event.status === 'queued') {
         off();
         resolve();
@@ -207,7 +209,12 @@ describe('queue.start inside the app transaction (PostgreSQL)', () => {
 
   it('checks everything before any query: a ValidationError leaves the transaction usable', async () => {
     const { here } = await threeProcesses();
-    const others = sealSecrets(invoice.params, { order: 1, token: 'bobs' }, { jobId: 'other', owner: 'bob' }, KEY) as {
+    const others = sealSecrets(
+      invoice.params,
+      { order: 1, token: 'bobs' },
+      { jobId: 'other', owner: 'bob' },
+      KEY_BYTES,
+    ) as {
       token: string;
     };
     let order = 0;

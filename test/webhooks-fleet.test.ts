@@ -40,7 +40,7 @@ async function until<T>(store: Store, check: () => Promise<T | false>, what: str
     if (value !== false) return value;
     if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs} ms`);
     await new Promise<void>((resolve) => {
-      const off = store.subscribe(() => done());
+      const off = store.events.listen(() => done());
       const timer = setTimeout(() => done(), 50);
       function done() {
         off();

@@ -1,5 +1,6 @@
 import { openStore, type UnderwayConfig } from '../config/config.ts';
 import { toError } from '../core/errors.ts';
+import type { Jobs } from '../jobs/jobs.ts';
 import { createQueue, type Queue } from '../queue/queue.ts';
 import type { Store } from '../store/store.ts';
 import { asCliError, CliError, EXIT } from './errors.ts';
@@ -17,6 +18,8 @@ export interface Session {
   configPath: string;
   store: Store;
   queue: Queue;
+  /** The Jobs layer over the store: every command reads and changes jobs through it. */
+  jobs: Jobs;
   close(): Promise<void>;
 }
 
@@ -35,7 +38,7 @@ export async function openSession(options: GlobalOptions): Promise<Session> {
 /** A session over a store already open (serve and worker check it answers first). */
 export function sessionOf(config: UnderwayConfig, configPath: string, store: Store): Session {
   const queue = createQueue({ store, tasks: config.tasks });
-  return { config, configPath, store, queue, close: () => store.close() };
+  return { config, configPath, store, queue, jobs: queue.jobs, close: () => store.close() };
 }
 
 /** Parses JSON given on the command line, saying where it broke. */

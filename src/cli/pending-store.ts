@@ -1,4 +1,5 @@
 import { StoreError } from '../core/errors.ts';
+import type { EventChannel } from '../store/event-channel.ts';
 import type { JobEvent, Store } from '../store/store.ts';
 
 /**
@@ -26,7 +27,7 @@ export class PendingStore implements Store {
 
   resolve(store: Store): void {
     this.#store = store;
-    for (const listener of this.#early.keys()) this.#early.set(listener, store.subscribe(listener));
+    for (const listener of this.#early.keys()) this.#early.set(listener, store.events.listen(listener));
   }
 
   #ready(): Store {
@@ -82,19 +83,20 @@ export class PendingStore implements Store {
     return member.bind(store) as NonNullable<Store[K]>;
   }
 
-  publish(event: JobEvent): void {
-    // Nothing can have changed while pending, so nothing is lost.
-    this.#store?.publish(event);
-  }
-
-  subscribe(listener: (event: JobEvent) => void): () => void {
-    if (this.#store) return this.#store.subscribe(listener);
-    this.#early.set(listener, null);
-    return () => {
-      this.#early.get(listener)?.();
-      this.#early.delete(listener);
-    };
-  }
+  readonly events: EventChannel = {
+    send: (event) => {
+      // Nothing can have changed while pending, so nothing is lost.
+      this.#store?.events.send(event);
+    },
+    listen: (listener) => {
+      if (this.#store) return this.#store.events.listen(listener);
+      this.#early.set(listener, null);
+      return () => {
+        this.#early.get(listener)?.();
+        this.#early.delete(listener);
+      };
+    },
+  };
 
   async close(): Promise<void> {
     await this.#store?.close();

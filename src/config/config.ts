@@ -39,6 +39,19 @@ export interface UnderwayConfig {
               rssMb?: number | undefined;
             }
           | undefined;
+        /**
+         * Prometheus metrics of `underway worker` processes on a small server of their own
+         * (`GET /metrics`, `GET /healthz`); `--metrics-port` and `--metrics-host` win. Default:
+         * none (nothing listens). `underway serve` has its own `/metrics` and ignores this.
+         */
+        metrics?:
+          | {
+              /** Port to listen on; 0 picks a free one (logged). */
+              port?: number | undefined;
+              /** Address to listen on. Default 127.0.0.1: this machine only. */
+              host?: string | undefined;
+            }
+          | undefined;
       }
     | undefined;
   /** How long finished jobs are kept: succeeded 7 days, failed and cancelled 30 days by default. */

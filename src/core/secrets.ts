@@ -1,6 +1,4 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, scryptSync } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { UnderwayError, ValidationError } from './errors.ts';
 
@@ -16,10 +14,10 @@ import { UnderwayError, ValidationError } from './errors.ts';
  * job's and seals them again for the new job (`resealSecrets`). The unbound `v1` envelopes of
  * earlier versions are not opened at all (docs/sandbox.md, "Upgrading").
  *
- * The key: the `secretKey` option; else the file `UNDERWAY_SECRET_KEY_FILE` names, when it exists;
- * else `UNDERWAY_SECRET_KEY` (32 bytes as hex or base64, or a passphrase); else a key file,
- * `UNDERWAY_SECRET_KEY_FILE` or `$UNDERWAY_DATA_DIR/secret.key` (`./data`), created 0600 on first
- * use. Every process that starts or runs such jobs needs the same key.
+ * This module is pure: it is given the key (`SealingKey`) and touches neither the environment nor
+ * the file system. Where the key comes from (the `secretKey` option, `UNDERWAY_SECRET_KEY_FILE`,
+ * `UNDERWAY_SECRET_KEY`, the data folder's `secret.key`) is src/secret-key.ts's business. Every
+ * process that starts or runs such jobs needs the same key.
  */
 
 export const REDACTED = '[redacted]';
@@ -78,35 +76,16 @@ export function isSecretSchema(schema: z.ZodType): boolean {
 /** Key material: 32 bytes, 64 hex characters, base64 of 32 bytes, or a passphrase (stretched with scrypt). */
 export type SecretKeySource = string | Uint8Array;
 
-const keys = new Map<string, Buffer>();
-
 /**
- * The key from `source`; else from `UNDERWAY_SECRET_KEY_FILE` when that file exists; else from
- * `UNDERWAY_SECRET_KEY`; else from the key file (`UNDERWAY_SECRET_KEY_FILE` or the data folder's
- * `secret.key`), created when missing. Cached: a process keeps the key it found first.
- *
- * Why a named file comes before the variable: a job's process running as the worker's user can
- * read the worker's environment (`/proc/<pid>/environ`), so the variable is the weaker place for
- * the key (docs/sandbox.md, "What a job's process can still read"). Why the data folder's own file
- * does not: any run without the variable creates it, and a file left over from such a run would
- * silently replace the key that the other machines use.
+ * The key that seals and opens envelopes: its 32 bytes, or a function giving them. The function
+ * is called only when an envelope is actually sealed or opened (at most once per call here), so
+ * that params without secrets need no key: src/secret-key.ts's `secretKey` finds it, creating
+ * the data folder's key file on first need.
  */
-export function secretKey(source?: SecretKeySource): Buffer {
-  if (source instanceof Uint8Array) return toKey(source);
-  const named = process.env.UNDERWAY_SECRET_KEY_FILE || undefined;
-  const fromEnv = source ?? process.env.UNDERWAY_SECRET_KEY;
-  const file = named ?? join(process.env.UNDERWAY_DATA_DIR || './data', 'secret.key');
-  const cacheKey = source ? `key:${source}` : `file:${named ?? ''}\0key:${fromEnv ?? ''}\0default:${file}`;
-  let key = keys.get(cacheKey);
-  if (!key) {
-    const fromFile = named ? readKeyFile(named) : undefined;
-    key = source ? toKey(source) : (fromFile ?? (fromEnv ? toKey(fromEnv) : keyFromFile(file)));
-    keys.set(cacheKey, key);
-  }
-  return key;
-}
+export type SealingKey = Uint8Array | (() => Uint8Array);
 
-function toKey(material: string | Uint8Array): Buffer {
+/** The key's 32 bytes from key material (no environment, no file: src/secret-key.ts finds the material). */
+export function keyFromSource(material: SecretKeySource): Buffer {
   if (typeof material !== 'string') {
     if (material.length !== 32) throw new SecretError('A secret key must be 32 bytes.');
     return Buffer.from(material);
@@ -118,40 +97,17 @@ function toKey(material: string | Uint8Array): Buffer {
   return scryptSync(text, 'underway:secret-key:v1', 32);
 }
 
-/** The key in `file`; undefined when there is no such file (any other failure throws). */
-function readKeyFile(file: string): Buffer | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SecretError(`The secret key file ${file} cannot be read: ${(error as Error).message}`, { cause: error });
-  }
-  // An empty file would be the passphrase "": a key anyone can make.
-  if (text.trim() === '') throw new SecretError(`The secret key file ${file} is empty.`);
-  return toKey(text);
-}
-
-/** Reads the key file, or creates it (0600) atomically: written aside, then linked into place. */
-function keyFromFile(file: string): Buffer {
-  const existing = readKeyFile(file);
-  if (existing) return existing;
-  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  const fd = openSync(aside, 'wx', 0o600);
-  try {
-    writeSync(fd, `${randomBytes(32).toString('base64')}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(aside, file); // EEXIST: another process won the race; its key is the key.
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    rmSync(aside, { force: true });
-  }
-  return toKey(readFileSync(file, 'utf8'));
+/** `key`, resolved on the first call of the function returned, then kept. */
+function lazyKey(key: SealingKey): () => Buffer {
+  let bytes: Buffer | undefined;
+  return () => {
+    if (!bytes) {
+      const raw = typeof key === 'function' ? key() : key;
+      if (raw.length !== 32) throw new SecretError('A secret key must be 32 bytes.');
+      bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    }
+    return bytes;
+  };
 }
 
 /** Whether `value` is an envelope (of any version: old ones are hidden too, and refused in input). */
@@ -234,19 +190,15 @@ function open(envelope: string, key: Buffer, binding: SecretBinding): unknown {
 
 /**
  * Replaces every secret field of already-validated `params` by an envelope bound to `binding`
- * (the job being created); returns `params` itself when the schema has no secret field (and then
- * needs no key). Every secret value is sealed, an envelope-shaped string too (it is then a plain
- * string to the task): input holding envelopes is refused before this (`refuseEnvelopes`).
+ * (the job being created); returns `params` itself when the schema has no secret field. The key
+ * is resolved only when there is a secret value to seal. Every secret value is sealed, an
+ * envelope-shaped string too (it is then a plain string to the task): input holding envelopes is
+ * refused before this (`refuseEnvelopes`).
  */
-export function sealSecrets(
-  schema: z.ZodType,
-  params: unknown,
-  binding: SecretBinding,
-  key?: SecretKeySource,
-): unknown {
+export function sealSecrets(schema: z.ZodType, params: unknown, binding: SecretBinding, key: SealingKey): unknown {
   if (!hasSecrets(schema)) return params;
-  const material = secretKey(key);
-  return mapSecrets(schema, params, (value) => seal(value, material, binding), 0);
+  const keyBytes = lazyKey(key);
+  return mapSecrets(schema, params, (value) => seal(value, keyBytes(), binding), 0);
 }
 
 /**
@@ -254,12 +206,13 @@ export function sealSecrets(
  * `to` (the new one): a retry carries the secrets over, never the envelopes. Returns `params`
  * itself when there is no envelope (and then needs no key).
  */
-export function resealSecrets(params: unknown, from: SecretBinding, to: SecretBinding, key?: SecretKeySource): unknown {
+export function resealSecrets(params: unknown, from: SecretBinding, to: SecretBinding, key: SealingKey): unknown {
   let found = false;
+  const keyBytes = lazyKey(key);
   const walk = (value: unknown): unknown => {
     if (isSealed(value)) {
       found = true;
-      const material = secretKey(key);
+      const material = keyBytes();
       return seal(open(value, material, from), material, to);
     }
     if (Array.isArray(value)) return value.map(walk);
@@ -313,11 +266,12 @@ export interface Revealed {
  * Opens every envelope in a job's stored params, `binding` being that job's id and owner: an
  * envelope sealed for another job throws a SecretError. No key is needed when there is none.
  */
-export function revealSecrets(params: unknown, binding: SecretBinding, key?: SecretKeySource): Revealed {
+export function revealSecrets(params: unknown, binding: SecretBinding, key: SealingKey): Revealed {
   const found: unknown[] = [];
+  const keyBytes = lazyKey(key);
   const walk = (value: unknown): unknown => {
     if (isSealed(value)) {
-      const opened = open(value, secretKey(key), binding);
+      const opened = open(value, keyBytes(), binding);
       found.push(opened);
       return opened;
     }

@@ -35,7 +35,6 @@ import { taskRoutes } from './routes/tasks.ts';
 import { ShareLinks } from './share-links.ts';
 import { EventFanout } from './sse.ts';
 import { startWebhooks } from './start-webhooks.ts';
-import { observeTransitions } from './transitions.ts';
 import type { WebhookDispatcher } from './webhooks.ts';
 
 /** A node request handler; with `next` (Express, Connect) requests outside underway's paths are passed on. */
@@ -69,9 +68,8 @@ export interface Underway {
   /** The Hono app itself (for `app.request()` in tests, or `app.route()` into a host Hono app). */
   app: Hono<AppEnv>;
   /**
-   * The store, watched for jobs that end (the run-time histogram of metrics): **give this one to
-   * the worker** of this process (`createWorker({ store: underway.store })`) so that the jobs it
-   * ends are timed. Webhooks do not need it: they are derived from the store's ended jobs.
+   * The store this app was given. A worker on it, in this process, is seen by the metrics: jobs
+   * ended anywhere in the process go through the one Jobs layer of this store (`queue.jobs`).
    */
   store: Store;
   queue: Queue;
@@ -117,7 +115,7 @@ export interface Underway {
  * @example
  * const underway = createUnderway({ store, tasks: [backup], auth: { authenticate: sessionUser } });
  * expressApp.use(underway.nodeHandler);               // /underway/api, /underway/jobs/ID, …
- * const worker = createWorker({ store: underway.store, tasks: [backup] }).start();
+ * const worker = createWorker({ store, tasks: [backup] }).start();
  */
 export function createUnderway(options: UnderwayHttpOptions): Underway {
   const log: Logger = options.logger ?? createLogger({ name: 'underway-http' });
@@ -134,11 +132,11 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
   });
   // Durable, from the store's ended jobs (webhooks.ts): nothing hangs on the transitions.
   const webhooks = startWebhooks({ store: options.store, tasks, http: options, logger: log });
-  const store = observeTransitions(options.store, (job) => {
-    metrics.observeEnded(job);
-  });
+  const queue = createQueue({ store: options.store, tasks, secretKey: options.secretKey });
+  // Whoever ends a job in this process (this app's cancel, a worker on the same store, the reaper).
+  const stopTiming = queue.jobs.onEnded((job) => metrics.observeEnded(job));
   const sse = options.sse ?? {};
-  const fanout = new EventFanout(store, {
+  const fanout = new EventFanout(queue.jobs, {
     keepAliveMs: sse.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     bufferBytes: sse.bufferBytes ?? DEFAULT_SSE_BUFFER_BYTES,
     replayEvents: sse.replayEvents ?? DEFAULT_REPLAY_EVENTS,
@@ -147,8 +145,8 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
   const shareLinks = new ShareLinks(options.shareLinks);
   if (shareLinks.ephemeral) log.warn('no shareLinks.secret configured: share links last only as long as this process');
   const deps: Deps = {
-    store,
-    queue: createQueue({ store, tasks, secretKey: options.secretKey }),
+    jobs: queue.jobs,
+    queue,
     tasks,
     auth: new Authenticator(options.auth),
     shareLinks,
@@ -209,8 +207,8 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     },
     owns,
     app,
-    store,
-    queue: deps.queue,
+    store: options.store,
+    queue,
     webhooks,
     metrics,
     startOrWait: createStartOrWait(deps, {
@@ -227,6 +225,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     describeAuth: () => deps.auth.describe(),
     async close() {
       fanout.close();
+      stopTiming();
       // A host's registry outlives this app: take underway's metrics back out of it.
       metrics.unregister();
       await webhooks?.close();

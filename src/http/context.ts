@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { Job } from '../core/job.ts';
 import type { TaskRegistry } from '../core/registry.ts';
+import type { Jobs } from '../jobs/jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Queue } from '../queue/queue.ts';
-import type { Store } from '../store/store.ts';
 import { type Authenticator, type Caller, canChange, canSee, type HostRequest, seesDetail, type User } from './auth.ts';
 import { isJsonType, unstorableJson } from './body.ts';
 import type { CsrfGuard } from './csrf.ts';
@@ -29,7 +29,8 @@ export type AppContext = Context<AppEnv>;
 
 /** What the routes share: built once by createUnderway. */
 export interface Deps {
-  store: Store;
+  /** Every read and change of a job goes through here (or through `queue`, which validates starts). */
+  jobs: Jobs;
   queue: Queue;
   tasks: TaskRegistry;
   auth: Authenticator;
@@ -64,7 +65,7 @@ export function requireUser(c: AppContext): User {
 export async function visibleJob(c: AppContext, deps: Deps, id: string): Promise<Job> {
   const caller = callerOf(c);
   if (!caller.user && caller.shareJobId === null) throw unauthenticated();
-  const job = await deps.store.get(id);
+  const job = await deps.jobs.get(id);
   if (!job || !canSee(caller, job)) throw jobNotFound(id);
   return job;
 }
@@ -72,7 +73,7 @@ export async function visibleJob(c: AppContext, deps: Deps, id: string): Promise
 /** The job if the caller may change it (owner, admin); 401 without a user, else 404 as above. */
 export async function changeableJob(c: AppContext, deps: Deps, id: string): Promise<Job> {
   requireUser(c);
-  const job = await deps.store.get(id);
+  const job = await deps.jobs.get(id);
   if (!job || !canChange(callerOf(c), job)) throw jobNotFound(id);
   return job;
 }

@@ -18,7 +18,6 @@ export type { RunningServer, ServeHttpOptions } from './serve.ts';
 export { serveHttp } from './serve.ts';
 export type { ShareLinkOptions } from './share-links.ts';
 export { ShareLinks } from './share-links.ts';
-export { observeTransitions } from './transitions.ts';
 export type {
   VerifyWebhookOptions,
   WebhookDelivery,

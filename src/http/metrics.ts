@@ -1,17 +1,12 @@
-import { createRequire } from 'node:module';
-import type * as PromClient from 'prom-client';
-import type { Counter, Histogram, Metric, Registry, RegistryContentType } from 'prom-client';
-import { JOB_STATUSES, type Job } from '../core/job.ts';
+import type { Counter, Metric } from 'prom-client';
+import type { Job } from '../core/job.ts';
 import type { TaskRegistry } from '../core/registry.ts';
-import type { JobEvent, StatusCount, Store } from '../store/store.ts';
+import { JobMetrics, loadPromClient, type MetricsRegistry, nameOf } from '../metrics/job-metrics.ts';
+import type { JobEvent, Store } from '../store/store.ts';
 
-/** Run-time buckets, in seconds: jobs here run from a second to an hour or so. */
-const BUCKETS = [1, 5, 15, 60, 300, 900, 3600, 14_400];
+export type { MetricsRegistry } from '../metrics/job-metrics.ts';
 
 const EVENT_TYPES: readonly JobEvent['type'][] = ['status', 'progress', 'log'];
-
-/** A prom-client registry in either exposition format (Prometheus text or OpenMetrics). */
-export type MetricsRegistry = Registry<RegistryContentType>;
 
 /** What a host may read of underway's metrics: `underway.metrics`. */
 export interface UnderwayMetrics {
@@ -38,72 +33,28 @@ export interface MetricsSources {
 }
 
 /**
- * prom-client is loaded by the first HttpMetrics, not when this file is imported: `underway
- * worker` imports the http layer (cli/commands/run.ts holds `serve` too) but never builds one,
- * so a worker process never loads the library (test/metrics.test.ts checks). prom-client is
- * CommonJS, so a synchronous require keeps `createUnderway` synchronous.
- */
-let promClient: typeof PromClient | undefined;
-function loadPromClient(): typeof PromClient {
-  promClient ??= createRequire(import.meta.url)('prom-client') as typeof PromClient;
-  return promClient;
-}
-
-/**
  * Prometheus metrics of this server process, as prom-client objects in one registry. Job counts
  * and queue depth are read from the store at scrape time (true for the whole deployment); the
  * rest counts what this process saw.
  */
 export class HttpMetrics implements UnderwayMetrics {
   readonly registry: MetricsRegistry;
-  readonly #runSeconds: Histogram<'task' | 'status'>;
+  /** The job metrics a worker process has too (metrics/job-metrics.ts). */
+  readonly #jobs: JobMetrics;
   readonly #events: Counter<'type'>;
   readonly #progress: Counter;
   readonly #requests: Counter<'method' | 'code'>;
   /** Every metric of ours by the name it was registered under (OpenMetrics renames counters). */
   readonly #registered = new Map<string, Metric>();
-  /** One `store.counts()` per scrape, shared by the two gauges that need it. */
-  #counting: Promise<StatusCount[]> | null = null;
 
   /** Throws a TypeError when the registry already holds a metric of ours (see `claim`). */
   constructor(sources: MetricsSources) {
     const prom = loadPromClient();
     this.registry = sources.registry ?? new prom.Registry();
-    const counts = () => this.#counts(sources.store);
     // In no registry yet: `claim` registers them all together, below.
     const registers: MetricsRegistry[] = [];
-
-    const jobs = new prom.Gauge({
-      name: 'underway_jobs',
-      help: 'Jobs in the store, by task and status.',
-      labelNames: ['task', 'status'] as const,
-      registers,
-      async collect() {
-        const rows = await counts();
-        this.reset();
-        // Every status of every task, 0 included: a series that appears only once it is non-zero
-        // breaks rate() and alerts on "failed > 0".
-        const tasks = new Set([...sources.tasks.names(), ...rows.map((row) => row.task)]);
-        for (const task of tasks) for (const status of JOB_STATUSES) this.set({ task, status }, 0);
-        for (const row of rows) this.inc({ task: row.task, status: row.status }, row.count);
-      },
-    });
-    const queueDepth = new prom.Gauge({
-      name: 'underway_queue_depth',
-      help: 'Jobs waiting to run (queued, due or not).',
-      registers,
-      async collect() {
-        const rows = await counts();
-        this.set(rows.reduce((sum, row) => sum + (row.status === 'queued' ? row.count : 0), 0));
-      },
-    });
-    this.#runSeconds = new prom.Histogram({
-      name: 'underway_job_run_seconds',
-      help: 'Run time of jobs that ended through this process.',
-      labelNames: ['task', 'status'] as const,
-      buckets: BUCKETS,
-      registers,
-    });
+    // underway_jobs, underway_queue_depth and underway_job_run_seconds: shown first.
+    this.#jobs = new JobMetrics({ store: sources.store, tasks: sources.tasks });
     this.#progress = new prom.Counter({
       name: 'underway_progress_events_total',
       help: 'Progress events heard (rate() gives events/s).',
@@ -142,9 +93,7 @@ export class HttpMetrics implements UnderwayMetrics {
     });
 
     const metrics: Metric[] = [
-      jobs,
-      queueDepth,
-      this.#runSeconds,
+      ...this.#jobs.metrics,
       this.#progress,
       this.#events,
       connections,
@@ -157,9 +106,7 @@ export class HttpMetrics implements UnderwayMetrics {
 
   /** A job that ended through this process: its run time goes into the histogram. */
   observeEnded(job: Job): void {
-    if (!job.startedAt || !job.finishedAt) return;
-    const seconds = Math.max(0, (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000);
-    this.#runSeconds.observe({ task: job.task, status: job.status }, seconds);
+    this.#jobs.observeEnded(job);
   }
 
   observeEvent(event: JobEvent): void {
@@ -187,15 +134,6 @@ export class HttpMetrics implements UnderwayMetrics {
     }
     this.#registered.clear();
   }
-
-  #counts(store: Pick<Store, 'counts'>): Promise<StatusCount[]> {
-    if (!this.#counting) {
-      this.#counting = store.counts().finally(() => {
-        this.#counting = null;
-      });
-    }
-    return this.#counting;
-  }
 }
 
 /**
@@ -217,9 +155,4 @@ function claim(registry: MetricsRegistry, metrics: readonly Metric[]): void {
       "each its own registry, or the host's registry to one of them only), or the host has " +
       'metrics of those names.',
   );
-}
-
-/** The name a metric was built with (prom-client's types keep it private). */
-function nameOf(metric: Metric): string {
-  return (metric as unknown as { name: string }).name;
 }

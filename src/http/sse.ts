@@ -1,5 +1,6 @@
 import { toError } from '../core/errors.ts';
-import type { JobEvent, Store } from '../store/store.ts';
+import type { Jobs } from '../jobs/jobs.ts';
+import type { JobEvent } from '../store/store.ts';
 
 /** One store event with its place in this process's sequence: the SSE `id`. */
 export interface SequencedEvent {
@@ -62,10 +63,10 @@ export class EventFanout {
   /** Connections dropped for falling behind, since start. */
   dropped = 0;
 
-  constructor(store: Store, options: FanoutOptions) {
+  constructor(jobs: Pick<Jobs, 'subscribe'>, options: FanoutOptions) {
     this.#options = options;
     this.#ring = new Array(Math.max(1, options.replayEvents));
-    this.#unsubscribe = store.subscribe((event) => this.#onEvent(event));
+    this.#unsubscribe = jobs.subscribe((event) => this.#onEvent(event));
     this.#keepAlive = setInterval(() => {
       for (const connection of this.#connections) connection.comment('keep-alive');
     }, options.keepAliveMs);

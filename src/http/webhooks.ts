@@ -1,5 +1,6 @@
 import { toError } from '../core/errors.ts';
 import type { IsoDate, Job, TerminalStatus } from '../core/job.ts';
+import { Jobs } from '../jobs/jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { JobEvent, Store } from '../store/store.ts';
 import type {
@@ -133,7 +134,7 @@ export class WebhookDispatcher {
       );
       return this;
     }
-    this.#unsubscribe = this.#store.subscribe((event) => this.#hear(event));
+    this.#unsubscribe = Jobs.of(this.#store).subscribe((event) => this.#hear(event));
     this.#poll = setInterval(() => {
       this.#sweepDue = true;
       this.#kick();

@@ -1,9 +1,11 @@
-import { ConflictError, NotFoundError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
+import { ConflictError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
 import { newJobId } from '../core/ids.ts';
-import { isTerminal, type Job, toIso } from '../core/job.ts';
+import { type Job, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import { refuseEnvelopes, resealSecrets, SecretError, type SecretKeySource, sealSecrets } from '../core/secrets.ts';
 import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskJob, type TaskParamsInput } from '../core/task.ts';
+import { Jobs } from '../jobs/jobs.ts';
+import { secretKey } from '../secret-key.ts';
 import type { EnqueueInput, JobFilter, JobPage, Store, TransactionClient } from '../store/store.ts';
 
 /** How to start a job. Every option may be `undefined`, meaning the default: handy with values that may be absent. */
@@ -41,11 +43,13 @@ export interface Started<T = AnyTask> {
 
 /**
  * The app-facing side of underway: start, look at and steer jobs. The HTTP API, the CLI and
- * a host app's own route handlers all go through it, so validation and the rules for cancel and
- * retry live in one place.
+ * a host app's own route handlers all go through it, so validation and sealing live in one place;
+ * it changes jobs through the Jobs layer (`jobs`), which holds the rules for cancel and remove.
  */
 export interface Queue {
   readonly store: Store;
+  /** The layer every caller changes jobs through (jobs/jobs.ts): `jobs.onEnded(listener)` hears of every end. */
+  readonly jobs: Jobs;
   readonly tasks: TaskRegistry;
   /**
    * Validates the params against the task's schema and enqueues a job; never waits for the job.
@@ -90,9 +94,10 @@ export interface Queue {
   /**
    * Starts a failed or cancelled job again, as a new job with the same params, its secret params
    * sealed again for the new job; a ConflictError for any other job, or one whose secrets were
-   * sealed in the unbound format of earlier versions (v1).
+   * sealed in the unbound format of earlier versions (v1). Given the job already read (a route
+   * that checked who may retry it), it is not read again.
    */
-  retry(id: string, options?: { owner?: string | null | undefined }): Promise<Job>;
+  retry(id: string | Job, options?: { owner?: string | null | undefined }): Promise<Job>;
   /** Forgets a finished job with its logs and artifacts; a ConflictError while it is unfinished. */
   remove(id: string): Promise<void>;
 }
@@ -102,11 +107,12 @@ export function createQueue(options: {
   tasks: readonly AnyTask[] | TaskRegistry;
   /**
    * Seals the params a task's schema marks `secret(...)`, and opens them again for a retry.
-   * Default: UNDERWAY_SECRET_KEY_FILE, UNDERWAY_SECRET_KEY or the data folder's key file (see core/secrets.ts).
+   * Default: UNDERWAY_SECRET_KEY_FILE, UNDERWAY_SECRET_KEY or the data folder's key file (see secret-key.ts).
    */
   secretKey?: SecretKeySource | undefined;
 }): Queue {
   const { store } = options;
+  const jobs = Jobs.of(store);
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
 
   const taskOf = (taskOrName: AnyTask | string): AnyTask =>
@@ -125,7 +131,7 @@ export function createQueue(options: {
     refuseEnvelopes(parsed);
     const id = newJobId();
     const owner = startOptions.owner ?? null;
-    const sealed = sealSecrets(task.params, parsed, { jobId: id, owner }, options.secretKey);
+    const sealed = sealSecrets(task.params, parsed, { jobId: id, owner }, () => secretKey(options.secretKey));
     checkStorable(sealed);
     return {
       id,
@@ -142,7 +148,7 @@ export function createQueue(options: {
   /** The old job's params with its secrets sealed for the new job: envelopes are never copied. */
   const reseal = (old: Job, next: { jobId: string; owner: string | null }): unknown => {
     try {
-      return resealSecrets(old.params, { jobId: old.id, owner: old.owner }, next, options.secretKey);
+      return resealSecrets(old.params, { jobId: old.id, owner: old.owner }, next, () => secretKey(options.secretKey));
     } catch (error) {
       // Its values are gone for good (docs/sandbox.md, "Upgrading"): not a server fault, a 409.
       if (error instanceof SecretError && error.reason === 'legacy') {
@@ -176,20 +182,15 @@ export function createQueue(options: {
     return client;
   };
 
-  const mustGet = async (id: string): Promise<Job> => {
-    const job = await store.get(id);
-    if (!job) throw new NotFoundError(`There is no job ${id}.`);
-    return job;
-  };
-
   return {
     store,
+    jobs,
     tasks,
     async start<T extends AnyTask>(taskOrName: T | string, params: unknown, startOptions: StartOptions = {}) {
       const client = clientOf(startOptions.client);
       const input = toInput(taskOf(taskOrName), params, startOptions);
       // The job holds what the task's schema made of these params: typed as the task's (Started<T>).
-      return (await store.enqueue(input, client ? { client } : undefined)) as Started<T>;
+      return (await jobs.enqueue(input, client ? { client } : undefined)) as Started<T>;
     },
     async startMany<T extends AnyTask>(
       taskOrName: T | string,
@@ -213,23 +214,19 @@ export function createQueue(options: {
           throw new ValidationError(`Job ${index + 1} of ${items.length}: ${error.message}`, error.issues);
         }
       });
-      return (await store.enqueueMany(inputs, client ? { client } : undefined)) as Started<T>[];
+      return (await jobs.enqueueMany(inputs, client ? { client } : undefined)) as Started<T>[];
     },
-    get: (id) => store.get(id),
-    list: (filter) => store.list(filter),
-    async cancel(id) {
-      const before = await mustGet(id);
-      if (isTerminal(before.status)) throw new ConflictError(`Job ${id} has already ended (${before.status}).`);
-      return (await store.requestCancel(id)) ?? before;
-    },
+    get: (id) => jobs.get(id),
+    list: (filter) => jobs.list(filter),
+    cancel: (id) => jobs.cancel(id),
     async retry(id, retryOptions = {}) {
-      const old = await mustGet(id);
+      const old = typeof id === 'string' ? await jobs.require(id) : id;
       if (old.status !== 'failed' && old.status !== 'cancelled') {
-        throw new ConflictError(`Only a failed or cancelled job can be retried; job ${id} is ${old.status}.`);
+        throw new ConflictError(`Only a failed or cancelled job can be retried; job ${old.id} is ${old.status}.`);
       }
       tasks.require(old.task);
       const next = { jobId: newJobId(), owner: retryOptions.owner === undefined ? old.owner : retryOptions.owner };
-      const { job } = await store.enqueue({
+      const { job } = await jobs.enqueue({
         id: next.jobId,
         task: old.task,
         params: reseal(old, next),
@@ -240,11 +237,7 @@ export function createQueue(options: {
       });
       return job;
     },
-    async remove(id) {
-      const outcome = await store.remove(id);
-      if (outcome === 'not-found') throw new NotFoundError(`There is no job ${id}.`);
-      if (outcome === 'unfinished') throw new ConflictError(`Job ${id} is still queued or running; cancel it first.`);
-    },
+    remove: (id) => jobs.remove(id),
   };
 }
 

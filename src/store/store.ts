@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from '../core/job.ts';
 import type { Retention } from '../core/task.ts';
+import type { EventChannel } from './event-channel.ts';
 import type {
   ClaimedWebhookDelivery,
   ClaimWebhookDeliveriesRequest,
@@ -16,8 +17,10 @@ import type {
  * (test/store-conformance.ts). Stores only store: retry times, backoff and which outcome an
  * attempt has are decided by the worker with `core`, so every backend behaves the same.
  *
- * All state changes are atomic, and every change of status publishes a `status` event to
- * `subscribe` listeners in every process that shares the store.
+ * All state changes are atomic, and every change of status sends a `status` event on the
+ * store's event channel (`events`), heard by listeners in every process that shares the store.
+ * Callers use both through the Jobs layer (jobs/jobs.ts), which adds what happens once per
+ * transition; the store itself only stores and announces.
  */
 export interface Store {
   /** "sqlite" or "postgres": shown in logs and /healthz. */
@@ -61,15 +64,19 @@ export interface Store {
   /** Ends an attempt as the outcome says; null (and no write) when the lease is lost: a fenced write. */
   finish(lease: Lease, outcome: Outcome): Promise<Job | null>;
 
-  /** Gives a running job back to the queue without counting the attempt (graceful shutdown); false when the lease is lost. */
-  release(lease: Lease): Promise<boolean>;
+  /**
+   * Gives a running job back to the queue without counting the attempt (graceful shutdown), or
+   * ends it cancelled when a cancel was asked; returns it as it is now, or null (and no write)
+   * when the lease is lost.
+   */
+  release(lease: Lease): Promise<Job | null>;
 
   /**
    * Asks a job to stop: a queued job becomes `cancelled` at once, a running one gets
-   * `cancelRequested`. Returns the job as it is now, or null when unknown. A finished job is
-   * returned unchanged.
+   * `cancelRequested`. Returns the job as it is now and whether this call changed it (false for a
+   * finished job or a repeated request), or null when unknown.
    */
-  requestCancel(id: string): Promise<Job | null>;
+  requestCancel(id: string): Promise<CancelResult | null>;
 
   /** One job, or null. */
   get(id: string): Promise<Job | null>;
@@ -119,13 +126,10 @@ export interface Store {
   /** The earliest `runAt` of a queued job of these tasks, so an idle worker knows when to look again. */
   nextRunAt(tasks: readonly string[]): Promise<IsoDate | null>;
 
-  /** Sends an event to every subscriber, in this process at once and in others as fast as the backend can. */
-  publish(event: JobEvent): void;
+  /** The events of every job, between every process sharing the store (event-channel.ts). */
+  readonly events: EventChannel;
 
-  /** Listens to events of all jobs from every process sharing the store; returns the unsubscribe. */
-  subscribe(listener: (event: JobEvent) => void): () => void;
-
-  /** Closes connections and stops listening. */
+  /** Closes connections and stops listening (sending what the event channel still holds). */
   close(): Promise<void>;
 
   // Webhook deliveries (store/webhook-deliveries.ts): optional, both built-in stores have them; a
@@ -200,6 +204,12 @@ export interface ClaimRequest {
 export interface ClaimedJob {
   job: Job;
   lease: Lease;
+}
+
+export interface CancelResult {
+  job: Job;
+  /** True when this call cancelled a queued job or asked a running one to stop. */
+  changed: boolean;
 }
 
 export interface HeartbeatResult {

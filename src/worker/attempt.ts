@@ -6,14 +6,15 @@ import { StoreError, serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
 import { Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
-import type { Store } from '../store/store.ts';
+import type { Jobs } from '../jobs/jobs.ts';
+import { secretKey } from '../secret-key.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { decideOutcome } from './outcome.ts';
 import { ProgressReporter } from './progress-reporter.ts';
 import { type AbortCause, AttemptAbort, type Execution, type JobRunner, type RunResult } from './runner.ts';
 
 export interface AttemptOptions {
-  store: Store;
+  jobs: Jobs;
   runner: JobRunner;
   task: AnyTask;
   job: Job;
@@ -69,34 +70,24 @@ export class Attempt {
     this.#options = options;
     this.job = options.job;
     this.lease = options.lease;
-    const { store, job, lease } = options;
+    const { jobs, job, lease } = options;
     this.progress = new ProgressReporter(
       {
         publish: (progress) => {
-          if (!this.#leaseLost) {
-            store.publish({ type: 'progress', jobId: job.id, task: job.task, owner: job.owner, progress });
-          }
+          if (!this.#leaseLost) jobs.reportProgress(job, progress);
         },
         persist: async (progress) => {
-          if (!this.#leaseLost && !(await store.saveProgress(lease, progress))) this.abort('lease-lost', LEASE_LOST);
+          if (!this.#leaseLost && !(await jobs.saveProgress(lease, progress))) this.abort('lease-lost', LEASE_LOST);
         },
       },
       options.progressWritesPerSecond,
     );
-    this.#logs = new LogBuffer(
-      async (lines) => {
-        // Fenced by the lease: a paused worker resumed after its job was reaped, re-run or ended
-        // adds nothing to the log (a null answer), and stops.
-        const stored = this.#leaseLost ? null : await store.appendLogs(lease, lines, options.maxLogLines);
-        if (stored === null) this.abort('lease-lost', LEASE_LOST);
-        return stored ?? [];
-      },
-      (stored) => {
-        for (const line of stored) {
-          store.publish({ type: 'log', jobId: job.id, task: job.task, owner: job.owner, ...line });
-        }
-      },
-    );
+    this.#logs = new LogBuffer(async (lines) => {
+      // Fenced by the lease: a paused worker resumed after its job was reaped, re-run or ended
+      // adds nothing to the log (a null answer), and stops.
+      const stored = this.#leaseLost ? null : await jobs.appendLogs(job, lease, lines, options.maxLogLines);
+      if (stored === null) this.abort('lease-lost', LEASE_LOST);
+    });
     this.taskEnded = new Promise((resolve) => {
       this.#endTask = resolve;
     });
@@ -156,7 +147,7 @@ export class Attempt {
           const type = contentType === undefined ? guessContentType(name) : checkContentType(contentType);
           const info = this.#leaseLost
             ? null
-            : await this.#options.store.saveArtifact(this.lease, { name, contentType: type, body: toBody(source) });
+            : await this.#options.jobs.saveArtifact(this.lease, { name, contentType: type, body: toBody(source) });
           if (info !== null) return info;
           this.abort('lease-lost', LEASE_LOST);
           throw new AttemptAbort('lease-lost', `${LEASE_LOST} ${JSON.stringify(name)} was not saved.`);
@@ -196,15 +187,15 @@ export class Attempt {
    * its answer was lost makes the next try a no-op, and a job already reaped is not touched.
    */
   async #finish(result: RunResult): Promise<void> {
-    const { store, task, job, lease } = this.#options;
+    const { jobs, task, job, lease } = this.#options;
     const outcome = decideOutcome(job, task, result, this.aborted);
     // A lost lease (found by a fenced write after an abort of another kind) cannot write either.
     if (outcome === null || this.#leaseLost) return;
     const deadline = Date.now() + (this.#options.finishRetryMs ?? 0);
     for (let delay = FINISH_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, FINISH_RETRY_MAX_DELAY_MS)) {
       try {
-        if (outcome.status === 'release') await store.release(lease);
-        else await store.finish(lease, outcome);
+        if (outcome.status === 'release') await jobs.release(lease);
+        else await jobs.finish(lease, outcome);
         return;
       } catch (error) {
         if (!(error instanceof StoreError) || Date.now() + delay > deadline) throw error;
@@ -220,7 +211,7 @@ export class Attempt {
  */
 function openParams(job: Job, key: SecretKeySource | undefined): Revealed & { failure: RunResult | null } {
   try {
-    return { ...revealSecrets(job.params, { jobId: job.id, owner: job.owner }, key), failure: null };
+    return { ...revealSecrets(job.params, { jobId: job.id, owner: job.owner }, () => secretKey(key)), failure: null };
   } catch (error) {
     const failure: RunResult = { ok: false, error: { ...serializeError(error), permanent: true } };
     return { params: undefined, redactor: new Redactor([]), failure };

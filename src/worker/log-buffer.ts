@@ -1,21 +1,19 @@
 import { toIso } from '../core/job.ts';
-import type { LogLine, LogStream, NewLogLine } from '../store/store.ts';
+import type { LogStream, NewLogLine } from '../store/store.ts';
 
 /** Lines are written in batches: at most every 100 ms, or at once past 200 lines. */
 const FLUSH_MS = 100;
 const FLUSH_LINES = 200;
 
-/** Buffers one job's log lines and writes them in batches, handing each stored batch on. */
+/** Buffers one job's log lines and writes them in batches, one after another. */
 export class LogBuffer {
-  readonly #write: (lines: NewLogLine[]) => Promise<LogLine[]>;
-  readonly #onStored: (lines: LogLine[]) => void;
+  readonly #write: (lines: NewLogLine[]) => Promise<void>;
   #pending: NewLogLine[] = [];
   #timer: NodeJS.Timeout | null = null;
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(write: (lines: NewLogLine[]) => Promise<LogLine[]>, onStored: (lines: LogLine[]) => void) {
+  constructor(write: (lines: NewLogLine[]) => Promise<void>) {
     this.#write = write;
-    this.#onStored = onStored;
   }
 
   add(stream: LogStream, line: string): void {
@@ -37,7 +35,7 @@ export class LogBuffer {
     const lines = this.#pending;
     this.#pending = [];
     if (lines.length > 0) {
-      this.#chain = this.#chain.then(() => this.#write(lines)).then(this.#onStored, () => undefined);
+      this.#chain = this.#chain.then(() => this.#write(lines)).catch(() => undefined);
     }
     return this.#chain;
   }

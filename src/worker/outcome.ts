@@ -1,6 +1,7 @@
 import { DEFAULT_BACKOFF, retryDelayMs } from '../core/backoff.ts';
 import type { SerializedError } from '../core/errors.ts';
 import { type Job, type JobError, type Outcome, toIso } from '../core/job.ts';
+import { CANCELLED, cancelledError } from '../core/job-texts.ts';
 import type { AnyTask } from '../core/task.ts';
 import type { AttemptAbort, RunResult } from './runner.ts';
 
@@ -24,8 +25,7 @@ export function decideOutcome(
 ): Outcome | { status: 'release' } | null {
   if (abort?.kind === 'lease-lost') return null;
   if (abort?.kind === 'shutdown') return { status: 'release' };
-  if (abort?.kind === 'cancel')
-    return { status: 'cancelled', error: { code: 'CANCELLED', message: 'Cancelled on request.' } };
+  if (abort?.kind === 'cancel') return { status: 'cancelled', error: cancelledError(CANCELLED.onRequest) };
   if (result.ok && !abort) return { status: 'succeeded', result: result.result };
 
   const error: JobError = abort

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { retryDelayMs } from '../core/backoff.ts';
 import { toError } from '../core/errors.ts';
+import { CANCELLED } from '../core/job-texts.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
+import { Jobs } from '../jobs/jobs.ts';
 import { createLogger, type Logger, OutageLog } from '../logger.ts';
 import { type ClaimedJob, DEFAULT_MAX_LOG_LINES, type JobEvent, type Store } from '../store/store.ts';
 import { Attempt } from './attempt.ts';
@@ -12,6 +14,7 @@ import { inProcessRunner } from './in-process-runner.ts';
 import type { JobRunner } from './runner.ts';
 
 export interface WorkerOptions {
+  /** Where jobs live. Jobs ended here are heard by `Jobs.of(store).onEnded` listeners in this process. */
   store: Store;
   tasks: readonly AnyTask[] | TaskRegistry;
   /** Jobs run at once by this worker. Default 4. */
@@ -63,7 +66,7 @@ export interface WorkerOptions {
  */
 export class Worker {
   readonly id: string;
-  readonly #store: Store;
+  readonly #jobs: Jobs;
   readonly #tasks: TaskRegistry;
   readonly #runner: JobRunner;
   readonly #log: Logger;
@@ -103,7 +106,7 @@ export class Worker {
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: WorkerOptions) {
-    this.#store = options.store;
+    this.#jobs = Jobs.of(options.store);
     this.#tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
     this.#runner = options.runner ?? inProcessRunner();
     this.#concurrency = Math.max(1, options.concurrency ?? 4);
@@ -138,7 +141,7 @@ export class Worker {
     if (this.#state !== 'created') throw new Error(`This worker was already started (it is ${this.#state}).`);
     this.#state = 'running';
     const names = new Set(this.#tasks.names());
-    this.#unsubscribe = this.#store.subscribe((event) => this.#onEvent(event, names));
+    this.#unsubscribe = this.#jobs.subscribe((event) => this.#onEvent(event, names));
     this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(50, this.#leaseMs / 3));
     this.#reapTimer = setInterval(() => void this.#reap(), this.#reapMs);
     this.#log.info({ tasks: [...names], concurrency: this.#concurrency }, 'worker started');
@@ -151,7 +154,7 @@ export class Worker {
     if (event.status === 'queued') this.#wake();
     else if (event.cancelRequested) {
       const attempt = this.#running.get(event.jobId);
-      if (attempt) attempt.abort('cancel', 'Cancelled on request.');
+      if (attempt) attempt.abort('cancel', CANCELLED.onRequest);
       else if (this.#waiting.has(event.jobId)) this.#cancelWaiting(event.jobId);
       // The job may be in a claim that has not returned yet: its row said "not cancelled" when read.
       else if (this.#claiming) this.#cancelsDuringClaim.add(event.jobId);
@@ -183,7 +186,7 @@ export class Worker {
       const wanted = this.#concurrency - this.#busy + this.#prefetch - this.#waiting.size;
       const free = this.#finishing < this.#maxFinishing ? wanted : 0;
       if (free > 0) {
-        const claimed = await this.#store.claim({
+        const claimed = await this.#jobs.claim({
           workerId: this.id,
           tasks: this.#tasks.names(),
           limit: free,
@@ -191,7 +194,7 @@ export class Worker {
         });
         if (this.#state !== 'running') {
           // Stopped while claiming: give the jobs straight back.
-          await Promise.all(claimed.map(({ lease }) => this.#store.release(lease)));
+          await Promise.all(claimed.map(({ lease }) => this.#jobs.release(lease)));
           return;
         }
         for (const claim of claimed) this.#waiting.set(claim.job.id, claim);
@@ -202,7 +205,7 @@ export class Worker {
         if (claimed.length === free) {
           if (this.#wantsMore()) this.#wakeAgain = true;
         } else {
-          const next = await this.#store.nextRunAt(this.#tasks.names());
+          const next = await this.#jobs.nextRunAt(this.#tasks.names());
           if (next) nextPollMs = Math.min(nextPollMs, Math.max(0, Date.parse(next) - Date.now()));
         }
         this.#outage.succeeded();
@@ -251,19 +254,17 @@ export class Worker {
     const claim = this.#waiting.get(id);
     if (!claim) return;
     this.#waiting.delete(id);
-    this.#store
-      .finish(claim.lease, { status: 'cancelled', error: { code: 'CANCELLED', message: 'Cancelled on request.' } })
-      .catch((error: unknown) => {
-        // Its lease expires and the reaper ends it cancelled (cancel_requested is stored).
-        this.#log.error({ err: toError(error), job: id }, 'could not record the cancel of a waiting job');
-      });
+    this.#jobs.finishCancelled(claim.lease).catch((error: unknown) => {
+      // Its lease expires and the reaper ends it cancelled (cancel_requested is stored).
+      this.#log.error({ err: toError(error), job: id }, 'could not record the cancel of a waiting job');
+    });
   }
 
   #begin(job: Attempt['job'], lease: Attempt['lease']): void {
     const task = this.#tasks.get(job.task);
     if (!task) return; // Cannot happen: claims name only our tasks.
     const attempt = new Attempt({
-      store: this.#store,
+      jobs: this.#jobs,
       runner: this.#runner,
       task,
       job,
@@ -285,7 +286,7 @@ export class Worker {
       if (this.#wantsMore()) setImmediate(() => this.#wake());
     });
     this.#log.debug({ job: job.id, task: job.task, attempt: job.attempt }, 'job started');
-    if (job.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
+    if (job.cancelRequested) attempt.abort('cancel', CANCELLED.onRequest);
     attempt.done
       .catch((error: unknown) => {
         // The outcome could not be written; the lease will expire and the job be claimed again.
@@ -308,7 +309,7 @@ export class Worker {
     ];
     if (leases.length === 0) return;
     try {
-      const results = await this.#store.heartbeat(leases, this.#leaseMs);
+      const results = await this.#jobs.heartbeat(leases, this.#leaseMs);
       this.#outage.succeeded();
       for (const result of results) {
         const attempt = this.#running.get(result.jobId);
@@ -318,7 +319,7 @@ export class Worker {
           continue;
         }
         if (!result.held) attempt.abort('lease-lost', 'This worker lost its claim on the job.');
-        else if (result.cancelRequested) attempt.abort('cancel', 'Cancelled on request.');
+        else if (result.cancelRequested) attempt.abort('cancel', CANCELLED.onRequest);
       }
     } catch (error) {
       // Retried at the next beat: a lease outlives two missed beats.
@@ -332,7 +333,7 @@ export class Worker {
     this.#waiting.clear();
     await Promise.all(
       waiting.map(({ job, lease }) =>
-        this.#store.release(lease).catch((error: unknown) => {
+        this.#jobs.release(lease).catch((error: unknown) => {
           // Its lease expires and the reaper queues it again.
           this.#log.warn({ err: toError(error), job: job.id }, 'could not hand back a waiting job');
         }),
@@ -342,7 +343,7 @@ export class Worker {
 
   async #reap(): Promise<void> {
     try {
-      const reaped = await this.#store.reapExpiredLeases();
+      const reaped = await this.#jobs.reapExpiredLeases();
       this.#outage.succeeded();
       for (const job of reaped) {
         this.#log.warn(

@@ -134,7 +134,7 @@ export class KillDriver {
   }
 
   async start(): Promise<void> {
-    this.#off = this.#options.store.subscribe((event) => {
+    this.#off = this.#options.store.events.listen((event) => {
       if (event.type !== 'status' || event.status !== 'succeeded') return;
       const pid = (event.result as { worker?: unknown } | undefined)?.worker;
       if (typeof pid === 'number') this.#finished.set(pid, (this.#finished.get(pid) ?? 0) + 1);
@@ -247,7 +247,7 @@ export function allFinished(store: Store, total: number, timeoutMs: number): Pro
         checking = false;
       }
     };
-    const off = store.subscribe((event) => {
+    const off = store.events.listen((event) => {
       if (event.type === 'status' && event.status !== 'running') void check();
     });
     const safety = setInterval(() => void check(), 1_000);

@@ -54,7 +54,7 @@ describe('graceful shutdown under load', () => {
           off();
           reject(new Error(`only ${started.size} of ${RUNNING} jobs ran at once within 40 s`));
         }, 40_000);
-        const off = store.subscribe((event) => {
+        const off = store.events.listen((event) => {
           if (event.type !== 'progress') return;
           started.add(event.jobId);
           if (started.size === RUNNING) {

@@ -18,7 +18,7 @@ export async function waitForStatus(
       const job = await store.get(id);
       if (!settled && job && wanted.has(job.status)) finish(() => resolve(job));
     };
-    const off = store.subscribe((event) => {
+    const off = store.events.listen((event) => {
       if (event.jobId === id && event.type === 'status') void check();
     });
     const timer = setTimeout(
@@ -47,7 +47,7 @@ export function collectEvents(
       off();
       reject(new Error(`the expected event did not come in ${timeoutMs} ms (${all.length} events seen)`));
     }, timeoutMs);
-    const off = store.subscribe((event) => {
+    const off = store.events.listen((event) => {
       all.push(event);
       if (until(event, all)) {
         clearTimeout(timer);

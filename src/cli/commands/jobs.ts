@@ -32,7 +32,7 @@ export function registerJobCommands(program: Command): void {
         if (options.json) process.stdout.write(`${JSON.stringify(job)}\n`);
         else process.stdout.write(`${created ? 'Started' : 'Already running (same dedupe key)'}: ${job.id}\n`);
         if (options.watch) {
-          const final = await watchJob(session.store, job.id, { logs: false, out: process.stdout });
+          const final = await watchJob(session.jobs, job.id, { logs: false, out: process.stdout });
           process.exitCode = exitCodeOf(final);
         }
       } finally {
@@ -56,7 +56,7 @@ export function registerJobCommands(program: Command): void {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       try {
         const { status, task, limit } = options;
-        const { jobs } = await session.store.list({ status, task, limit });
+        const { jobs } = await session.jobs.list({ status, task, limit });
         if (options.json) {
           for (const job of jobs) process.stdout.write(`${JSON.stringify(job)}\n`);
           return;
@@ -104,17 +104,17 @@ export function registerJobCommands(program: Command): void {
     .action(async (id: string, options: { follow?: boolean }, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       try {
-        if (!(await session.store.get(id))) throw new CliError(`There is no job ${id}.`, EXIT.badInput);
+        if (!(await session.jobs.get(id))) throw new CliError(`There is no job ${id}.`, EXIT.badInput);
         let after = 0;
         const print = async () => {
-          for (const line of await session.store.readLogs(id, { after })) {
+          for (const line of await session.jobs.readLogs(id, { after })) {
             process.stdout.write(`${line.at} ${line.stream.padEnd(6)} ${printable(line.line, 10_000)}\n`);
             after = line.seq;
           }
         };
         await print();
         if (options.follow) {
-          await watchJob(session.store, id, { logs: false, out: { write: () => true } });
+          await watchJob(session.jobs, id, { logs: false, out: { write: () => true } });
           await print();
         }
       } finally {

@@ -11,7 +11,7 @@ export function registerMaintenanceCommands(program: Command): void {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       try {
         const retention = retentionOf(session.config);
-        const removed = await session.store.cleanup(retention);
+        const removed = await session.jobs.cleanup(retention);
         process.stdout.write(
           `Removed ${removed} finished job${removed === 1 ? '' : 's'} (kept: succeeded ${retention.succeededDays} days, failed and cancelled ${retention.failedDays} days).\n`,
         );

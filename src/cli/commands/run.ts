@@ -4,6 +4,7 @@ import { toError } from '../../core/errors.ts';
 import { type AuthOptions, createUnderway, serveHttp } from '../../http/index.ts';
 import { startWebhooks } from '../../http/start-webhooks.ts';
 import type { Logger } from '../../logger.ts';
+import { type MetricsServer, serveMetrics } from '../../metrics/server.ts';
 import type { Store } from '../../store/store.ts';
 import type { JobRunner } from '../../worker/runner.ts';
 import { sandboxRunner } from '../../worker/sandbox/index.ts';
@@ -28,12 +29,32 @@ export function registerRunCommands(program: Command): void {
     .option('--prefetch <n>', PREFETCH_HELP, parseCountOrZero)
     .option('--max-rss-mb <n>', MAX_RSS_HELP, parseCount)
     .option('--wait-for-store', WAIT_HELP)
-    .action(async (options: WorkerFlags, command: Command) => {
+    .option('--metrics-port <port>', METRICS_PORT_HELP, parsePort)
+    .option('--metrics-host <host>', 'address the metrics server listens on (default 127.0.0.1: this machine only)')
+    .action(async (options: WorkerCommandFlags, command: Command) => {
       const { config, path, log, stop } = await prepare(command);
+      const metricsAt = metricsAddress(config, options);
       const store = options.waitForStore ? await waitForStore(config, log, stop.signal) : await openUsableStore(config);
       if (!store) return; // Stopped while waiting for the store.
       const session = sessionOf(config, path, store);
-      const worker = startWorker(session, session.store, log, options);
+      const worker = buildWorker(session, session.store, log, options);
+      // Listening before the worker starts: a port in use exits 2 before any job is claimed, and
+      // every job this worker ends is timed (Jobs.of(store).onEnded, the store the worker uses).
+      let metrics: MetricsServer | null = null;
+      if (metricsAt) {
+        metrics = await serveMetrics({
+          store: session.store,
+          tasks: session.queue.tasks,
+          worker,
+          port: metricsAt.port,
+          host: metricsAt.host,
+          logger: log,
+        }).catch(async (error: unknown) => {
+          await session.close();
+          throw cannotListen(error, '--metrics-port or --metrics-host choose another');
+        });
+      }
+      worker.start();
       // Webhooks are sent by every process that has them configured, workers too (docs/http.md#webhooks).
       const webhooks = startWebhooks({
         store: session.store,
@@ -46,6 +67,7 @@ export function registerRunCommands(program: Command): void {
       await stopGracefully(log, async () => {
         await worker.stop({ graceMs: graceMs(session) });
         await webhooks?.close();
+        await metrics?.close();
         await session.close();
       });
     });
@@ -78,7 +100,7 @@ export function registerRunCommands(program: Command): void {
         async (error: unknown) => {
           await underway.close();
           await session.close();
-          throw cannotListen(error);
+          throw cannotListen(error, '--port, --host or $PORT choose another');
         },
       );
       if (pending) {
@@ -90,8 +112,8 @@ export function registerRunCommands(program: Command): void {
         }
         pending.resolve(store);
       }
-      // The worker uses the API's view of the store, so that jobs it ends are announced (webhooks, metrics).
-      const worker = options.worker ? startWorker(session, underway.store, log, options) : null;
+      // On the same store as the API, so the one Jobs layer of this process hears the jobs it ends (metrics).
+      const worker = options.worker ? buildWorker(session, underway.store, log, options).start() : null;
       const cleanup = scheduleCleanup(session, log);
       process.stdout.write(`underway is running at ${http.url} (store: ${session.store.kind}; stop with Ctrl+C)\n`);
       await stop.requested;
@@ -105,8 +127,8 @@ export function registerRunCommands(program: Command): void {
     });
 }
 
-/** A port in use or not allowed: one line, exit 2, instead of a stack trace and exit 70. */
-function cannotListen(thrown: unknown): Error {
+/** A port in use or not allowed: one line, exit 2, instead of a stack trace and exit 70. `hint` names the flags. */
+function cannotListen(thrown: unknown, hint: string): Error {
   const error = toError(thrown) as NodeJS.ErrnoException & { address?: string; port?: number };
   if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES' && error.code !== 'EADDRNOTAVAIL') return error;
   const where = `${error.address ?? 'this address'}:${error.port ?? ''}`;
@@ -115,7 +137,7 @@ function cannotListen(thrown: unknown): Error {
     EACCES: 'this user may not',
     EADDRNOTAVAIL: 'no such address here',
   }[error.code];
-  return new CliError(`Cannot listen on ${where}: ${why} (--port, --host or $PORT choose another).`, EXIT.badInput);
+  return new CliError(`Cannot listen on ${where}: ${why} (${hint}).`, EXIT.badInput);
 }
 
 /** What both commands do first: the config, the logger, the signal handlers. */
@@ -130,6 +152,8 @@ async function prepare(command: Command): Promise<{ config: UnderwayConfig; path
 const WAIT_HELP = 'when the store cannot be used at start, try again (backoff up to 30 s) instead of exiting 4';
 const PREFETCH_HELP = 'jobs claimed ahead of free slots, for many short jobs (default 0; docs/performance.md)';
 const MAX_RSS_HELP = 'fail a job (MEMORY_LIMIT) whose memory grows past N MB, for tasks that set no sandbox.rssMb';
+const METRICS_PORT_HELP =
+  "serve this worker's Prometheus metrics at GET /metrics and GET /healthz on this port (0: a free one, logged); default: none";
 
 interface WorkerFlags {
   concurrency?: number;
@@ -138,14 +162,36 @@ interface WorkerFlags {
   waitForStore?: boolean;
 }
 
+interface WorkerCommandFlags extends WorkerFlags {
+  metricsPort?: number;
+  metricsHost?: string;
+}
+
 interface ServeOptions extends WorkerFlags {
   port?: number;
   host?: string;
   worker: boolean;
 }
 
-/** A worker with the config's settings, the command line's flags winning. */
-function startWorker(session: Session, store: Store, log: Logger, flags: WorkerFlags): Worker {
+/**
+ * Where `underway worker` serves its metrics: the flags, else the config's `worker.metrics`; null
+ * (nothing listens, prom-client is not loaded) when neither gives a port.
+ */
+function metricsAddress(config: UnderwayConfig, flags: WorkerCommandFlags): { port: number; host: string } | null {
+  const configured = config.worker?.metrics;
+  const port = flags.metricsPort ?? configured?.port;
+  if (port === undefined) return null;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new CliError(
+      `worker.metrics.port in the config must be a port number (0-65535), not ${JSON.stringify(port)}.`,
+      EXIT.badConfig,
+    );
+  }
+  return { port, host: flags.metricsHost ?? configured?.host ?? '127.0.0.1' };
+}
+
+/** A worker with the config's settings, the command line's flags winning; `start()` it. */
+function buildWorker(session: Session, store: Store, log: Logger, flags: WorkerFlags): Worker {
   const options = session.config.worker ?? {};
   const slots = flags.concurrency ?? options.concurrency;
   return createWorker({
@@ -159,7 +205,7 @@ function startWorker(session: Session, store: Store, log: Logger, flags: WorkerF
     cancelGraceMs: options.cancelGraceMs,
     maxLogLines: options.maxLogLines,
     logger: log,
-  }).start();
+  });
 }
 
 /**
@@ -187,7 +233,7 @@ function graceMs(session: Session): number {
 function scheduleCleanup(session: Session, log: Logger): NodeJS.Timeout {
   const run = async () => {
     try {
-      const removed = await session.store.cleanup(retentionOf(session.config));
+      const removed = await session.jobs.cleanup(retentionOf(session.config));
       if (removed > 0) log.info({ removed }, 'old finished jobs cleaned up');
     } catch (error) {
       log.warn({ err: toError(error) }, 'cleanup failed; trying again in an hour');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isTerminal, type Job } from '../../core/job.ts';
-import type { JobEvent, Store } from '../../store/store.ts';
+import type { Jobs } from '../../jobs/jobs.ts';
+import type { JobEvent } from '../../store/store.ts';
 import { type GlobalOptions, openSession } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { endLine, printable, progressLine } from '../terminal.ts';
@@ -14,7 +15,7 @@ export function registerWatchCommand(program: Command): void {
     .action(async (id: string, options: { logs?: boolean }, command: Command) => {
       const session = await openSession(command.optsWithGlobals<GlobalOptions>());
       try {
-        const job = await watchJob(session.store, id, { logs: options.logs === true, out: process.stdout });
+        const job = await watchJob(session.jobs, id, { logs: options.logs === true, out: process.stdout });
         process.exitCode = exitCodeOf(job);
       } finally {
         await session.close();
@@ -38,10 +39,10 @@ interface Out {
  * place (at most 10 times a second); elsewhere (a CI log) a line is written per status change
  * and at most every 5 s for progress.
  */
-export async function watchJob(store: Store, id: string, options: { logs: boolean; out: Out }): Promise<Job> {
+export async function watchJob(jobs: Jobs, id: string, options: { logs: boolean; out: Out }): Promise<Job> {
   const { out } = options;
   const tty = out.isTTY === true;
-  let job = await store.get(id);
+  let job = await jobs.get(id);
   if (!job) throw new CliError(`There is no job ${id}.`, EXIT.badInput);
   out.write(`${printable(job.task)} ${job.id}\n`);
   let lastDraw = 0;
@@ -64,7 +65,7 @@ export async function watchJob(store: Store, id: string, options: { logs: boolea
   let tick: NodeJS.Timeout | undefined;
   const ended = new Promise<Job>((resolve, reject) => {
     const check = () =>
-      store.get(id).then((latest) => {
+      jobs.get(id).then((latest) => {
         if (!latest) return reject(new CliError(`Job ${id} was deleted while being watched.`, EXIT.badInput));
         job = latest;
         draw(true);
@@ -83,7 +84,7 @@ export async function watchJob(store: Store, id: string, options: { logs: boolea
         void check();
       }
     };
-    off = store.subscribe(onEvent);
+    off = jobs.subscribe(onEvent);
     // An indeterminate bar moves even when no event comes.
     tick = setInterval(() => draw(), tty ? 150 : 5_000);
     void check();

@@ -83,11 +83,11 @@ function waitForEnd(deps: Deps, job: Job, waitMs: number): Promise<Job | null> {
       resolve(value);
     };
     const look = async () => {
-      const now = await deps.store.get(job.id);
+      const now = await deps.jobs.get(job.id);
       if (now && isTerminal(now.status)) finish(now);
     };
     const lookSafely = () => look().catch(() => finish(null));
-    const off = deps.store.subscribe((event) => {
+    const off = deps.jobs.subscribe((event) => {
       if (event.jobId === job.id && event.type === 'status' && isTerminal(event.status)) void lookSafely();
     });
     const timer = setTimeout(() => finish(null), waitMs);

@@ -114,13 +114,13 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
   app.get('/jobs/:id', async (c) => {
     const caller = c.get('caller');
     if (!caller.user && caller.shareJobId === null) throw unauthenticated();
-    const job = await deps.store.get(c.req.param('id'));
+    const job = await deps.jobs.get(c.req.param('id'));
     if (!job || !(canChange(caller, job) || caller.shareJobId === job.id)) throw jobNotFound(c.req.param('id'));
     const logs = await tailLogs(deps, job.id);
     const json = jobJson(c, deps, job);
     // Webhooks: as GET /jobs/:id/webhooks shows them, for the owner and admins (not a share link).
     const mayChange = canChange(caller, job);
-    const webhooks = mayChange ? await readDeliveries(deps.store, { jobId: job.id }, caller.admin) : undefined;
+    const webhooks = mayChange ? await readDeliveries(deps.jobs.store, { jobId: job.id }, caller.admin) : undefined;
     return renderPage(
       c,
       <JobPage frame={frameOf(c, deps, title)} job={json} logs={logs} canChange={mayChange} webhooks={webhooks} />,
@@ -129,7 +129,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
 
   app.get('/jobs/:id/wait', async (c) => {
     requireUser(c);
-    const job = await deps.store.get(c.req.param('id'));
+    const job = await deps.jobs.get(c.req.param('id'));
     if (!job || !canChange(c.get('caller'), job)) throw jobNotFound(c.req.param('id'));
     const redirectTo = redirectUrl(c.req.query('to'), job.id) ?? jobPath(job.id);
     if (isTerminal(job.status)) return c.redirect(redirectTo, 303);
@@ -144,7 +144,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
   app.post('/jobs/:id/:action{cancel|retry|delete}', async (c) => {
     const user = requireUser(c);
     await readForm(c, deps);
-    const job = await deps.store.get(c.req.param('id'));
+    const job = await deps.jobs.get(c.req.param('id'));
     if (!job || !canChange(c.get('caller'), job)) throw jobNotFound(c.req.param('id'));
     switch (c.req.param('action')) {
       case 'cancel':
@@ -152,7 +152,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
         return c.redirect(jobPath(job.id), 303);
       case 'retry': {
         deps.limiter?.take(user.id);
-        const again = await deps.queue.retry(job.id);
+        const again = await deps.queue.retry(job);
         return c.redirect(jobPath(again.id), 303);
       }
       default:
@@ -188,7 +188,7 @@ async function tailLogs(deps: Deps, jobId: string) {
   const lines = [];
   let after = 0;
   for (;;) {
-    const page = await deps.store.readLogs(jobId, { after, limit: 1_000 });
+    const page = await deps.jobs.readLogs(jobId, { after, limit: 1_000 });
     lines.push(...page);
     if (lines.length > LOG_TAIL_LINES) lines.splice(0, lines.length - LOG_TAIL_LINES);
     if (page.length < 1_000) return lines;

@@ -66,7 +66,7 @@ export function eventRoutes(deps: Deps): Hono<AppEnv> {
     const position = fanout.position;
     const replay = resumeFrom === null ? null : fanout.since(resumeFrom);
     try {
-      const job = await deps.store.get(id);
+      const job = await deps.jobs.get(id);
       if (!job || !canSee(caller, job)) throw jobNotFound(id);
       detail = seesDetail(caller, job);
       // Resuming inside the replay window: the snapshot carries the client's last id and the
@@ -97,7 +97,7 @@ export function eventRoutes(deps: Deps): Hono<AppEnv> {
     const replay = resumeFrom === null ? null : fanout.since(resumeFrom);
     try {
       // The snapshot of the global stream: the caller's unfinished jobs (an additive shape).
-      const page = await deps.store.list({
+      const page = await deps.jobs.list({
         status: ['queued', 'running'],
         owner: caller.admin ? undefined : user.id,
         limit: 200,

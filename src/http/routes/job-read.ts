@@ -23,7 +23,7 @@ export function jobReadRoutes(deps: Deps): Hono<AppEnv> {
     if (!Number.isInteger(since) || since < 0) {
       throw new ValidationError('since must be a line number (the Underway-Next-Since of the last answer).', ['since']);
     }
-    const lines = await deps.store.readLogs(job.id, { after: since, limit: LOG_PAGE });
+    const lines = await deps.jobs.readLogs(job.id, { after: since, limit: LOG_PAGE });
     const next = lines.at(-1)?.seq ?? since;
     // Plain text, one line per line printed: `<ISO time> <stream> <line>`. Never HTML.
     const text = lines.map((l) => `${l.at} ${l.stream} ${l.line}\n`).join('');
@@ -37,7 +37,7 @@ export function jobReadRoutes(deps: Deps): Hono<AppEnv> {
   app.get('/jobs/:id/artifacts/:name', async (c) => {
     const job = await visibleJob(c, deps, c.req.param('id'));
     const name = c.req.param('name');
-    const file = await deps.store.openArtifact(job.id, name);
+    const file = await deps.jobs.openArtifact(job.id, name);
     if (!file) throw new HttpError(404, 'NOT_FOUND', `Job ${job.id} has no file named ${JSON.stringify(name)}.`);
     const { info, body } = file;
     const ascii = info.name.replace(/[^\x20-\x7e]|["\\]/g, '_');

@@ -12,7 +12,7 @@ export function jobWebhookRoutes(deps: Deps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get('/jobs/:id/webhooks', async (c) => {
     const job = await changeableJob(c, deps, c.req.param('id'));
-    const deliveries = await readDeliveries(deps.store, { jobId: job.id }, callerOf(c).admin);
+    const deliveries = await readDeliveries(deps.jobs.store, { jobId: job.id }, callerOf(c).admin);
     c.header('Cache-Control', 'no-store');
     return c.json({ deliveries });
   });

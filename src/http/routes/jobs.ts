@@ -113,7 +113,7 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
     const user = requireUser(c);
     const job = await changeableJob(c, deps, c.req.param('id'));
     deps.limiter?.take(user.id);
-    const again = await deps.queue.retry(job.id);
+    const again = await deps.queue.retry(job);
     const json = jobJson(c, deps, again);
     return c.json(json, 201, { Location: json.urls.self });
   });

@@ -11,8 +11,8 @@ export function healthRoute(deps: Deps, path: string): Hono<AppEnv> {
   app.get(path, async (c) => {
     try {
       // A primary-key miss: touches the store without scanning anything.
-      await deps.store.get('healthz-probe');
-      return c.json({ status: 'ok', store: deps.store.kind });
+      await deps.jobs.get('healthz-probe');
+      return c.json({ status: 'ok', store: deps.jobs.store.kind });
     } catch (error) {
       deps.log.warn({ err: toError(error) }, 'health check: the store is not reachable');
       return c.json({ error: { code: 'STORE_UNAVAILABLE', message: 'The job store is not reachable.' } }, 503);
@@ -59,7 +59,7 @@ export function supportRoutes(deps: Deps): Hono<AppEnv> {
     const limit = c.req.query('limit');
     const filter = { jobId: c.req.query('job') || undefined, limit: limit ? Number(limit) || undefined : undefined };
     c.header('Cache-Control', 'no-store');
-    return c.json({ deliveries: await readDeliveries(deps.store, filter, true) });
+    return c.json({ deliveries: await readDeliveries(deps.jobs.store, filter, true) });
   });
   return app;
 }

@@ -1,4 +1,5 @@
 import { toError } from '../../core/errors.ts';
+import { coalesceProgress } from '../coalesce.ts';
 import type { JobEvent } from '../store.ts';
 
 /**
@@ -89,15 +90,6 @@ export class NotifyPublisher {
     if (this.#pending.some((event) => event.type === 'log' && event.jobId === jobId)) return this.flush();
     return this.#logsInFlight.get(jobId) ?? Promise.resolve();
   }
-}
-
-/** Keeps every status and log event, and only the newest progress event of each job. */
-export function coalesceProgress(events: JobEvent[]): JobEvent[] {
-  const last = new Map<string, number>();
-  events.forEach((event, index) => {
-    if (event.type === 'progress') last.set(event.jobId, index);
-  });
-  return events.filter((event, index) => event.type !== 'progress' || last.get(event.jobId) === index);
 }
 
 /** Packs items, in order, into payloads each under MAX_PAYLOAD_BYTES. */

@@ -3,12 +3,15 @@ import type { Readable } from 'node:stream';
 import pg from 'pg';
 import { toError } from '../../core/errors.ts';
 import { newJobId } from '../../core/ids.ts';
-import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import type { ArtifactInfo, IsoDate, Job, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import { CANCELLED, cancelledError, NO_ATTEMPTS_LEFT, STALLED_TEMPLATE } from '../../core/job-texts.ts';
 import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
 import { statusEvent } from '../status-event.ts';
 import {
+  type CancelResult,
   type ClaimedJob,
   type ClaimRequest,
   type CleanupRetention,
@@ -379,19 +382,20 @@ class PgStore implements PostgresStore {
     });
   }
 
-  async release(lease: Lease): Promise<boolean> {
+  async release(lease: Lease): Promise<Job | null> {
     await this.#publisher.flush();
-    const error = cancelledError('Cancelled while the worker was shutting down.');
+    const error = cancelledError(CANCELLED.atShutdown);
     const rows = await this.#query<JobRow>(this.#sql.release, [lease.jobId, lease.token, jsonParam(error)]);
-    this.#announce(rows);
-    return rows.length === 1;
+    return this.#announce(rows)[0] ?? null;
   }
 
-  async requestCancel(id: string): Promise<Job | null> {
-    const error = cancelledError('Cancelled before it started.');
+  async requestCancel(id: string): Promise<CancelResult | null> {
+    const error = cancelledError(CANCELLED.beforeStart);
     const rows = await this.#query<JobRow>(this.#sql.cancel, [id, jsonParam(error)]);
-    if (rows.length > 0) return this.#announce(rows)[0] as Job;
-    return this.get(id); // finished, already asked, or unknown: unchanged
+    if (rows.length > 0) return { job: this.#announce(rows)[0] as Job, changed: true };
+    // Finished, already asked, or unknown: unchanged.
+    const job = await this.get(id);
+    return job && { job, changed: false };
   }
 
   async get(id: string): Promise<Job | null> {
@@ -497,7 +501,9 @@ class PgStore implements PostgresStore {
   }
 
   async reapExpiredLeases(): Promise<Job[]> {
-    return this.#announce(await this.#query<JobRow>(this.#sql.reap));
+    return this.#announce(
+      await this.#query<JobRow>(this.#sql.reap, [CANCELLED.workerGone, STALLED_TEMPLATE, NO_ATTEMPTS_LEFT]),
+    );
   }
 
   async cleanup(retention: CleanupRetention): Promise<number> {
@@ -526,16 +532,21 @@ class PgStore implements PostgresStore {
     return row?.at ? row.at.toISOString() : null;
   }
 
-  publish(event: JobEvent): void {
-    this.#hub.deliver(event);
-    if (!this.#closed) this.#publisher.add(event);
-  }
-
-  subscribe(listener: (event: JobEvent) => void): () => void {
-    const off = this.#hub.add(listener);
-    this.#listen();
-    return off;
-  }
+  /**
+   * This process's listeners at once; other processes through NOTIFY (batched by the publisher),
+   * heard on one LISTEN connection opened by the first listener.
+   */
+  readonly events: EventChannel = {
+    send: (event) => {
+      this.#hub.deliver(event);
+      if (!this.#closed) this.#publisher.add(event);
+    },
+    listen: (listener) => {
+      const off = this.#hub.add(listener);
+      this.#listen();
+      return off;
+    },
+  };
 
   async listening(): Promise<void> {
     try {
@@ -616,8 +627,4 @@ class PgStore implements PostgresStore {
 
 function warnInbox(error: unknown): void {
   process.emitWarning(`underway: delivering another process's event failed: ${toError(error).message}`);
-}
-
-function cancelledError(message: string): JobError {
-  return { code: 'CANCELLED', message };
 }

@@ -141,15 +141,17 @@ export function jobQueries(t: Tables) {
       files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone))
       SELECT status FROM target`,
 
-    /** Expired leases, re-checked under SKIP LOCKED so that two reapers never reap one job twice. */
+    /**
+     * Expired leases, re-checked under SKIP LOCKED so that two reapers never reap one job twice.
+     * $1–$3: the texts of core/job-texts.ts (cancelled, the stalled template, no attempts left).
+     */
     reap: `
       UPDATE ${t.jobs} j SET
         status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt < max_attempts THEN 'queued' ELSE 'failed' END,
         error = CASE
-          WHEN cancel_requested THEN jsonb_build_object('code', 'CANCELLED', 'message', 'Cancelled; its worker stopped responding.')
+          WHEN cancel_requested THEN jsonb_build_object('code', 'CANCELLED', 'message', $1::text)
           ELSE jsonb_build_object('code', 'STALLED', 'message',
-            format('The worker running attempt %s stopped responding (its lease expired).', attempt)
-            || CASE WHEN attempt < max_attempts THEN '' ELSE ' No attempts left.' END) END,
+            format($2::text, attempt) || CASE WHEN attempt < max_attempts THEN '' ELSE $3::text END) END,
         finished_at = CASE WHEN NOT cancel_requested AND attempt < max_attempts THEN NULL ELSE now() END,
         run_at = now(), ${CLEAR_LEASE}, ${TOUCH}
       WHERE j.id IN (

@@ -3,6 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { toError } from '../../core/errors.ts';
+import { coalesceProgress } from '../coalesce.ts';
 import type { EventHub } from '../event-hub.ts';
 import type { JobEvent } from '../store.ts';
 
@@ -138,13 +139,4 @@ export class SqliteEventBus {
     }
     if (rows.length === READ_ROWS) this.#scheduleRead();
   }
-}
-
-/** Keeps every status and log event, and only the newest progress event of each job. */
-function coalesceProgress(events: JobEvent[]): JobEvent[] {
-  const lastProgress = new Map<string, number>();
-  events.forEach((event, index) => {
-    if (event.type === 'progress') lastProgress.set(event.jobId, index);
-  });
-  return events.filter((event, index) => event.type !== 'progress' || lastProgress.get(event.jobId) === index);
 }

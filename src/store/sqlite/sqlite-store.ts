@@ -2,12 +2,15 @@ import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import { CANCELLED, cancelledError, stalledMessage } from '../../core/job-texts.ts';
 import { checkArtifact, discardBody } from '../artifact-input.ts';
 import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
 import { statusEvent } from '../status-event.ts';
 import {
+  type CancelResult,
   type ClaimedJob,
   type ClaimRequest,
   type CleanupRetention,
@@ -15,7 +18,6 @@ import {
   DEFAULT_MAX_LOG_LINES,
   type EnqueueInput,
   type HeartbeatResult,
-  type JobEvent,
   type JobFilter,
   type JobPage,
   type LogLine,
@@ -146,7 +148,7 @@ class SqliteStore implements Store {
   }
 
   #publishStatus(job: Job): void {
-    this.publish(statusEvent(job));
+    this.events.send(statusEvent(job));
   }
 
   async migrate(): Promise<void> {
@@ -306,7 +308,7 @@ class SqliteStore implements Store {
     ) as JobRow | undefined;
   }
 
-  async release(lease: Lease): Promise<boolean> {
+  async release(lease: Lease): Promise<Job | null> {
     const now = Date.now();
     const row = this.#write(
       () =>
@@ -317,20 +319,17 @@ class SqliteStore implements Store {
                error = CASE WHEN cancel_requested = 1 THEN ? ELSE error END,
                attempt = attempt - 1, run_at = ?, worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
              WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`,
-        ).get(
-          now,
-          JSON.stringify(cancelledError('Cancelled while the worker was shutting down.')),
-          now,
-          lease.jobId,
-          lease.token,
-        ) as JobRow | undefined,
+        ).get(now, JSON.stringify(cancelledError(CANCELLED.atShutdown)), now, lease.jobId, lease.token) as
+          | JobRow
+          | undefined,
     );
-    if (!row) return false;
-    this.#publishStatus(this.#job(row));
-    return true;
+    if (!row) return null;
+    const job = this.#job(row);
+    this.#publishStatus(job);
+    return job;
   }
 
-  async requestCancel(id: string): Promise<Job | null> {
+  async requestCancel(id: string): Promise<CancelResult | null> {
     const now = Date.now();
     const result = this.#write(() => {
       const row = this.#row(id);
@@ -339,7 +338,7 @@ class SqliteStore implements Store {
         const updated = this.#prepare(
           `UPDATE underway_jobs SET status = 'cancelled', cancel_requested = 1, finished_at = ?, error = ?
              WHERE id = ? RETURNING *`,
-        ).get(now, JSON.stringify(cancelledError('Cancelled before it started.')), id) as JobRow;
+        ).get(now, JSON.stringify(cancelledError(CANCELLED.beforeStart)), id) as JobRow;
         return { row: updated, changed: true };
       }
       if (row.status === 'running' && row.cancel_requested === 0) {
@@ -353,7 +352,7 @@ class SqliteStore implements Store {
     if (!result) return null;
     const job = this.#job(result.row);
     if (result.changed) this.#publishStatus(job);
-    return job;
+    return { job, changed: result.changed };
   }
 
   async get(id: string): Promise<Job | null> {
@@ -561,18 +560,18 @@ class SqliteStore implements Store {
     return row ? new Date(row.at).toISOString() : null;
   }
 
-  publish(event: JobEvent): void {
-    this.#bus.publish(event);
-  }
-
-  subscribe(listener: (event: JobEvent) => void): () => void {
-    const off = this.#hub.add(listener);
-    this.#bus.startTail();
-    return () => {
-      off();
-      if (this.#hub.size === 0) this.#bus.stopTail();
-    };
-  }
+  /** This process's listeners at once; other processes through the events table, which this one tails while anyone listens. */
+  readonly events: EventChannel = {
+    send: (event) => this.#bus.publish(event),
+    listen: (listener) => {
+      const off = this.#hub.add(listener);
+      this.#bus.startTail();
+      return () => {
+        off();
+        if (this.#hub.size === 0) this.#bus.stopTail();
+      };
+    },
+  };
 
   // Webhook deliveries (store/sqlite/webhooks.ts): each call a write transaction; tries recorded together share one.
 
@@ -618,14 +617,9 @@ class SqliteStore implements Store {
   }
 }
 
-function cancelledError(message: string): JobError {
-  return { code: 'CANCELLED', message };
-}
-
 /** What an expired lease leads to: cancelled if asked, queued while attempts remain, else failed STALLED. */
 function reapedState(row: JobRow): ['queued' | 'failed' | 'cancelled', JobError] {
-  if (row.cancel_requested === 1) return ['cancelled', cancelledError('Cancelled; its worker stopped responding.')];
-  const message = `The worker running attempt ${row.attempt} stopped responding (its lease expired).`;
-  if (row.attempt < row.max_attempts) return ['queued', { code: 'STALLED', message }];
-  return ['failed', { code: 'STALLED', message: `${message} No attempts left.` }];
+  if (row.cancel_requested === 1) return ['cancelled', cancelledError(CANCELLED.workerGone)];
+  const attemptsLeft = row.attempt < row.max_attempts;
+  return [attemptsLeft ? 'queued' : 'failed', { code: 'STALLED', message: stalledMessage(row.attempt, attemptsLeft) }];
 }
