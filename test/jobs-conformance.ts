@@ -548,11 +548,13 @@ export function describeJobs(name: string, backend: JobsStoreUnderTest): void {
       expect(await jobs.appendLogs(job, lease, [{ stream: 'stdout', line: 'too late', at: now() }])).toBeNull();
 
       // Events are delivered in this process as they are published: a marker published now is
-      // heard after anything the refused appends could have published.
+      // heard after anything the refused appends could have published. It names another job: a
+      // progress event of this one, ended, would be dropped as late (LateEvents).
+      const markerJob = `marker-${job.id}`;
       const marker = within(
         new Promise<void>((resolve) => {
           const offMarker = jobs.subscribe((event) => {
-            if (event.type === 'progress' && event.jobId === job.id) {
+            if (event.type === 'progress' && event.jobId === markerJob) {
               offMarker();
               resolve();
             }
@@ -562,7 +564,7 @@ export function describeJobs(name: string, backend: JobsStoreUnderTest): void {
       );
       jobs.publish({
         type: 'progress',
-        jobId: job.id,
+        jobId: markerJob,
         task: 'echo',
         owner: 'bob',
         progress: { current: 1, total: 1, percent: 100, message: null, etaSeconds: null, updatedAt: now() },
@@ -608,6 +610,56 @@ export function describeJobs(name: string, backend: JobsStoreUnderTest): void {
         }),
         expect.objectContaining({ status: 'running', cancelRequested: false }),
         expect.objectContaining({ status: 'succeeded', result: { n: 5 } }),
+      ]);
+    });
+
+    test("a job's progress or running heard after its end is dropped for listeners; log lines pass", async () => {
+      const store = await openStore();
+      const jobs = Jobs.of(store);
+      const queue = createQueue({ store, tasks });
+      const { job } = await queue.start('echo', { n: 6 });
+      const { lease } = await claim(jobs, 'echo');
+      await jobs.finish(lease, { status: 'succeeded', result: null });
+      const heard: JobEvent[] = [];
+      const raw: JobEvent[] = [];
+      const offRaw = store.events.listen((event) => raw.push(event));
+      const markerJob = `marker-${job.id}`;
+      const marker = within(
+        new Promise<void>((resolve) => {
+          const off = jobs.subscribe((event) => {
+            if (event.jobId === markerJob) {
+              off();
+              resolve();
+            } else if (event.jobId === job.id) heard.push(event);
+          });
+        }),
+        'the marker event',
+      );
+      const progress: JobProgress = {
+        current: 1,
+        total: 2,
+        percent: 50,
+        message: null,
+        etaSeconds: null,
+        updatedAt: now(),
+      };
+      // As they arrive on PostgreSQL when the claim's batched `running` and a last progress
+      // overtake nothing but follow the finishing transaction's NOTIFY.
+      const base = { jobId: job.id, task: 'echo', owner: null };
+      store.events.send({ type: 'status', ...base, status: 'succeeded', cancelRequested: false, result: null });
+      store.events.send({ type: 'status', ...base, status: 'running', cancelRequested: false });
+      store.events.send({ type: 'progress', ...base, progress });
+      store.events.send({ type: 'log', ...base, stream: 'stdout', line: 'last words', at: now(), seq: 1 });
+      store.events.send({ type: 'progress', ...base, jobId: markerJob, progress });
+      await marker;
+      offRaw();
+      expect(heard.map((event) => (event.type === 'status' ? event.status : event.type))).toEqual(['succeeded', 'log']);
+      // The channel itself carries everything, in order: the rule is the layer's, for every backend.
+      expect(raw.filter((event) => event.jobId === job.id).map((event) => event.type)).toEqual([
+        'status',
+        'status',
+        'progress',
+        'log',
       ]);
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LateEvents } from '../src/store/postgres/events.ts';
+import { LateEvents } from '../src/jobs/late-events.ts';
 import type { JobEvent } from '../src/store/store.ts';
 import { progressEvent } from './helpers/events.ts';
 

@@ -159,3 +159,23 @@ describe('params that cannot be stored', () => {
     await expect(queue.start(anything, { value: 'x'.repeat(1_000) })).resolves.toMatchObject({ created: true });
   });
 });
+
+describe('queue.prepare', () => {
+  it('checks everything start does before anything is stored, and adds the job once', async () => {
+    const { store, queue } = setup();
+    expect(() => queue.prepare(thumbnail, { photo: '' })).toThrow(ValidationError);
+    expect(() => queue.prepare(thumbnail, { photo: 'a.jpg' }, { delaySeconds: -1 })).toThrow(ValidationError);
+    const start = queue.prepare(thumbnail, { photo: 'a.jpg', token: 'hunter2' }, { owner: 'ann' });
+    // Prepared, not added: nothing in the store yet.
+    expect(await store.counts()).toEqual([]);
+    const { job, created } = await start.add();
+    expect([job.owner, job.status, created]).toEqual(['ann', 'queued', true]);
+    // Sealed for this job and its owner at prepare time.
+    expect(revealSecrets(job.params, { jobId: job.id, owner: 'ann' }, KEY_BYTES).params).toEqual({
+      photo: 'a.jpg',
+      token: 'hunter2',
+    });
+    await expect(start.add()).rejects.toThrow(/added already/);
+    expect((await store.counts()).reduce((sum, row) => sum + row.count, 0)).toBe(1);
+  });
+});

@@ -143,3 +143,20 @@ export type Outcome =
 export function toIso(date: Date | number): IsoDate {
   return new Date(date).toISOString();
 }
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+export interface NewLogLine {
+  stream: LogStream;
+  line: string;
+  at: IsoDate;
+}
+
+export interface LogLine extends NewLogLine {
+  seq: number;
+}
+
+/** Log lines kept per job unless configured otherwise. */
+export const DEFAULT_MAX_LOG_LINES = 10_000;
+/** Longest log line kept; the rest is cut with a marker. */
+export const MAX_LOG_LINE_LENGTH = 8_192;

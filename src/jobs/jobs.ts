@@ -10,6 +10,7 @@ import {
   type Outcome,
 } from '../core/job.ts';
 import { CANCELLED, cancelledError } from '../core/job-texts.ts';
+import { EventHub } from '../store/event-hub.ts';
 import type {
   ClaimedJob,
   ClaimRequest,
@@ -26,6 +27,7 @@ import type {
   StatusCount,
   Store,
 } from '../store/store.ts';
+import { LateEvents } from './late-events.ts';
 
 /** Told of a job that reached a final status, once, in the process that made the transition. */
 export type EndedListener = (job: Job) => void | Promise<void>;
@@ -52,6 +54,10 @@ const layers = new WeakMap<Store, Jobs>();
 export class Jobs {
   readonly store: Store;
   readonly #ended = new Set<EndedListener>();
+  /** This layer's listeners, fed by one listener on the store's channel while there are any. */
+  readonly #listeners = new EventHub();
+  #stopListening: (() => void) | null = null;
+  readonly #late = new LateEvents();
 
   private constructor(store: Store) {
     this.store = store;
@@ -213,8 +219,24 @@ export class Jobs {
     this.store.events.send(event);
   }
 
+  /**
+   * Listens to the events of all jobs, from every process sharing the store, in the order heard,
+   * without those that arrive after their job's end (LateEvents): whatever the backend, a
+   * listener never sees a job run again or its bar move after it ended. Returns the unsubscribe.
+   */
   subscribe(listener: (event: JobEvent) => void): () => void {
-    return this.store.events.listen(listener);
+    const off = this.#listeners.add(listener);
+    this.#stopListening ??= this.store.events.listen((event) => {
+      if (!this.#late.stale(event)) this.#listeners.deliver(event);
+    });
+    return () => {
+      off();
+      // The last one gone: stop listening (SQLite stops tailing the events table).
+      if (this.#listeners.size === 0 && this.#stopListening) {
+        this.#stopListening();
+        this.#stopListening = null;
+      }
+    };
   }
 
   #reportEnded(job: Job): void {

@@ -82,6 +82,22 @@ export interface Queue {
    * @example
    * await queue.startMany(thumbnail, photos.map((photo) => ({ params: { photo: photo.id }, owner: user.id })));
    */
+  /**
+   * Everything `start` checks, without adding the job: the params validated and their secrets
+   * sealed, the options checked (a ValidationError or TypeError now, as `start` would throw).
+   * `add()` then adds the job, once. For a caller that decides something between the two (the
+   * HTTP API takes a rate-limit token only for a start that can succeed) without validating twice.
+   *
+   * @example
+   * const start = queue.prepare(report, params, { owner: user.id }); // throws on a typo
+   * limiter.take(user.id);
+   * const { job } = await start.add();
+   */
+  prepare<T extends AnyTask>(
+    task: T | string,
+    params: NoInfer<TaskParamsInput<T>>,
+    options?: StartOptions,
+  ): { add(): Promise<Started<T>> };
   startMany<T extends AnyTask>(
     task: T | string,
     items: readonly (Omit<StartOptions, 'client'> & { params: NoInfer<TaskParamsInput<T>> })[],
@@ -182,16 +198,28 @@ export function createQueue(options: {
     return client;
   };
 
+  function prepare<T extends AnyTask>(taskOrName: T | string, params: unknown, startOptions: StartOptions = {}) {
+    const client = clientOf(startOptions.client);
+    const input = toInput(taskOf(taskOrName), params, startOptions);
+    let added = false;
+    return {
+      async add() {
+        if (added) throw new Error('This prepared start was added already.');
+        added = true;
+        // The job holds what the task's schema made of these params: typed as the task's (Started<T>).
+        return (await jobs.enqueue(input, client ? { client } : undefined)) as Started<T>;
+      },
+    };
+  }
+
   return {
     store,
     jobs,
     tasks,
-    async start<T extends AnyTask>(taskOrName: T | string, params: unknown, startOptions: StartOptions = {}) {
-      const client = clientOf(startOptions.client);
-      const input = toInput(taskOf(taskOrName), params, startOptions);
-      // The job holds what the task's schema made of these params: typed as the task's (Started<T>).
-      return (await jobs.enqueue(input, client ? { client } : undefined)) as Started<T>;
-    },
+    // Async: a start that fails its checks is a rejected promise, never a throw.
+    start: async <T extends AnyTask>(taskOrName: T | string, params: unknown, startOptions: StartOptions = {}) =>
+      prepare<T>(taskOrName, params, startOptions).add(),
+    prepare,
     async startMany<T extends AnyTask>(
       taskOrName: T | string,
       items: readonly (Omit<StartOptions, 'client'> & { params: NoInfer<TaskParamsInput<T>> })[],

@@ -1,5 +1,17 @@
 import type { Readable } from 'node:stream';
-import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from '../core/job.ts';
+import type {
+  ArtifactInfo,
+  IsoDate,
+  Job,
+  JobError,
+  JobProgress,
+  JobStatus,
+  Lease,
+  LogLine,
+  LogStream,
+  NewLogLine,
+  Outcome,
+} from '../core/job.ts';
 import type { Retention } from '../core/task.ts';
 import type { EventChannel } from './event-channel.ts';
 import type {
@@ -239,18 +251,6 @@ export interface StatusCount {
   count: number;
 }
 
-export type LogStream = 'stdout' | 'stderr' | 'system';
-
-export interface NewLogLine {
-  stream: LogStream;
-  line: string;
-  at: IsoDate;
-}
-
-export interface LogLine extends NewLogLine {
-  seq: number;
-}
-
 export interface NewArtifact {
   name: string;
   /** A MIME type (RFC 9110 `type/subtype` and parameters, printable ASCII, at most 200 characters). */
@@ -298,7 +298,7 @@ export type JobEvent =
 
 export const MAX_LIST_LIMIT = 200;
 export const DEFAULT_LIST_LIMIT = 50;
-/** Log lines kept per job unless configured otherwise. */
-export const DEFAULT_MAX_LOG_LINES = 10_000;
-/** Longest log line kept; the rest is cut with a marker. */
-export const MAX_LOG_LINE_LENGTH = 8_192;
+
+// A job's log lines and their limits belong to the job model (core/job.ts); here for the stores' callers.
+export type { LogLine, LogStream, NewLogLine } from '../core/job.ts';
+export { DEFAULT_MAX_LOG_LINES, MAX_LOG_LINE_LENGTH } from '../core/job.ts';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
+import { MAX_LOG_LINE_LENGTH } from '../core/job.ts';
 import type { ExecOptions, ExecResult } from '../core/task.ts';
-import { MAX_LOG_LINE_LENGTH } from '../store/store.ts';
 
 /**
  * `ctx.exec` and the process-tree kill it shares with the sandbox pool.

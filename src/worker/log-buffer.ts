@@ -1,5 +1,5 @@
+import type { LogStream, NewLogLine } from '../core/job.ts';
 import { toIso } from '../core/job.ts';
-import type { LogStream, NewLogLine } from '../store/store.ts';
 
 /** Lines are written in batches: at most every 100 ms, or at once past 200 lines. */
 const FLUSH_MS = 100;

@@ -1,7 +1,6 @@
 import type { SerializedError } from '../core/errors.ts';
-import type { ArtifactInfo, Job } from '../core/job.ts';
+import type { ArtifactInfo, Job, LogStream } from '../core/job.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
-import type { LogStream } from '../store/store.ts';
 
 /**
  * The seam where task code runs. The worker owns claiming, leases, timeouts, retries and

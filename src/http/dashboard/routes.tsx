@@ -99,9 +99,9 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
       throw new HttpError(403, 'FORBIDDEN', `You may not start ${task.name} jobs.`);
     try {
       const params = paramsFromForm(task, form);
-      deps.tasks.parseParams(task, params);
+      const start = deps.queue.prepare(task.name, params as never, { owner: user.id });
       deps.limiter?.take(user.id);
-      const { job } = await deps.queue.start(task.name, params as never, { owner: user.id });
+      const { job } = await start.add();
       return c.redirect(jobPath(job.id), 303);
     } catch (error) {
       // Too large is not a field to correct: the page says so with 413.

@@ -58,10 +58,8 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
     if (!deps.auth.mayStart(user, task.name)) {
       throw new HttpError(403, 'FORBIDDEN', `You may not start ${task.name} jobs.`);
     }
-    // Params are checked before the rate limit, so a typo does not cost a start.
-    deps.tasks.parseParams(task, body.params);
-    deps.limiter?.take(user.id);
-    const { job, created } = await deps.queue.start(task.name, body.params as never, {
+    // Checked (once) before the rate limit, so a typo does not cost a start.
+    const start = deps.queue.prepare(task.name, body.params as never, {
       owner: user.id,
       dedupeKey: scopedDedupeKey(user, body.dedupeKey),
       delaySeconds: body.delaySeconds,
@@ -69,6 +67,8 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
       maxAttempts: body.maxAttempts,
       timeoutSeconds: body.timeoutSeconds,
     });
+    deps.limiter?.take(user.id);
+    const { job, created } = await start.add();
     const json = jobJson(c, deps, job);
     if (!created) return c.json(json, 200);
     return c.json(json, 201, { Location: json.urls.self });

@@ -40,7 +40,7 @@ import type {
 } from '../webhook-deliveries.ts';
 import * as artifacts from './artifacts.ts';
 import { describeTarget, storeError } from './errors.ts';
-import { LateEvents, NotifyPublisher, parsePayload, type WireItem } from './events.ts';
+import { NotifyPublisher, parsePayload, type WireItem } from './events.ts';
 import { Listener, type ListenerState } from './listener.ts';
 import * as logs from './logs.ts';
 import { migrateSchema } from './migrate.ts';
@@ -125,7 +125,6 @@ class PgStore implements PostgresStore {
   readonly #origin = randomBytes(9).toString('base64url');
   readonly #hub = new EventHub();
   readonly #publisher: NotifyPublisher;
-  readonly #late = new LateEvents();
   /** How this store's own NOTIFY payloads begin (the publisher's) and end (the trigger's jsonb text). */
   readonly #ownHead = `{"o":${JSON.stringify(this.#origin)},`;
   readonly #ownTail = `"o": ${JSON.stringify(this.#origin)}}`;
@@ -359,7 +358,7 @@ class PgStore implements PostgresStore {
     await this.#whenReady();
     // Log lines published just before must reach other processes before the job's end: send them
     // first (a round trip only when some are pending). Progress and the claim's `running` need not
-    // wait: receivers drop what arrives after the end (LateEvents). Waiting for every pending event
+    // wait: listeners (through the Jobs layer) drop what arrives after the end (LateEvents). Waiting for every pending event
     // made each finish wait for the NOTIFY of its whole claim (docs/performance.md).
     // A retry is not an end (the job is queued again): there everything pending goes first.
     await (outcome.status === 'retry' ? this.#publisher.flush() : this.#publisher.logsSent(lease.jobId));
@@ -598,8 +597,9 @@ class PgStore implements PostgresStore {
     return text.startsWith(this.#ownHead) || text.endsWith(this.#ownTail);
   }
 
+  /** Another process's event, in the order heard; the Jobs layer drops what arrives after a job's end (LateEvents). */
   #deliverRemote(event: JobEvent): void {
-    if (!this.#late.stale(event)) this.#hub.deliver(event);
+    this.#hub.deliver(event);
   }
 
   /** After a reconnect: the status of every job changed while the listener was away, as synthetic events. */

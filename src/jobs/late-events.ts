@@ -1,0 +1,30 @@
+import { isTerminal } from '../core/job.ts';
+import type { JobEvent } from '../store/store.ts';
+
+/** Jobs remembered as ended, at most; older ones are forgotten first. */
+const ENDED_REMEMBERED = 10_000;
+
+/**
+ * Drops events that arrive after the job's final status. A finished job never changes, so such an
+ * event is stale: on PostgreSQL a job's events travel two ways (the sending process's batched
+ * NOTIFYs, and the NOTIFY of the transaction that ended it) and a claim's `running` or a last
+ * progress sent by the first can arrive after the second; on any store, a worker that lost its
+ * lease may still send progress after another process ended the job. Log lines always pass.
+ */
+export class LateEvents {
+  readonly #ended = new Set<string>();
+
+  /** True if the event is stale; remembers jobs whose final status it sees. */
+  stale(event: JobEvent): boolean {
+    if (event.type === 'log') return false;
+    if (this.#ended.has(event.jobId)) return true;
+    if (event.type === 'status' && isTerminal(event.status)) {
+      this.#ended.add(event.jobId);
+      if (this.#ended.size > ENDED_REMEMBERED) {
+        const oldest = this.#ended.values().next().value as string;
+        this.#ended.delete(oldest);
+      }
+    }
+    return false;
+  }
+}
