@@ -17,12 +17,14 @@ const ALLOWED: Record<string, string[]> = {
   store: ['core'],
   // The one layer every caller changes jobs through (src/jobs/jobs.ts).
   jobs: ['core', 'store'],
-  worker: ['core', 'store', 'jobs', 'logger.ts', 'secret-key.ts'],
+  // Recurring schedules: checked through the queue, fired through the store's compare-and-set.
+  schedule: ['core', 'store', 'jobs', 'queue', 'logger.ts', 'secret-key.ts'],
+  worker: ['core', 'store', 'jobs', 'queue', 'schedule', 'logger.ts', 'secret-key.ts'],
   // secret-key.ts: where the key for core/secrets.ts comes from (the environment, key files).
   queue: ['core', 'store', 'jobs', 'secret-key.ts'],
   // Prometheus metrics a server and a worker process both have, and the worker's own small server.
   metrics: ['core', 'store', 'jobs', 'logger.ts'],
-  http: ['core', 'store', 'jobs', 'queue', 'logger.ts', 'worker', 'metrics'],
+  http: ['core', 'store', 'jobs', 'queue', 'schedule', 'logger.ts', 'worker', 'metrics'],
   // The browser bundle: only core's pure, Node-free word helpers (core/format.ts).
   client: ['core/format.ts'],
 };

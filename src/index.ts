@@ -15,7 +15,7 @@ export {
   ValidationError,
 } from './core/errors.ts';
 export type { ArtifactInfo, Job, JobError, JobProgress, JobStatus, Lease, Outcome } from './core/job.ts';
-export { isTerminal, JOB_STATUSES } from './core/job.ts';
+export { isTerminal, JOB_STATUSES, MAX_PRIORITY, MIN_PRIORITY } from './core/job.ts';
 export { TaskRegistry } from './core/registry.ts';
 export type { SecretKeySource } from './core/secrets.ts';
 export { hideSecrets, SecretError, secret } from './core/secrets.ts';
@@ -33,11 +33,16 @@ export type {
   TaskParams,
   TaskParamsInput,
   TaskResult,
+  TaskSchedule,
 } from './core/task.ts';
 export { defineTask, isTask } from './core/task.ts';
+export type { BulkAction, BulkFilter, BulkRequest, BulkResult, BulkSkip } from './queue/bulk.ts';
+export { BULK_ACTIONS, bulk } from './queue/bulk.ts';
 export type { Queue, Started, StartOptions } from './queue/queue.ts';
 export { createQueue } from './queue/queue.ts';
-export type { JobEvent, JobFilter, JobPage, Store } from './store/store.ts';
+export type { ScheduleInput, ScheduleView } from './schedule/schedules.ts';
+export { Schedules } from './schedule/schedules.ts';
+export type { JobEvent, JobFilter, JobPage, Pause, Schedule, Store } from './store/store.ts';
 export { inProcessRunner } from './worker/in-process-runner.ts';
 export type { JobRunner } from './worker/runner.ts';
 export type { SandboxRunner, SandboxRunnerOptions } from './worker/sandbox/index.ts';

@@ -71,6 +71,24 @@ describe('underway CLI, end to end in real processes', () => {
     expect(again.stderr).toMatch(/already ended \(cancelled\)/);
   });
 
+  it('pause, paused and resume: who paused a task and why; an unknown task exits 2', async () => {
+    const e = env();
+    const paused = await cli(['pause', 'steps', '--reason', 'disk swap'], e);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(
+      /^steps is paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by cli:\S+ \(disk swap\)\.\n$/,
+    );
+    const listed = await cli(['paused', '--json'], e);
+    expect(JSON.parse(listed.stdout)).toMatchObject({ kind: 'task', name: 'steps', reason: 'disk swap' });
+    expect((await cli(['paused'], e)).stdout).toMatch(/^TASK +BY +SINCE \(UTC\) +REASON\nsteps +cli:/);
+    expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps is resumed.\n' });
+    expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps was not paused.\n' });
+    expect((await cli(['paused'], e)).stdout).toBe('No task is paused.\n');
+    const unknown = await cli(['pause', 'nope'], e);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown task "nope"/);
+  });
+
   it("answers bad input from the config's own store with 400, not 500: the config and the CLI share one underway", async () => {
     // Loaded in a tsx namespace, the config got its own copy of underway, so the ValidationError
     // its store threw was not the class the HTTP layer checks: a bad cursor answered 500.

@@ -19,6 +19,36 @@ describe('HTTP API v1 routes', () => {
     expect(echo.params).toMatchObject({ type: 'object', required: ['text'], properties: { text: { type: 'string' } } });
   });
 
+  it("pauses and resumes a task (admins only), shown in the task list; a paused task's jobs wait", async () => {
+    env = setup();
+    const pausePath = '/api/tasks/echo/pause';
+    expect((await env.call(pausePath, { method: 'POST', body: { reason: 'x' } })).status).toBe(403);
+    expect((await env.call(pausePath, { method: 'POST', as: null })).status).toBe(401);
+    expect((await env.call('/api/tasks/nope/pause', { method: 'POST', as: 'admin' })).status).toBe(404);
+    const tooLong = await env.call(pausePath, { method: 'POST', as: 'admin', body: { reason: 'x'.repeat(501) } });
+    expect(tooLong.status).toBe(400);
+    expect((await env.call(pausePath, { method: 'POST', as: 'admin', body: { reasons: 'typo' } })).status).toBe(400);
+    const paused = await env.call(pausePath, { method: 'POST', as: 'admin', body: { reason: 'disk swap' } });
+    expect(paused.status).toBe(200);
+    const body = await json(paused);
+    expect(body).toMatchObject({ name: 'echo', paused: { by: 'root', reason: 'disk swap' } });
+    const listed = (await json(await env.call('/api/tasks'))).tasks.find((t: { name: string }) => t.name === 'echo');
+    expect(listed.paused).toEqual(body.paused);
+    env.worker();
+    const held = await json(
+      await env.call('/api/jobs', { method: 'POST', body: { task: 'echo', params: { text: 'a' } } }),
+    );
+    const other = await json(await env.call('/api/jobs', { method: 'POST', body: { task: 'fail', params: {} } }));
+    await waitForStatus(env.store, other.id, 'failed');
+    expect((await env.store.get(held.id))?.status).toBe('queued');
+    const resumed = await env.call('/api/tasks/echo/resume', { method: 'POST', as: 'admin' });
+    expect(await json(resumed)).toEqual({ name: 'echo', paused: null });
+    await waitForStatus(env.store, held.id, 'succeeded');
+    expect((await json(await env.call('/api/tasks'))).tasks.every((t: { paused: unknown }) => t.paused === null)).toBe(
+      true,
+    );
+  });
+
   it('starts a job: 201, Location, the job object as specified', async () => {
     env = setup();
     const response = await env.call('/api/jobs', {

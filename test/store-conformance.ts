@@ -63,6 +63,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
         cancelRequested: false,
         owner: 'ann',
         timeoutSeconds: 30,
+        priority: 0,
         startedAt: null,
         finishedAt: null,
         artifacts: [],
@@ -145,6 +146,125 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
         expect(lease.jobId).toBe(job.id);
         expect(lease.token.length).toBeGreaterThan(8);
       }
+    });
+
+    test('claim takes higher priority first, then the earliest runAt, then the order added; never a job not yet due', async () => {
+      const low = await enqueue({ priority: -5 });
+      const first = await enqueue();
+      const second = await enqueue();
+      const urgent = await enqueue({ priority: 10 });
+      const urgentLater = await enqueue({ priority: 100, runAt: new Date(Date.now() + 3_600_000).toISOString() });
+      const [batchA, batchB] = await store.enqueueMany([input({ priority: 10 }), input({ priority: 1 })]);
+      expect([urgent.priority, low.priority, batchA?.job.priority, batchB?.job.priority]).toEqual([10, -5, 10, 1]);
+      const claimed = await store.claim({ workerId: 'w1', tasks: ['demo'], limit: 10, leaseMs: 10_000 });
+      expect(claimed.map((c) => c.job.id)).toEqual([
+        urgent.id,
+        batchA?.job.id,
+        batchB?.job.id,
+        first.id,
+        second.id,
+        low.id,
+      ]);
+      // Not due for an hour: its priority does not bring it forward.
+      expect((await store.get(urgentLater.id))?.status).toBe('queued');
+      expect(await store.nextRunAt(['demo'])).toBe(urgentLater.runAt);
+    });
+
+    test('a paused task is not claimed nor waited for; the first pause holds; resume ends it', async () => {
+      const held = await enqueue();
+      const free = await enqueue({ task: 'other' });
+      const first = await store.pause({ kind: 'task', name: 'demo', by: 'ann', reason: 'disk swap' });
+      expect(first).toMatchObject({ kind: 'task', name: 'demo', by: 'ann', reason: 'disk swap' });
+      expect(Date.parse(first.at)).not.toBeNaN();
+      // Pausing again keeps who paused it first, and when.
+      expect(await store.pause({ kind: 'task', name: 'demo', by: 'bob', reason: null })).toEqual(first);
+      expect(await store.listPauses()).toEqual([first]);
+      const claimed = await store.claim({ workerId: 'w1', tasks: ['demo', 'other'], limit: 10, leaseMs: 10_000 });
+      expect(claimed.map((c) => c.job.id)).toEqual([free.id]);
+      expect(await store.nextRunAt(['demo'])).toBeNull();
+      expect(await store.resume({ kind: 'task', name: 'demo' })).toBe(true);
+      expect(await store.resume({ kind: 'task', name: 'demo' })).toBe(false);
+      expect(await store.listPauses()).toEqual([]);
+      expect(await store.nextRunAt(['demo'])).toBe(held.runAt);
+      expect((await claimOne()).job.id).toBe(held.id);
+    });
+
+    test('schedules: saved by name, nextAt kept unless the timing changes, removed', async () => {
+      const base = {
+        name: 'nightly',
+        task: 'demo',
+        cron: '0 3 * * *',
+        everySeconds: null,
+        timezone: 'Europe/Paris',
+        params: { n: 1 },
+        owner: 'ops',
+        priority: 2,
+        catchUpSeconds: 60,
+        nextAt: '2026-12-02T02:00:00.000Z',
+        source: 'config' as const,
+        createdBy: null,
+      };
+      const saved = await store.saveSchedule(base);
+      expect(saved).toMatchObject({ ...base, lastTickAt: null });
+      expect(Date.parse(saved.createdAt)).not.toBeNaN();
+      // Saved again by a restarting process with a later nextAt: a due tick is not moved away.
+      const again = await store.saveSchedule({ ...base, params: { n: 2 }, nextAt: '2026-12-03T02:00:00.000Z' });
+      expect(again).toMatchObject({ params: { n: 2 }, nextAt: base.nextAt });
+      // Its timing changed: the new nextAt counts.
+      const moved = await store.saveSchedule({ ...base, cron: '0 4 * * *', nextAt: '2026-12-02T03:00:00.000Z' });
+      expect(moved.nextAt).toBe('2026-12-02T03:00:00.000Z');
+      const interval = await store.saveSchedule({
+        ...base,
+        name: 'often',
+        cron: null,
+        everySeconds: 5,
+        timezone: null,
+        source: 'runtime',
+        createdBy: 'ann',
+      });
+      expect(interval).toMatchObject({ everySeconds: 5, cron: null, source: 'runtime', createdBy: 'ann' });
+      expect((await store.listSchedules()).map((schedule) => schedule.name)).toEqual(['nightly', 'often']);
+      expect(await store.removeSchedule('often')).toBe(true);
+      expect(await store.removeSchedule('often')).toBe(false);
+      expect((await store.listSchedules()).map((schedule) => schedule.name)).toEqual(['nightly']);
+    });
+
+    test("fireSchedule adds a tick's jobs exactly once: of racing firers one wins, the others write nothing", async () => {
+      const tick = '2026-12-01T10:00:00.000Z';
+      await store.saveSchedule({
+        name: 'every-second',
+        task: 'demo',
+        cron: null,
+        everySeconds: 1,
+        timezone: null,
+        params: { n: 1 },
+        owner: null,
+        priority: 0,
+        catchUpSeconds: 60,
+        nextAt: tick,
+        source: 'runtime',
+        createdBy: null,
+      });
+      const fire = () =>
+        store.fireSchedule({
+          name: 'every-second',
+          expectedNextAt: tick,
+          nextAt: '2026-12-01T10:00:01.000Z',
+          lastTickAt: tick,
+          jobs: [input({ dedupeKey: `schedule:every-second:${tick}` })],
+        });
+      const results = await Promise.all([fire(), fire(), fire(), fire()]);
+      const winners = results.filter((jobs) => jobs !== null);
+      expect(winners).toHaveLength(1);
+      expect(winners[0]?.map((job) => job.dedupeKey)).toEqual([`schedule:every-second:${tick}`]);
+      const page = await store.list({ task: 'demo' });
+      expect(page.jobs).toHaveLength(1);
+      const [schedule] = await store.listSchedules();
+      expect(schedule).toMatchObject({ nextAt: '2026-12-01T10:00:01.000Z', lastTickAt: tick });
+      // A firer that read the schedule before a removal writes nothing either.
+      await store.removeSchedule('every-second');
+      expect(await fire()).toBeNull();
+      expect((await store.list({ task: 'demo' })).jobs).toHaveLength(1);
     });
 
     test('concurrent claims never hand out the same job twice', async () => {

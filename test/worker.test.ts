@@ -20,7 +20,7 @@ let n = 0;
 // saying how to start the server when it cannot be reached).
 const database = createTestDatabase();
 /** One per PostgreSQL test below (each opens one store); more tests only cost ~100 ms each to migrate. */
-const schemas = migratedSchemas(database, 16);
+const schemas = migratedSchemas(database, 19);
 afterAll(async () => {
   await schemas.settled();
   await (await database).drop();
@@ -169,6 +169,43 @@ describe.each(STORES)('worker on $name', ({ create }) => {
     expect(kinds.filter((k) => k === 'progress')).toHaveLength(5);
     expect(kinds.filter((k) => k !== 'progress' && k !== 'log')).toEqual(['queued', 'running', 'succeeded']);
     expect((await store.readLogs(job.id)).map((l) => l.line)).toEqual(['counted to 5']);
+  });
+
+  it("takes a paused task's jobs only once it is resumed, running other tasks meanwhile", async () => {
+    const { store, queue } = await setup({ pollMs: 50 });
+    const pause = await queue.pause('count', { by: 'ann', reason: 'maintenance' });
+    expect(pause).toMatchObject({ kind: 'task', name: 'count', by: 'ann', reason: 'maintenance' });
+    const { job: held } = await queue.start('count', { to: 1 });
+    const { job: other } = await queue.start('flaky', { failures: 0 });
+    // Started after the held job, of the same priority: a claim that took it would have taken the
+    // held one first, had that not been paused.
+    await waitForStatus(store, other.id, 'succeeded');
+    expect((await store.get(held.id))?.status).toBe('queued');
+    expect(await store.nextRunAt(['count'])).toBeNull();
+    expect(await queue.resume('count')).toBe(true);
+    expect(await queue.resume('count')).toBe(false);
+    // No event wakes the worker for a resume: its next poll (50 ms here) takes the job.
+    expect(await waitForStatus(store, held.id, 'succeeded')).toMatchObject({ attempt: 1 });
+    expect(await queue.pauses()).toEqual([]);
+  });
+
+  it('runs due jobs of higher priority first', async () => {
+    const store = await openStore();
+    const queue = createQueue({ store, tasks });
+    const { job: low } = await queue.start('count', { to: 1 }, { priority: -1 });
+    const { job: normal } = await queue.start('count', { to: 1 });
+    const { job: high } = await queue.start('count', { to: 1 }, { priority: 5 });
+    const started: string[] = [];
+    const off = store.events.listen((event) => {
+      if (event.type === 'status' && event.status === 'running') started.push(event.jobId);
+    });
+    open.workers.push(createWorker({ store, tasks, logger: silent, concurrency: 1 }).start());
+    await waitForStatus(store, low.id, 'succeeded');
+    off();
+    expect(started).toEqual([high.id, normal.id, low.id]);
+    await expect(queue.start('count', { to: 1 }, { priority: 1001 })).rejects.toThrow(
+      /priority must be a whole number/,
+    );
   });
 
   it('retries a failing job with backoff until it succeeds', async () => {

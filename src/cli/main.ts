@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerBulkCommand } from './commands/bulk.ts';
 import { registerJobCommands } from './commands/jobs.ts';
 import { registerMaintenanceCommands } from './commands/maintenance.ts';
+import { registerPauseCommands } from './commands/pause.ts';
 import { registerRunCommands } from './commands/run.ts';
+import { registerScheduleCommands } from './commands/schedules.ts';
 import { registerWatchCommand } from './commands/watch.ts';
 import { asCliError, EXIT } from './errors.ts';
 import { HELP_AFTER } from './help.ts';
@@ -27,8 +30,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     .exitOverride();
   registerRunCommands(program);
   registerJobCommands(program);
+  registerBulkCommand(program);
   registerWatchCommand(program);
   registerMaintenanceCommands(program);
+  registerPauseCommands(program);
+  registerScheduleCommands(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (thrown) {

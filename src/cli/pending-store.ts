@@ -56,6 +56,13 @@ export class PendingStore implements Store {
   reapExpiredLeases: Store['reapExpiredLeases'] = async () => this.#ready().reapExpiredLeases();
   cleanup: Store['cleanup'] = async (retention) => this.#ready().cleanup(retention);
   nextRunAt: Store['nextRunAt'] = async (tasks) => this.#ready().nextRunAt(tasks);
+  pause: Store['pause'] = async (request) => this.#ready().pause(request);
+  resume: Store['resume'] = async (target) => this.#ready().resume(target);
+  listPauses: Store['listPauses'] = async () => this.#ready().listPauses();
+  saveSchedule: Store['saveSchedule'] = async (schedule) => this.#ready().saveSchedule(schedule);
+  listSchedules: Store['listSchedules'] = async () => this.#ready().listSchedules();
+  removeSchedule: Store['removeSchedule'] = async (name) => this.#ready().removeSchedule(name);
+  fireSchedule: Store['fireSchedule'] = async (request) => this.#ready().fireSchedule(request);
   // Webhook deliveries: optional members, present here so that webhooks start with the server and
   // work once the real store (which has them, both built-in ones do) is there.
   recordWebhookDeliveries: NonNullable<Store['recordWebhookDeliveries']> = async (request) =>

@@ -1,8 +1,12 @@
 import { join } from 'node:path';
 import type { AnyTask, Retention } from '../core/task.ts';
 import type { HttpOptions } from '../http/options.ts';
+import type { ScheduleInput } from '../schedule/schedules.ts';
 import { sqliteStore } from '../store/sqlite/index.ts';
 import type { Store } from '../store/store.ts';
+
+/** A schedule in the config: a `TaskSchedule` naming its task. */
+export type ScheduleDefinition = ScheduleInput;
 
 /**
  * What an `underway.config.ts` exports (default export), read by the CLI (`underway serve`,
@@ -15,6 +19,11 @@ import type { Store } from '../store/store.ts';
  */
 export interface UnderwayConfig {
   tasks: readonly AnyTask[];
+  /**
+   * Recurring starts of these tasks besides the ones tasks define themselves (`defineTask({
+   * schedule })`), saved to the store at every worker start (docs/scheduling.md).
+   */
+  schedules?: readonly ScheduleDefinition[] | undefined;
   /**
    * Where jobs live. Default: SQLite at `$UNDERWAY_DATA_DIR/underway.db` (`./data`). A function is
    * called once per process, so a config can be imported without opening anything.

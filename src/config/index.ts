@@ -1,2 +1,2 @@
-export type { UnderwayConfig } from './config.ts';
+export type { ScheduleDefinition, UnderwayConfig } from './config.ts';
 export { dataDir, defineConfig, openStore } from './config.ts';

@@ -117,6 +117,8 @@ export interface Job<Params = unknown, Result = unknown> {
   owner: string | null;
   dedupeKey: string | null;
   timeoutSeconds: number | null;
+  /** Claimed before queued jobs of lower priority that are due too; then the earliest `runAt` first. Default 0. */
+  priority: number;
   /** The job this one retries (the HTTP "retry" action), or null. */
   retryOf: string | null;
   artifacts: ArtifactInfo[];
@@ -139,6 +141,10 @@ export type Outcome =
   | { status: 'cancelled'; error: JobError }
   /** The attempt failed and attempts remain: back to `queued`, to run again at `runAt`. */
   | { status: 'retry'; error: JobError; runAt: IsoDate };
+
+/** A job's priority: a whole number in this range, higher first. */
+export const MIN_PRIORITY = -1000;
+export const MAX_PRIORITY = 1000;
 
 export function toIso(date: Date | number): IsoDate {
   return new Date(date).toISOString();

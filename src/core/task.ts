@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Backoff } from './backoff.ts';
-import type { ArtifactInfo, Job } from './job.ts';
+import { type ArtifactInfo, type Job, MAX_PRIORITY, MIN_PRIORITY } from './job.ts';
 
 /** What an artifact can be written from. `{ path }` copies (moves, when it can) a finished file. */
 export type ArtifactSource = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | { path: string };
@@ -108,10 +108,46 @@ export interface TaskOptions<Schema extends z.ZodType, Result> {
   stallSeconds?: number | undefined;
   /** Attempts in all, including the first. Default 3. */
   maxAttempts?: number | undefined;
+  /**
+   * Its jobs' priority unless a start says otherwise: a whole number from -1000 to 1000; due jobs
+   * of higher priority are claimed first, then the earliest. Default 0.
+   */
+  priority?: number | undefined;
   backoff?: Backoff | undefined;
   retention?: Retention | undefined;
+  /**
+   * Start this task's jobs on a schedule: a cron expression (with a time zone) or an interval,
+   * fired exactly once per tick by whichever worker gets there first (docs/scheduling.md).
+   *
+   * @example
+   * schedule: { cron: '0 3 * * *', timezone: 'Europe/Paris', params: { dir: '/srv' } }
+   */
+  schedule?: TaskSchedule | readonly TaskSchedule[] | undefined;
   /** Sandbox settings for this task's jobs, or `false` to run them in-process. Default: sandboxed. */
   sandbox?: SandboxOptions | undefined;
+}
+
+/** A recurring start of a task's jobs (see `TaskOptions.schedule` and the config's `schedules`). */
+export interface TaskSchedule {
+  /** Unique among schedules; default the task's name (give one to each of several schedules of a task). */
+  name?: string | undefined;
+  /** A cron expression, 5 fields (minute first) or 6 (seconds first). Give this or `everySeconds`. */
+  cron?: string | undefined;
+  /** An interval in whole seconds; ticks fall on multiples of it since 1970-01-01 UTC. */
+  everySeconds?: number | undefined;
+  /** The IANA time zone the cron expression is read in (daylight saving included). Default UTC. */
+  timezone?: string | undefined;
+  /** The params of every job it starts, checked against the task's schema when it is saved. */
+  params?: unknown;
+  /** Who its jobs belong to. Default: nobody (admins see them). */
+  owner?: string | null | undefined;
+  /** Its jobs' priority. Default the task's. */
+  priority?: number | undefined;
+  /**
+   * Ticks missed by more than this many seconds, while no worker ran, are skipped; ticks that are
+   * late by less still run, each once. Default 60. A large value catches up everything missed.
+   */
+  catchUpSeconds?: number | undefined;
 }
 
 /** A task as the worker and the HTTP layer see it, params and result types erased. */
@@ -180,6 +216,11 @@ export function defineTask<Schema extends z.ZodType, Result>(
   if (rssMb !== undefined && (!Number.isInteger(rssMb) || rssMb < 1)) {
     throw new TypeError(`Task ${options.name}: sandbox.rssMb must be a whole number >= 1.`);
   }
+  if (options.priority !== undefined && !isPriority(options.priority)) {
+    throw new TypeError(
+      `Task ${options.name}: priority must be a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}.`,
+    );
+  }
   for (const key of ['timeoutSeconds', 'stallSeconds'] as const) {
     const value = options[key];
     if (value !== undefined && !(value > 0)) throw new TypeError(`Task ${options.name}: ${key} must be > 0.`);
@@ -192,3 +233,7 @@ export function isTask(value: unknown): value is AnyTask {
 }
 
 export const DEFAULT_MAX_ATTEMPTS = 3;
+
+export function isPriority(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= MIN_PRIORITY && (value as number) <= MAX_PRIORITY;
+}

@@ -26,11 +26,13 @@ import {
 } from './options.ts';
 import { StartLimiter } from './rate-limit.ts';
 import { assetRoutes } from './routes/assets.ts';
+import { bulkRoutes } from './routes/bulk.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobReadRoutes } from './routes/job-read.ts';
 import { jobWebhookRoutes } from './routes/job-webhooks.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { healthRoute, metricsRoute, supportRoutes } from './routes/ops.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { ShareLinks } from './share-links.ts';
 import { EventFanout } from './sse.ts';
@@ -274,7 +276,9 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths
     await next();
   });
   api.route('/', taskRoutes(deps));
+  api.route('/', scheduleRoutes(deps));
   api.route('/', jobRoutes(deps));
+  api.route('/', bulkRoutes(deps));
   api.route('/', jobReadRoutes(deps));
   api.route('/', eventRoutes(deps));
   api.route('/', supportRoutes(deps));

@@ -25,6 +25,8 @@ export interface JobJson {
   /** Additive: the job this one retries. */
   retryOf: string | null;
   timeoutSeconds: number | null;
+  /** Additive: claimed before due jobs of lower priority. */
+  priority: number;
 }
 
 /** Where things live, to build `urls`. */
@@ -77,6 +79,7 @@ export function toJobJson(job: Job, options: JobJsonOptions): JobJson {
     artifacts: job.artifacts.map((info) => ({ ...info, url: artifact(info.name) })),
     retryOf: job.retryOf,
     timeoutSeconds: job.timeoutSeconds,
+    priority: job.priority,
   };
 }
 

@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import { JOB_STATUSES } from '../core/job.ts';
+import { JOB_STATUSES, MAX_PRIORITY, MIN_PRIORITY } from '../core/job.ts';
 import { MAX_LIST_LIMIT } from '../store/store.ts';
+import { BulkBody } from './routes/bulk.ts';
 import { ShareBody, StartBody } from './routes/jobs.ts';
+import { ScheduleBody } from './routes/schedules.ts';
+import { PauseBody } from './routes/tasks.ts';
 
 type Schema = Record<string, unknown>;
 type Operation = Record<string, unknown>;
@@ -32,6 +35,8 @@ const ERROR_TEXT: Record<number, string> = {
 };
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const scheduleParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const taskParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const shareParam = {
   name: 'share',
   in: 'query',
@@ -63,6 +68,53 @@ export function openApiDocument(options: {
         responses: { 200: { description: 'Tasks', content: json(ref('TaskList')) }, ...errors(401) },
       },
     },
+    [`${b}/schedules`]: {
+      get: {
+        summary: 'The recurring schedules, each with its next run times (admins)',
+        responses: { 200: { description: 'Schedules', content: json(ref('ScheduleList')) }, ...errors(401, 403) },
+      },
+    },
+    [`${b}/schedules/{name}`]: {
+      put: {
+        summary: 'Add a schedule, or replace the one of this name (admins); bad timing or params: 400',
+        parameters: [scheduleParam],
+        requestBody: { required: true, content: json(bodySchema(ScheduleBody)) },
+        responses: {
+          201: { description: 'Added', content: json(ref('Schedule')) },
+          200: { description: 'Replaced', content: json(ref('Schedule')) },
+          ...errors(400, 401, 403),
+        },
+      },
+      delete: {
+        summary: 'Remove a schedule (the jobs it started stay) (admins)',
+        parameters: [scheduleParam],
+        responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404) },
+      },
+    },
+    [`${b}/tasks/{name}/pause`]: {
+      post: {
+        summary: 'Pause a task (admins): its running jobs finish, its queued ones wait until it is resumed',
+        parameters: [taskParam],
+        requestBody: { required: false, content: json(bodySchema(PauseBody)) },
+        responses: {
+          200: {
+            description: 'Paused (the pause in force: the first, if it was paused already)',
+            content: json(ref('TaskPause')),
+          },
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    [`${b}/tasks/{name}/resume`]: {
+      post: {
+        summary: 'Resume a paused task (admins): workers take its jobs again within their poll interval',
+        parameters: [taskParam],
+        responses: {
+          200: { description: 'Not paused (any more)', content: json(ref('TaskPause')) },
+          ...errors(401, 403, 404),
+        },
+      },
+    },
     [`${b}/jobs`]: {
       post: {
         summary: 'Start a job',
@@ -88,6 +140,21 @@ export function openApiDocument(options: {
           { name: 'cursor', in: 'query', schema: { type: 'string' } },
         ],
         responses: { 200: { description: 'A page', content: json(ref('JobPage')) }, ...errors(400, 401) },
+      },
+    },
+    [`${b}/jobs/bulk`]: {
+      post: {
+        summary:
+          'Cancel, retry or delete the jobs matching a filter, newest first, a batch at a time (yours; an admin: anyone’s)',
+        description:
+          'At most `limit` jobs are acted on per call; a non-null `nextCursor` means more may match: send it back as `cursor`. ' +
+          'A job that changed meanwhile is `skipped`, with the reason. A retry takes one start from the rate limit: ' +
+          'out of starts, the call stops there (429 when not even one could be retried).',
+        requestBody: { required: true, content: json(bodySchema(BulkBody)) },
+        responses: {
+          200: { description: 'What was done, and where to carry on', content: json(ref('BulkResult')) },
+          ...errors(400, 401, 403, 429, 503),
+        },
       },
     },
     [`${b}/jobs/{id}`]: {
@@ -350,12 +417,35 @@ const SCHEMAS: Record<string, Schema> = {
       },
       retryOf: nullable({ type: 'string' }),
       timeoutSeconds: nullable({ type: 'number' }),
+      priority: { type: 'integer', minimum: MIN_PRIORITY, maximum: MAX_PRIORITY },
     },
   },
   JobPage: {
     type: 'object',
     required: ['jobs', 'nextCursor'],
     properties: { jobs: { type: 'array', items: ref('Job') }, nextCursor: nullable({ type: 'string' }) },
+  },
+  BulkResult: {
+    type: 'object',
+    required: ['action', 'dryRun', 'matched', 'done', 'skipped', 'nextCursor'],
+    properties: {
+      action: { enum: ['cancel', 'retry', 'delete'] },
+      dryRun: { type: 'boolean' },
+      matched: {
+        type: 'integer',
+        description: 'Jobs found matching: done plus skipped, or in a dry run those that would be',
+      },
+      done: { type: 'array', items: { type: 'string' }, description: 'Ids of the jobs acted on, newest first' },
+      skipped: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'reason'],
+          properties: { id: { type: 'string' }, reason: { type: 'string' } },
+        },
+      },
+      nextCursor: nullable({ type: 'string' }),
+    },
   },
   TaskList: {
     type: 'object',
@@ -372,10 +462,49 @@ const SCHEMAS: Record<string, Schema> = {
             params: { type: 'object', description: 'JSON Schema of the params' },
             maxAttempts: { type: 'integer' },
             timeoutSeconds: nullable({ type: 'number' }),
+            priority: { type: 'integer' },
+            paused: nullable(ref('Pause')),
           },
         },
       },
     },
+  },
+  Schedule: {
+    type: 'object',
+    required: ['name', 'task', 'cron', 'everySeconds', 'timezone', 'params', 'nextAt', 'nextRuns'],
+    properties: {
+      name: { type: 'string' },
+      task: { type: 'string' },
+      cron: nullable({ type: 'string' }),
+      everySeconds: nullable({ type: 'integer' }),
+      timezone: nullable({ type: 'string' }),
+      params: {},
+      owner: nullable({ type: 'string' }),
+      priority: { type: 'integer' },
+      catchUpSeconds: { type: 'integer' },
+      nextAt: dateTime,
+      lastTickAt: nullable(dateTime),
+      nextRuns: { type: 'array', items: dateTime },
+      source: { enum: ['config', 'runtime'] },
+      createdBy: nullable({ type: 'string' }),
+      createdAt: dateTime,
+      updatedAt: dateTime,
+    },
+  },
+  ScheduleList: {
+    type: 'object',
+    required: ['schedules'],
+    properties: { schedules: { type: 'array', items: ref('Schedule') } },
+  },
+  Pause: {
+    type: 'object',
+    required: ['by', 'reason', 'at'],
+    properties: { by: nullable({ type: 'string' }), reason: nullable({ type: 'string' }), at: dateTime },
+  },
+  TaskPause: {
+    type: 'object',
+    required: ['name', 'paused'],
+    properties: { name: { type: 'string' }, paused: nullable(ref('Pause')) },
   },
   ShareLink: {
     type: 'object',

@@ -24,6 +24,9 @@ import type {
   LogLine,
   NewArtifact,
   NewLogLine,
+  Pause,
+  PauseRequest,
+  PauseTarget,
   StatusCount,
   Store,
 } from '../store/store.ts';
@@ -211,6 +214,22 @@ export class Jobs {
   /** Deletes finished jobs past their retention; returns how many. */
   cleanup(retention: CleanupRetention): Promise<number> {
     return this.store.cleanup(retention);
+  }
+
+  // Pauses: a paused task's queued jobs wait; running ones finish.
+
+  /** Pauses a task in every process, from their next claim on; the pause in force (the first) is returned. */
+  pause(request: PauseRequest): Promise<Pause> {
+    return this.store.pause(request);
+  }
+
+  /** Ends a task's pause: workers take its jobs again at their next look (at most their poll interval). */
+  resume(target: PauseTarget): Promise<boolean> {
+    return this.store.resume(target);
+  }
+
+  pauses(): Promise<Pause[]> {
+    return this.store.listPauses();
   }
 
   // Events: every job's, from every process sharing the store.

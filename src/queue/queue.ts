@@ -1,12 +1,19 @@
 import { ConflictError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
 import { newJobId } from '../core/ids.ts';
-import { type Job, toIso } from '../core/job.ts';
+import { type Job, MAX_PRIORITY, MIN_PRIORITY, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
 import { refuseEnvelopes, resealSecrets, SecretError, type SecretKeySource, sealSecrets } from '../core/secrets.ts';
-import { type AnyTask, DEFAULT_MAX_ATTEMPTS, type Task, type TaskJob, type TaskParamsInput } from '../core/task.ts';
+import {
+  type AnyTask,
+  DEFAULT_MAX_ATTEMPTS,
+  isPriority,
+  type Task,
+  type TaskJob,
+  type TaskParamsInput,
+} from '../core/task.ts';
 import { Jobs } from '../jobs/jobs.ts';
 import { secretKey } from '../secret-key.ts';
-import type { EnqueueInput, JobFilter, JobPage, Store, TransactionClient } from '../store/store.ts';
+import type { EnqueueInput, JobFilter, JobPage, Pause, Store, TransactionClient } from '../store/store.ts';
 
 /** How to start a job. Every option may be `undefined`, meaning the default: handy with values that may be absent. */
 export interface StartOptions {
@@ -22,6 +29,11 @@ export interface StartOptions {
   maxAttempts?: number | undefined;
   /** Time limit for each attempt; default the task's. */
   timeoutSeconds?: number | undefined;
+  /**
+   * Claimed before due jobs of lower priority: a whole number from -1000 to 1000; default the
+   * task's, else 0. Among equal priorities, the earliest `runAt` first.
+   */
+  priority?: number | undefined;
   /**
    * The app's own PostgreSQL client (a `pg` `Client` or `PoolClient`) between its BEGIN and
    * COMMIT: the job is added in that transaction, so it exists, and workers hear of it, only if
@@ -85,7 +97,8 @@ export interface Queue {
   /**
    * Everything `start` checks, without adding the job: the params validated and their secrets
    * sealed, the options checked (a ValidationError or TypeError now, as `start` would throw).
-   * `add()` then adds the job, once. For a caller that decides something between the two (the
+   * `add()` then adds the job, once; `input` is what it would add (for a store call that adds it
+   * with other writes, as a schedule's tick does). For a caller that decides something between the two (the
    * HTTP API takes a rate-limit token only for a start that can succeed) without validating twice.
    *
    * @example
@@ -97,7 +110,7 @@ export interface Queue {
     task: T | string,
     params: NoInfer<TaskParamsInput<T>>,
     options?: StartOptions,
-  ): { add(): Promise<Started<T>> };
+  ): { readonly input: EnqueueInput; add(): Promise<Started<T>> };
   startMany<T extends AnyTask>(
     task: T | string,
     items: readonly (Omit<StartOptions, 'client'> & { params: NoInfer<TaskParamsInput<T>> })[],
@@ -116,6 +129,19 @@ export interface Queue {
   retry(id: string | Job, options?: { owner?: string | null | undefined }): Promise<Job>;
   /** Forgets a finished job with its logs and artifacts; a ConflictError while it is unfinished. */
   remove(id: string): Promise<void>;
+  /**
+   * Pauses a task in every process sharing the store: its running jobs finish, its queued and new
+   * jobs wait until `resume` (starting them still works). Pausing a paused task keeps the first
+   * pause (who and when). An unknown task is a NotFoundError.
+   *
+   * @example
+   * await queue.pause('export', { by: user.id, reason: 'warehouse maintenance until 14:00' });
+   */
+  pause(task: AnyTask | string, options?: { by?: string | null; reason?: string | null }): Promise<Pause>;
+  /** Ends a task's pause (false when it was not paused): workers take its jobs again within their poll interval. */
+  resume(task: AnyTask | string): Promise<boolean>;
+  /** The pauses in force, oldest first. */
+  pauses(): Promise<Pause[]>;
 }
 
 export function createQueue(options: {
@@ -158,6 +184,7 @@ export function createQueue(options: {
       runAt: runAtOf(startOptions),
       maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
+      priority: priorityOf(startOptions.priority) ?? task.priority ?? 0,
     };
   };
 
@@ -203,6 +230,7 @@ export function createQueue(options: {
     const input = toInput(taskOf(taskOrName), params, startOptions);
     let added = false;
     return {
+      input,
       async add() {
         if (added) throw new Error('This prepared start was added already.');
         added = true;
@@ -261,11 +289,21 @@ export function createQueue(options: {
         owner: next.owner,
         maxAttempts: old.maxAttempts,
         timeoutSeconds: old.timeoutSeconds,
+        priority: old.priority,
         retryOf: old.id,
       });
       return job;
     },
     remove: (id) => jobs.remove(id),
+    async pause(task, pauseOptions = {}) {
+      const reason = pauseOptions.reason ?? null;
+      if (reason !== null && (typeof reason !== 'string' || reason.length > MAX_PAUSE_REASON)) {
+        throw new ValidationError(`A pause's reason is text of at most ${MAX_PAUSE_REASON} characters.`);
+      }
+      return jobs.pause({ kind: 'task', name: taskOf(task).name, by: pauseOptions.by ?? null, reason });
+    },
+    resume: async (task) => jobs.resume({ kind: 'task', name: taskOf(task).name }),
+    pauses: () => jobs.pauses(),
   };
 }
 
@@ -293,11 +331,19 @@ function positive(name: string, value: number | undefined, allowZero = false): n
   return value;
 }
 
+function priorityOf(value: number | undefined): number | undefined {
+  if (value === undefined || isPriority(value)) return value;
+  throw new ValidationError(`priority must be a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}.`);
+}
+
 function positiveInt(name: string, value: number | undefined): number | undefined {
   const checked = positive(name, value);
   if (checked !== undefined && !Number.isInteger(checked)) throw new ValidationError(`${name} must be a whole number.`);
   return checked;
 }
+
+/** Longest reason a pause keeps. */
+export const MAX_PAUSE_REASON = 500;
 
 /** A job's params are stored whole and sent with every read of the job: at most this many bytes of JSON. */
 export const MAX_PARAMS_BYTES = 256 * 1024;

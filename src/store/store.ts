@@ -61,8 +61,8 @@ export interface Store {
   enqueueMany(inputs: readonly EnqueueInput[], options?: EnqueueOptions): Promise<{ job: Job; created: boolean }[]>;
 
   /**
-   * Atomically moves up to `limit` due jobs of the given tasks from `queued` to `running`, oldest
-   * `runAt` first, counting an attempt and giving each a lease of `leaseMs`. No job is ever
+   * Atomically moves up to `limit` due jobs of the given tasks from `queued` to `running`, highest
+   * `priority` first, then oldest `runAt` (then the order they were added), counting an attempt and giving each a lease of `leaseMs`. No job is ever
    * handed to two claimers.
    */
   claim(request: ClaimRequest): Promise<ClaimedJob[]>;
@@ -135,8 +135,40 @@ export interface Store {
   /** Deletes finished jobs past their retention (never an unfinished one); returns how many. */
   cleanup(retention: CleanupRetention): Promise<number>;
 
-  /** The earliest `runAt` of a queued job of these tasks, so an idle worker knows when to look again. */
+  /** The earliest `runAt` of a queued job of these tasks (paused ones left out), so an idle worker knows when to look again. */
   nextRunAt(tasks: readonly string[]): Promise<IsoDate | null>;
+
+  /**
+   * Pauses a task: from the next claim on, in every process, its queued jobs are left queued
+   * (running ones finish). Returns the pause in force: pausing a paused task keeps the first.
+   */
+  pause(request: PauseRequest): Promise<Pause>;
+
+  /** Ends a pause; false when there was none. */
+  resume(target: PauseTarget): Promise<boolean>;
+
+  /** The pauses in force, oldest first. */
+  listPauses(): Promise<Pause[]>;
+
+  /**
+   * Adds a recurring schedule, or updates the one of that name. Its `nextAt` is kept unless its
+   * timing (cron, interval, time zone) changed or it is new: a process restarting with the same
+   * config must not move a tick that is due and not yet fired.
+   */
+  saveSchedule(schedule: NewSchedule): Promise<Schedule>;
+
+  /** Every schedule, by name. */
+  listSchedules(): Promise<Schedule[]>;
+
+  /** Deletes a schedule (its jobs stay); false when there was none. */
+  removeSchedule(name: string): Promise<boolean>;
+
+  /**
+   * Fires a schedule's due ticks, exactly once however many processes try: in one transaction, if
+   * its `nextAt` is still `expectedNextAt`, moves it to `nextAt` and adds `jobs`; returns them, or
+   * null (and nothing written) when another process fired it first, or it was changed or removed.
+   */
+  fireSchedule(request: FireScheduleRequest): Promise<Job[] | null>;
 
   /** The events of every job, between every process sharing the store (event-channel.ts). */
   readonly events: EventChannel;
@@ -185,6 +217,8 @@ export interface EnqueueInput {
   runAt?: IsoDate | null;
   maxAttempts: number;
   timeoutSeconds?: number | null;
+  /** Default 0; higher is claimed first among due jobs. */
+  priority?: number | null;
   retryOf?: string | null;
 }
 
@@ -216,6 +250,63 @@ export interface ClaimRequest {
 export interface ClaimedJob {
   job: Job;
   lease: Lease;
+}
+
+/** A recurring schedule as stored: when its task's jobs are started, with which params. */
+export interface NewSchedule {
+  name: string;
+  task: string;
+  /** A cron expression (5 or 6 fields), or null for an interval. */
+  cron: string | null;
+  /** An interval in whole seconds (ticks at multiples of it since the Unix epoch), or null for a cron. */
+  everySeconds: number | null;
+  /** The IANA time zone a cron expression is read in; null: UTC. */
+  timezone: string | null;
+  /** The params of every job it starts, as given (validated, never holding a secret). */
+  params: unknown;
+  owner: string | null;
+  priority: number;
+  /** Ticks missed by more than this many seconds (everything was down) are skipped; later ones still run. */
+  catchUpSeconds: number;
+  /** The next tick to fire. */
+  nextAt: IsoDate;
+  /** Where it was defined: the config (synced at every start) or the API, CLI or library at run time. */
+  source: 'config' | 'runtime';
+  createdBy: string | null;
+}
+
+export interface Schedule extends NewSchedule {
+  /** The last tick fired, or null. */
+  lastTickAt: IsoDate | null;
+  createdAt: IsoDate;
+  updatedAt: IsoDate;
+}
+
+export interface FireScheduleRequest {
+  name: string;
+  expectedNextAt: IsoDate;
+  nextAt: IsoDate;
+  /** The last tick these jobs are for. */
+  lastTickAt: IsoDate;
+  jobs: readonly EnqueueInput[];
+}
+
+/** What can be paused: a task, by name. */
+export interface PauseTarget {
+  kind: 'task';
+  name: string;
+}
+
+export interface PauseRequest extends PauseTarget {
+  /** Who paused it (a user id, `cli:<user>`), shown with the pause. */
+  by?: string | null;
+  reason?: string | null;
+}
+
+export interface Pause extends PauseTarget {
+  by: string | null;
+  reason: string | null;
+  at: IsoDate;
 }
 
 export interface CancelResult {

@@ -9,6 +9,9 @@ import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
 import { Jobs } from '../jobs/jobs.ts';
 import { createLogger, type Logger, OutageLog } from '../logger.ts';
+import { createQueue } from '../queue/queue.ts';
+import { Scheduler, scheduleDefinitions } from '../schedule/scheduler.ts';
+import type { ScheduleInput } from '../schedule/schedules.ts';
 import type { ClaimedJob, JobEvent, Store } from '../store/store.ts';
 import { Attempt } from './attempt.ts';
 import { inProcessRunner } from './in-process-runner.ts';
@@ -48,6 +51,12 @@ export interface WorkerOptions {
   /** Writes of one job's progress to the store per second at most. Default 4. */
   progressWritesPerSecond?: number | undefined;
   maxLogLines?: number | undefined;
+  /**
+   * Recurring schedules this worker fires (with every other worker sharing the store, each tick
+   * exactly once): the tasks' own (`defineTask({ schedule })`), plus these (the config's
+   * `schedules`). Checked here, saved at `start()`. `false`: fire none, not even the tasks' own.
+   */
+  schedules?: readonly ScheduleInput[] | false | undefined;
   /** Opens secret params (see core/secrets.ts). Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
   secretKey?: SecretKeySource | undefined;
   logger?: Logger | undefined;
@@ -105,6 +114,8 @@ export class Worker {
   #reapTimer: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
   #idleWaiters: (() => void)[] = [];
+  /** Fires recurring schedules (schedule/scheduler.ts); null with `schedules: false`. */
+  #scheduler: Scheduler | null = null;
 
   constructor(options: WorkerOptions) {
     this.#jobs = Jobs.of(options.store);
@@ -126,6 +137,11 @@ export class Worker {
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#log = (options.logger ?? createLogger()).child({ worker: this.id });
     this.#outage = new OutageLog(this.#log);
+    if (options.schedules !== false) {
+      const definitions = scheduleDefinitions(this.#tasks.all(), options.schedules ?? []);
+      const queue = createQueue({ store: options.store, tasks: this.#tasks, secretKey: options.secretKey });
+      this.#scheduler = new Scheduler({ queue, definitions, logger: this.#log });
+    }
   }
 
   /** Jobs running now (their task, or the writing of their outcome). */
@@ -146,6 +162,9 @@ export class Worker {
     this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(50, this.#leaseMs / 3));
     this.#reapTimer = setInterval(() => void this.#reap(), this.#reapMs);
     this.#log.info({ tasks: [...names], concurrency: this.#concurrency }, 'worker started');
+    this.#scheduler?.start().catch((error: unknown) => {
+      this.#log.error({ err: toError(error) }, 'could not save the schedules; none will fire from this worker');
+    });
     this.#wake();
     return this;
   }
@@ -372,6 +391,7 @@ export class Worker {
     const wasRunning = this.#state === 'running';
     this.#state = 'stopping';
     this.#unsubscribe?.();
+    await this.#scheduler?.stop();
     if (this.#pollTimer) clearTimeout(this.#pollTimer);
     if (this.#reapTimer) clearInterval(this.#reapTimer);
     // A claim still running would hand its jobs back after stop() resolved: a process exiting

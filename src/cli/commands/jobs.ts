@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { JOB_STATUSES, type JobStatus } from '../../core/job.ts';
+import { JOB_STATUSES, type JobStatus, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job.ts';
 import { MAX_LIST_LIMIT } from '../../store/store.ts';
 import { type GlobalOptions, openSession, parseJsonOption } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -17,6 +17,11 @@ export function registerJobCommands(program: Command): void {
     .option('--dedupe-key <key>', 'return the queued or running job with this key instead of starting another')
     .option('--max-attempts <n>', 'attempts in all', wholeNumber(1))
     .option('--timeout <seconds>', 'time limit for each attempt', seconds(false))
+    .option(
+      '--priority <n>',
+      `claimed before due jobs of lower priority (${MIN_PRIORITY} to ${MAX_PRIORITY}; default the task's, else 0)`,
+      wholeNumber(MIN_PRIORITY, MAX_PRIORITY, `a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}`),
+    )
     .option('-w, --watch', 'then watch it until it ends (exit code by outcome)')
     .option('--json', 'print the job as JSON')
     .action(async (task: string, options: StartOptions, command: Command) => {
@@ -28,6 +33,7 @@ export function registerJobCommands(program: Command): void {
           dedupeKey: options.dedupeKey,
           maxAttempts: options.maxAttempts,
           timeoutSeconds: options.timeout,
+          priority: options.priority,
         });
         if (options.json) process.stdout.write(`${JSON.stringify(job)}\n`);
         else process.stdout.write(`${created ? 'Started' : 'Already running (same dedupe key)'}: ${job.id}\n`);
@@ -129,6 +135,7 @@ interface StartOptions {
   dedupeKey?: string;
   maxAttempts?: number;
   timeout?: number;
+  priority?: number;
   watch?: boolean;
   json?: boolean;
 }

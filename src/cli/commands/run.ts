@@ -204,6 +204,7 @@ function buildWorker(session: Session, store: Store, log: Logger, flags: WorkerF
     pollMs: options.pollMs,
     cancelGraceMs: options.cancelGraceMs,
     maxLogLines: options.maxLogLines,
+    schedules: session.config.schedules ?? [],
     logger: log,
   });
 }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ValidationError } from '../../core/errors.ts';
-import { isJobStatus, type JobStatus } from '../../core/job.ts';
+import { isJobStatus, type JobStatus, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job.ts';
 import { MAX_LIST_LIMIT } from '../../store/store.ts';
 import type { User } from '../auth.ts';
 import { type AppEnv, callerOf, changeableJob, type Deps, jobJson, readJson, requireUser } from '../context.ts';
@@ -24,6 +24,7 @@ export const StartBody = z.strictObject({
     .positive()
     .max(7 * 86_400)
     .optional(),
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
 });
 
 export const ShareBody = z.strictObject({ ttlSeconds: z.number().int().min(1).optional() });
@@ -66,6 +67,7 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
       runAt: body.runAt,
       maxAttempts: body.maxAttempts,
       timeoutSeconds: body.timeoutSeconds,
+      priority: body.priority,
     });
     deps.limiter?.take(user.id);
     const { job, created } = await start.add();

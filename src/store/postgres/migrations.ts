@@ -192,5 +192,54 @@ export function migrations(t: Tables): readonly string[] {
     CREATE INDEX ON ${t.quotedSchema}.webhook_deliveries (next_at) WHERE state = 'pending';
     CREATE INDEX ON ${t.quotedSchema}.webhook_deliveries (created_at);
     `,
+    /* 6 */ `
+    -- Priorities: the claim's due jobs come highest priority first, then the earliest, walking
+    -- this index in order and stopping after lim rows, as migration 3 made it walk (run_at, seq).
+    -- The (run_at, seq) index stays for nextRunAt (the earliest runAt of any queued job).
+    ALTER TABLE ${t.jobs} ADD COLUMN priority integer NOT NULL DEFAULT 0;
+    CREATE INDEX ON ${t.jobs} (priority DESC, run_at, seq) WHERE status = 'queued';
+
+    -- Paused tasks: running jobs finish, no new claims. The claim takes the tasks it asked for
+    -- less the paused ones once (an InitPlan), not per row it walks.
+    CREATE TABLE ${t.paused} (
+      kind      text        NOT NULL CHECK (kind IN ('task')),
+      name      text        NOT NULL,
+      paused_by text,
+      reason    text,
+      paused_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (kind, name)
+    );
+
+    -- Recurring schedules: fired by any process, exactly once per tick (fireSchedule moves next_at
+    -- in the transaction that adds the tick's jobs, only if nobody moved it first).
+    CREATE TABLE ${t.schedules} (
+      name             text        PRIMARY KEY,
+      task             text        NOT NULL,
+      cron             text,
+      every_seconds    integer,
+      timezone         text,
+      params           jsonb       NOT NULL,
+      owner            text,
+      priority         integer     NOT NULL DEFAULT 0,
+      catch_up_seconds integer     NOT NULL,
+      next_at          timestamptz NOT NULL,
+      last_tick_at     timestamptz,
+      source           text        NOT NULL CHECK (source IN ('config', 'runtime')),
+      created_by       text,
+      created_at       timestamptz NOT NULL DEFAULT now(),
+      updated_at       timestamptz NOT NULL DEFAULT now(),
+      CHECK ((cron IS NULL) <> (every_seconds IS NULL))
+    );
+
+    CREATE OR REPLACE FUNCTION ${t.dueFunction}(tasks text[], lim integer) RETURNS SETOF text LANGUAGE sql VOLATILE
+      ROWS 10 SET enable_sort = off SET enable_bitmapscan = off AS $fn$
+      SELECT id FROM ${t.jobs}
+      WHERE status = 'queued' AND run_at <= now()
+        AND task = ANY(ARRAY(SELECT unnest(tasks) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))
+      ORDER BY priority DESC, run_at, seq
+      LIMIT lim
+      FOR UPDATE SKIP LOCKED
+    $fn$;
+    `,
   ];
 }

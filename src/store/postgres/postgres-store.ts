@@ -18,6 +18,7 @@ import {
   DEFAULT_LIST_LIMIT,
   type EnqueueInput,
   type EnqueueOptions,
+  type FireScheduleRequest,
   type HeartbeatResult,
   type JobEvent,
   type JobFilter,
@@ -26,6 +27,11 @@ import {
   MAX_LIST_LIMIT,
   type NewArtifact,
   type NewLogLine,
+  type NewSchedule,
+  type Pause,
+  type PauseRequest,
+  type PauseTarget,
+  type Schedule,
   type StatusCount,
   type Store,
   type TransactionClient,
@@ -247,6 +253,7 @@ class PgStore implements PostgresStore {
       input.timeoutSeconds ?? null,
       input.retryOf ?? null,
       input.runAt ?? null,
+      input.priority ?? 0,
     ];
     // Without a dedupe key, a plain insert: ~10 % faster than the conflict-aware statement.
     const plain = !input.dedupeKey;
@@ -292,6 +299,7 @@ class PgStore implements PostgresStore {
       column((i) => i.timeoutSeconds ?? null),
       column((i) => i.retryOf ?? null),
       column((i) => i.runAt ?? null),
+      column((i) => i.priority ?? 0),
     ];
     const run = <R>(sql: string, values: unknown[]) => this.#queryOn<R>(options.client, sql, values);
     const inserted = new Map((await run<JobRow>(this.#sql.enqueueMany, params)).map((row) => [row.id, row]));
@@ -328,8 +336,11 @@ class PgStore implements PostgresStore {
       request.limit,
       request.leaseMs,
     ]);
-    // RETURNING has no order: oldest runAt first, as the claim chose them.
-    rows.sort((a, b) => a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.seq) - BigInt(b.seq)));
+    // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
+    rows.sort(
+      (a, b) =>
+        b.priority - a.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.seq) - BigInt(b.seq)),
+    );
     const jobs = this.#announce(rows);
     // Other processes hear of the claim through the batched publisher, not the trigger (migration 2).
     for (const job of jobs) if (!this.#closed) this.#publisher.add(statusEvent(job));
@@ -425,6 +436,85 @@ class PgStore implements PostgresStore {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { jobs: page.map(toJob), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  async pause(request: PauseRequest): Promise<Pause> {
+    const values = [request.kind, request.name, request.by ?? null, request.reason ?? null];
+    // Empty only when another pause of it was being written, not yet committed, or a resume ended
+    // the one found in between: try again.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const [row] = await this.#query<PauseRow>(this.#sql.pause, values);
+      if (row) return toPause(row);
+    }
+    throw storeError(
+      new Error(`Pausing ${request.name} kept racing with other pauses and resumes; try again.`),
+      this.#where,
+    );
+  }
+
+  async resume(target: PauseTarget): Promise<boolean> {
+    return (await this.#query(this.#sql.resume, [target.kind, target.name])).length > 0;
+  }
+
+  async listPauses(): Promise<Pause[]> {
+    return (await this.#query<PauseRow>(this.#sql.listPauses)).map(toPause);
+  }
+
+  async saveSchedule(schedule: NewSchedule): Promise<Schedule> {
+    const [row] = await this.#query<ScheduleRow>(this.#sql.saveSchedule, [
+      schedule.name,
+      schedule.task,
+      schedule.cron,
+      schedule.everySeconds,
+      schedule.timezone,
+      jsonParam(schedule.params ?? {}),
+      schedule.owner,
+      schedule.priority,
+      schedule.catchUpSeconds,
+      schedule.nextAt,
+      schedule.source,
+      schedule.createdBy,
+    ]);
+    return toSchedule(row as ScheduleRow);
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    return (await this.#query<ScheduleRow>(this.#sql.listSchedules)).map(toSchedule);
+  }
+
+  async removeSchedule(name: string): Promise<boolean> {
+    return (await this.#query(this.#sql.removeSchedule, [name])).length > 0;
+  }
+
+  async fireSchedule(request: FireScheduleRequest): Promise<Job[] | null> {
+    await this.#whenReady();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+    let created: { job: Job; created: boolean }[] | null = null;
+    try {
+      await client.query('BEGIN');
+      const moved = await client.query(this.#sql.moveSchedule, [
+        request.name,
+        request.nextAt,
+        request.lastTickAt,
+        request.expectedNextAt,
+      ]);
+      if (moved.rowCount === 1) created = await this.enqueueMany(request.jobs, { client });
+      await client.query(created ? 'COMMIT' : 'ROLLBACK');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw storeError(error, this.#where);
+    } finally {
+      client.release();
+    }
+    if (!created) return null;
+    // Heard here after the commit, as other processes hear the trigger's NOTIFY (this pool's own is skipped).
+    for (const { job, created: isNew } of created) if (isNew) this.#hub.deliver(statusEvent(job));
+    return created.map(({ job }) => job);
   }
 
   async counts(): Promise<StatusCount[]> {
@@ -623,6 +713,56 @@ class PgStore implements PostgresStore {
       process.emitWarning(`underway: closing the PostgreSQL pool failed: ${toError(error).message}`);
     });
   }
+}
+
+interface ScheduleRow {
+  name: string;
+  task: string;
+  cron: string | null;
+  every_seconds: number | null;
+  timezone: string | null;
+  params: unknown;
+  owner: string | null;
+  priority: number;
+  catch_up_seconds: number;
+  next_at: Date;
+  last_tick_at: Date | null;
+  source: 'config' | 'runtime';
+  created_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toSchedule(row: ScheduleRow): Schedule {
+  return {
+    name: row.name,
+    task: row.task,
+    cron: row.cron,
+    everySeconds: row.every_seconds,
+    timezone: row.timezone,
+    params: row.params,
+    owner: row.owner,
+    priority: row.priority,
+    catchUpSeconds: row.catch_up_seconds,
+    nextAt: row.next_at.toISOString(),
+    lastTickAt: row.last_tick_at ? row.last_tick_at.toISOString() : null,
+    source: row.source,
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+interface PauseRow {
+  kind: 'task';
+  name: string;
+  paused_by: string | null;
+  reason: string | null;
+  paused_at: Date;
+}
+
+function toPause(row: PauseRow): Pause {
+  return { kind: row.kind, name: row.name, by: row.paused_by, reason: row.reason, at: row.paused_at.toISOString() };
 }
 
 function warnInbox(error: unknown): void {

@@ -21,8 +21,8 @@ export function jobQueries(t: Tables) {
      */
     enqueue: `
       WITH ins AS (
-        INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at)
-        VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, $8, greatest(coalesce($9::timestamptz, now()), now()))
+        INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority)
+        VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, $8, greatest(coalesce($9::timestamptz, now()), now()), $10)
         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
         RETURNING ${cols}, true AS created)
       SELECT * FROM ins
@@ -32,8 +32,8 @@ export function jobQueries(t: Tables) {
 
     /** The common case, no dedupe key: a plain insert (a new job has no artifacts to read). */
     enqueueNew: `
-      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at)
-      VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()))
+      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at, priority)
+      VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()), $9)
       RETURNING j.*`,
 
     /**
@@ -42,12 +42,12 @@ export function jobQueries(t: Tables) {
      * caller reads the holders.
      */
     enqueueMany: `
-      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at)
+      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority)
       SELECT id, task, 'queued', params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of,
-        greatest(coalesce(run_at, now()), now())
+        greatest(coalesce(run_at, now()), now()), priority
       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::integer[], $5::text[], $6::text[], $7::float8[], $8::text[],
-          $9::timestamptz[]) WITH ORDINALITY
-        AS i(id, task, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, n)
+          $9::timestamptz[], $10::integer[]) WITH ORDINALITY
+        AS i(id, task, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority, n)
       ORDER BY n
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
       RETURNING j.*`,
@@ -57,7 +57,8 @@ export function jobQueries(t: Tables) {
 
     /**
      * The claim: one statement, one round trip; why this shape is in docs/postgres.md. The due jobs
-     * (`FOR UPDATE SKIP LOCKED`, oldest first) come from a function that keeps the plan an index walk (migration 3).
+     * (`FOR UPDATE SKIP LOCKED`, highest priority then oldest first) come from a function that
+     * keeps the plan an index walk (migrations 3 and 6).
      * Its commit does not wait for the WAL flush: a claim lost in a server crash leaves the job
      * queued, to be run again, as when a worker dies (at least once either way); the finish that
      * records a result is a normal commit, and flushing it flushes the claim before it.
@@ -177,7 +178,40 @@ export function jobQueries(t: Tables) {
     /** Uploads abandoned half-way (their process died) for a day are deleted with their chunks. */
     cleanupUploads: `DELETE FROM ${t.artifacts} WHERE NOT complete AND created_at < now() - interval '1 day'`,
 
-    nextRunAt: `SELECT min(run_at) AS at FROM ${t.jobs} WHERE status = 'queued' AND task = ANY($1::text[])`,
+    /** A pause, or the one already in force (the first pause holds). */
+    pause: `
+      WITH ins AS (
+        INSERT INTO ${t.paused} (kind, name, paused_by, reason) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (kind, name) DO NOTHING RETURNING *)
+      SELECT * FROM ins
+      UNION ALL
+      SELECT * FROM ${t.paused} WHERE kind = $1 AND name = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+    resume: `DELETE FROM ${t.paused} WHERE kind = $1 AND name = $2 RETURNING name`,
+    listPauses: `SELECT * FROM ${t.paused} ORDER BY paused_at, name`,
+
+    /** A schedule added or updated; next_at kept unless its timing changed (store.ts). */
+    saveSchedule: `
+      INSERT INTO ${t.schedules} AS s (name, task, cron, every_seconds, timezone, params, owner, priority,
+          catch_up_seconds, next_at, source, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12)
+      ON CONFLICT (name) DO UPDATE SET
+        next_at = CASE WHEN s.cron IS NOT DISTINCT FROM excluded.cron
+          AND s.every_seconds IS NOT DISTINCT FROM excluded.every_seconds
+          AND s.timezone IS NOT DISTINCT FROM excluded.timezone THEN s.next_at ELSE excluded.next_at END,
+        task = excluded.task, cron = excluded.cron, every_seconds = excluded.every_seconds,
+        timezone = excluded.timezone, params = excluded.params, owner = excluded.owner,
+        priority = excluded.priority, catch_up_seconds = excluded.catch_up_seconds,
+        source = excluded.source, updated_at = now()
+      RETURNING *`,
+    listSchedules: `SELECT * FROM ${t.schedules} ORDER BY name`,
+    removeSchedule: `DELETE FROM ${t.schedules} WHERE name = $1 RETURNING name`,
+    /** The compare-and-set of fireSchedule: moves next_at only if nobody moved it first. */
+    moveSchedule: `
+      UPDATE ${t.schedules} SET next_at = $2, last_tick_at = $3, updated_at = now()
+      WHERE name = $1 AND next_at = $4 RETURNING name`,
+
+    nextRunAt: `SELECT min(run_at) AS at FROM ${t.jobs} WHERE status = 'queued'
+      AND task = ANY(ARRAY(SELECT unnest($1::text[]) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))`,
 
     /** Jobs whose status changed in transactions a snapshot could not see (listener catch-up). */
     changedSince: `

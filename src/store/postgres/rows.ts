@@ -18,6 +18,7 @@ export interface JobRow {
   owner: string | null;
   dedupe_key: string | null;
   timeout_seconds: number | null;
+  priority: number;
   retry_of: string | null;
   created_at: Date;
   run_at: Date;
@@ -70,6 +71,7 @@ export function toJob(row: JobRow): Job {
     owner: row.owner,
     dedupeKey: row.dedupe_key,
     timeoutSeconds: row.timeout_seconds,
+    priority: row.priority,
     retryOf: row.retry_of,
     artifacts: (row.artifacts ?? []).map(toArtifactInfo),
     createdAt: iso(row.created_at),

@@ -11,6 +11,10 @@ export interface Tables {
   artifacts: string;
   chunks: string;
   migrations: string;
+  /** Paused tasks (migration 6). */
+  paused: string;
+  /** Recurring schedules (migration 6). */
+  schedules: string;
   notifyFunction: string;
   touchFunction: string;
   /** The claim's choice of due jobs (migration 3). */
@@ -39,6 +43,8 @@ export function tablesFor(schema: string): Tables {
     artifacts: `${q}.artifacts`,
     chunks: `${q}.artifact_chunks`,
     migrations: `${q}.migrations`,
+    paused: `${q}.paused`,
+    schedules: `${q}.schedules`,
     notifyFunction: `${q}.notify_status`,
     touchFunction: `${q}.touch_status`,
     dueFunction: `${q}.due_jobs`,

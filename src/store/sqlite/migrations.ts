@@ -111,4 +111,41 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX underway_webhook_due ON underway_webhook_deliveries (next_at) WHERE state = 'pending';
   CREATE INDEX underway_webhook_created ON underway_webhook_deliveries (created_at);
   `,
+  /* 5 */ `
+  -- Priorities: the claim walks this index (higher priority first, then the earliest due) and
+  -- stops after its limit; underway_jobs_due stays for nextRunAt (the earliest runAt of all).
+  ALTER TABLE underway_jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX underway_jobs_claim ON underway_jobs (priority DESC, run_at, seq) WHERE status = 'queued';
+
+  -- Paused tasks: running jobs finish, the claim skips their queued ones.
+  CREATE TABLE underway_paused (
+    kind      TEXT    NOT NULL CHECK (kind IN ('task')),
+    name      TEXT    NOT NULL,
+    paused_by TEXT,
+    reason    TEXT,
+    paused_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+  ) WITHOUT ROWID;
+
+  -- Recurring schedules: fired by any process, exactly once per tick (fireSchedule moves next_at
+  -- in the transaction that adds the tick's jobs, only if nobody moved it first).
+  CREATE TABLE underway_schedules (
+    name             TEXT    PRIMARY KEY,
+    task             TEXT    NOT NULL,
+    cron             TEXT,
+    every_seconds    INTEGER,
+    timezone         TEXT,
+    params           TEXT    NOT NULL,
+    owner            TEXT,
+    priority         INTEGER NOT NULL DEFAULT 0,
+    catch_up_seconds INTEGER NOT NULL,
+    next_at          INTEGER NOT NULL,
+    last_tick_at     INTEGER,
+    source           TEXT    NOT NULL CHECK (source IN ('config', 'runtime')),
+    created_by       TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    CHECK ((cron IS NULL) <> (every_seconds IS NULL))
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -17,6 +17,7 @@ export interface JobRow {
   owner: string | null;
   dedupe_key: string | null;
   timeout_seconds: number | null;
+  priority: number;
   retry_of: string | null;
   created_at: number;
   run_at: number;
@@ -63,6 +64,7 @@ export function toJob(row: JobRow, artifacts: ArtifactInfo[]): Job {
     owner: row.owner,
     dedupeKey: row.dedupe_key,
     timeoutSeconds: row.timeout_seconds,
+    priority: row.priority,
     retryOf: row.retry_of,
     artifacts,
     createdAt: iso(row.created_at),

@@ -17,6 +17,7 @@ import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_MAX_LOG_LINES,
   type EnqueueInput,
+  type FireScheduleRequest,
   type HeartbeatResult,
   type JobFilter,
   type JobPage,
@@ -24,6 +25,11 @@ import {
   MAX_LIST_LIMIT,
   type NewArtifact,
   type NewLogLine,
+  type NewSchedule,
+  type Pause,
+  type PauseRequest,
+  type PauseTarget,
+  type Schedule,
   type StatusCount,
   type Store,
 } from '../store.ts';
@@ -181,8 +187,8 @@ class SqliteStore implements Store {
     }
     const row = this.#prepare(
       `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds,
-           retry_of, created_at, run_at)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           retry_of, created_at, run_at, priority)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     ).get(
       input.id ?? newJobId(),
       input.task,
@@ -194,6 +200,7 @@ class SqliteStore implements Store {
       input.retryOf ?? null,
       now,
       input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
+      input.priority ?? 0,
     ) as JobRow;
     return { row, created: true };
   }
@@ -205,15 +212,17 @@ class SqliteStore implements Store {
       () =>
         this.#prepare(
           // One statement for the whole claim. INDEXED BY: without statistics (or with stale ones)
-          // the planner chose the status or task index and sorted every queued job; walking the due
-          // index is right at any queue length. The lease token comes from SQLite's CSPRNG.
+          // the planner chose the status or task index and sorted every queued job; walking the
+          // claim index (priority, then run_at: migration 5) is right at any queue length, and stops
+          // after `limit` due rows. The lease token comes from SQLite's CSPRNG.
           `UPDATE underway_jobs
            SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?,
                lease_token = lower(hex(randomblob(12))), lease_expires_at = ?, progress = NULL
            WHERE seq IN (
-             SELECT seq FROM underway_jobs INDEXED BY underway_jobs_due
-             WHERE status = 'queued' AND run_at <= ? AND task IN (SELECT value FROM json_each(?))
-             ORDER BY run_at, seq LIMIT ?)
+             SELECT seq FROM underway_jobs INDEXED BY underway_jobs_claim
+             WHERE status = 'queued' AND run_at <= ?
+               AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+             ORDER BY priority DESC, run_at, seq LIMIT ?)
            RETURNING *`,
         ).all(
           now,
@@ -224,8 +233,8 @@ class SqliteStore implements Store {
           request.limit,
         ) as JobRow[],
     );
-    // RETURNING has no order: oldest runAt first, as the claim chose them.
-    rows.sort((a, b) => a.run_at - b.run_at || a.seq - b.seq);
+    // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
+    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
     const jobs = this.#jobs(rows);
     for (const job of jobs) this.#publishStatus(job);
     return rows.map((row, index) => ({
@@ -393,6 +402,105 @@ class SqliteStore implements Store {
     });
   }
 
+  async pause(request: PauseRequest): Promise<Pause> {
+    const row = this.#write(() => {
+      this.#prepare(
+        `INSERT INTO underway_paused (kind, name, paused_by, reason, paused_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (kind, name) DO NOTHING`,
+      ).run(request.kind, request.name, request.by ?? null, request.reason ?? null, Date.now());
+      return this.#prepare('SELECT * FROM underway_paused WHERE kind = ? AND name = ?').get(
+        request.kind,
+        request.name,
+      ) as PauseRow;
+    });
+    return toPause(row);
+  }
+
+  async resume(target: PauseTarget): Promise<boolean> {
+    const { changes } = this.#write(() =>
+      this.#prepare('DELETE FROM underway_paused WHERE kind = ? AND name = ?').run(target.kind, target.name),
+    );
+    return changes > 0;
+  }
+
+  async listPauses(): Promise<Pause[]> {
+    const rows = this.#read(
+      () => this.#prepare('SELECT * FROM underway_paused ORDER BY paused_at, name').all() as PauseRow[],
+    );
+    return rows.map(toPause);
+  }
+
+  async saveSchedule(schedule: NewSchedule): Promise<Schedule> {
+    const now = Date.now();
+    const row = this.#write(
+      () =>
+        this.#prepare(
+          `INSERT INTO underway_schedules (name, task, cron, every_seconds, timezone, params, owner, priority,
+               catch_up_seconds, next_at, source, created_by, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET
+             next_at = CASE WHEN cron IS excluded.cron AND every_seconds IS excluded.every_seconds
+               AND timezone IS excluded.timezone THEN next_at ELSE excluded.next_at END,
+             task = excluded.task, cron = excluded.cron, every_seconds = excluded.every_seconds,
+             timezone = excluded.timezone, params = excluded.params, owner = excluded.owner,
+             priority = excluded.priority, catch_up_seconds = excluded.catch_up_seconds,
+             source = excluded.source, updated_at = excluded.updated_at
+           RETURNING *`,
+        ).get(
+          schedule.name,
+          schedule.task,
+          schedule.cron,
+          schedule.everySeconds,
+          schedule.timezone,
+          JSON.stringify(schedule.params ?? {}),
+          schedule.owner,
+          schedule.priority,
+          schedule.catchUpSeconds,
+          Date.parse(schedule.nextAt),
+          schedule.source,
+          schedule.createdBy,
+          now,
+          now,
+        ) as ScheduleRow,
+    );
+    return toSchedule(row);
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    const rows = this.#read(
+      () => this.#prepare('SELECT * FROM underway_schedules ORDER BY name').all() as ScheduleRow[],
+    );
+    return rows.map(toSchedule);
+  }
+
+  async removeSchedule(name: string): Promise<boolean> {
+    const { changes } = this.#write(() => this.#prepare('DELETE FROM underway_schedules WHERE name = ?').run(name));
+    return changes > 0;
+  }
+
+  async fireSchedule(request: FireScheduleRequest): Promise<Job[] | null> {
+    const now = Date.now();
+    const rows = this.#write(() => {
+      const moved = this.#prepare(
+        'UPDATE underway_schedules SET next_at = ?, last_tick_at = ?, updated_at = ? WHERE name = ? AND next_at = ?',
+      ).run(
+        Date.parse(request.nextAt),
+        Date.parse(request.lastTickAt),
+        now,
+        request.name,
+        Date.parse(request.expectedNextAt),
+      );
+      if (moved.changes === 0) return null;
+      return request.jobs.map((input) => this.#insertJob(input, now));
+    });
+    if (!rows) return null;
+    return rows.map(({ row, created }) => {
+      const job = created ? toJob(row, []) : this.#job(row);
+      if (created) this.#publishStatus(job);
+      return job;
+    });
+  }
+
   async counts(): Promise<StatusCount[]> {
     return this.#read(
       () =>
@@ -554,7 +662,9 @@ class SqliteStore implements Store {
       () =>
         this.#prepare(
           `SELECT run_at AS at FROM underway_jobs INDEXED BY underway_jobs_due
-             WHERE status = 'queued' AND task IN (SELECT value FROM json_each(?)) ORDER BY run_at LIMIT 1`,
+             WHERE status = 'queued'
+               AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+             ORDER BY run_at LIMIT 1`,
         ).get(JSON.stringify(tasks)) as { at: number } | undefined,
     );
     return row ? new Date(row.at).toISOString() : null;
@@ -615,6 +725,63 @@ class SqliteStore implements Store {
     this.#bus.close();
     this.#db.close();
   }
+}
+
+interface ScheduleRow {
+  name: string;
+  task: string;
+  cron: string | null;
+  every_seconds: number | null;
+  timezone: string | null;
+  params: string;
+  owner: string | null;
+  priority: number;
+  catch_up_seconds: number;
+  next_at: number;
+  last_tick_at: number | null;
+  source: 'config' | 'runtime';
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toSchedule(row: ScheduleRow): Schedule {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    name: row.name,
+    task: row.task,
+    cron: row.cron,
+    everySeconds: row.every_seconds,
+    timezone: row.timezone,
+    params: JSON.parse(row.params),
+    owner: row.owner,
+    priority: row.priority,
+    catchUpSeconds: row.catch_up_seconds,
+    nextAt: iso(row.next_at),
+    lastTickAt: row.last_tick_at === null ? null : iso(row.last_tick_at),
+    source: row.source,
+    createdBy: row.created_by,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+interface PauseRow {
+  kind: 'task';
+  name: string;
+  paused_by: string | null;
+  reason: string | null;
+  paused_at: number;
+}
+
+function toPause(row: PauseRow): Pause {
+  return {
+    kind: row.kind,
+    name: row.name,
+    by: row.paused_by,
+    reason: row.reason,
+    at: new Date(row.paused_at).toISOString(),
+  };
 }
 
 /** What an expired lease leads to: cancelled if asked, queued while attempts remain, else failed STALLED. */

@@ -1,0 +1,120 @@
+/**
+ * Schedule test: worker processes share a schedule that ticks every second while they are
+ * SIGKILLed and restarted at random. Every tick of the measured window must have started exactly
+ * one job (none lost, none twice), and every job must succeed.
+ *
+ * Short (npm test): 8 s, 2 workers; full (npm run test:chaos): 60 s, 4 workers. PostgreSQL, the
+ * many-machines store. The kills follow the kill test's driver: a worker is killable once it has
+ * run a few of the ticks' jobs.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/core/job.ts';
+import { postgresStore } from '../../src/store/postgres/index.ts';
+import type { Store } from '../../src/store/store.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { tempDir } from '../helpers/temp.ts';
+import { allFinished, FULL, KillDriver, killAllWorkers, recordFigures } from './fleet.ts';
+
+const SIZE = FULL
+  ? { seconds: 60, workers: 4, jobsBeforeKill: [3, 10] as [number, number], timeoutMs: 300_000 }
+  : { seconds: 8, workers: 2, jobsBeforeKill: [1, 3] as [number, number], timeoutMs: 120_000 };
+
+const dir = tempDir('underway-chaos-schedule-');
+let db: TestDatabase | null = null;
+afterAll(async () => {
+  await db?.drop();
+  dir.cleanup();
+});
+afterEach(async () => {
+  await killAllWorkers();
+});
+
+/** The tick a scheduled job is for, from its dedupe key `schedule:<name>:<tick>`. */
+const tickOf = (job: Job) => Date.parse(/^schedule:chaos\.tick:(.+)$/.exec(job.dedupeKey ?? '')?.[1] ?? '');
+
+/** Resolves with the tick of the first `chaos.tick` job heard to be queued at or after `from` (ms). */
+function firstTickFrom(store: Store, from: number): Promise<number> {
+  return new Promise((resolve) => {
+    const off = store.events.listen((event) => {
+      if (event.type !== 'status' || event.task !== 'chaos.tick' || event.status !== 'queued') return;
+      void store.get(event.jobId).then((job) => {
+        if (!job || tickOf(job) < from) return;
+        off();
+        resolve(tickOf(job));
+      });
+    });
+  });
+}
+
+async function allJobs(store: Store): Promise<Job[]> {
+  const jobs: Job[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await store.list({ task: 'chaos.tick', limit: 200, cursor });
+    jobs.push(...page.jobs);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return jobs;
+}
+
+describe('a schedule while workers are killed (PostgreSQL)', () => {
+  it(`ticking every second for ${SIZE.seconds} s gives exactly ${SIZE.seconds} jobs, one per tick`, {
+    timeout: SIZE.timeoutMs,
+  }, async () => {
+    db ??= await createTestDatabase();
+    const schema = db.schema();
+    const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
+    await store.migrate();
+    const env = {
+      CHAOS_PG_URL: db.url,
+      CHAOS_PG_SCHEMA: schema,
+      CHAOS_SCHEDULE_EVERY: '1',
+      CHAOS_LEASE_MS: '1500',
+      UNDERWAY_DATA_DIR: dir.file(`data-${schema}`),
+    };
+    const driver = new KillDriver({
+      workers: SIZE.workers,
+      env,
+      everyMs: 300,
+      jobsBeforeKill: SIZE.jobsBeforeKill,
+      store,
+    });
+    try {
+      const started = Date.now();
+      await driver.start();
+      // The window: the first tick heard after every worker is up, and the ticks that follow it.
+      const first = await firstTickFrom(store, Date.now());
+      driver.chaos();
+      const last = first + (SIZE.seconds - 1) * 1000;
+      await firstTickFrom(store, last);
+      const exits = await driver.stop();
+      expect(exits.every((code) => code === 0)).toBe(true);
+      await store.removeSchedule('chaos.tick');
+      await allFinished(store, 0, 60_000);
+
+      const jobs = await allJobs(store);
+      const inWindow = jobs.filter((job) => tickOf(job) >= first && tickOf(job) <= last);
+      const ticks = inWindow.map(tickOf).sort((a, b) => a - b);
+      const figures = {
+        seconds: SIZE.seconds,
+        workers: SIZE.workers,
+        kills: driver.kills,
+        jobsInWindow: inWindow.length,
+        distinctTicks: new Set(ticks).size,
+        jobsInAll: jobs.length,
+        distinctTicksInAll: new Set(jobs.map(tickOf)).size,
+        notSucceeded: jobs.filter((job) => job.status !== 'succeeded').length,
+        runMs: Date.now() - started,
+      };
+      recordFigures('schedule, PostgreSQL', figures);
+      // Exactly one job per tick: none lost, none twice, in the window and outside it.
+      expect(ticks).toEqual(Array.from({ length: SIZE.seconds }, (_, i) => first + i * 1000));
+      expect(figures.distinctTicksInAll).toBe(jobs.length);
+      expect(figures.notSucceeded).toBe(0);
+      if (FULL) expect(driver.kills).toBeGreaterThan(0);
+    } finally {
+      await driver.stop().catch(() => {});
+      await store.close();
+    }
+  });
+});
