@@ -39,6 +39,36 @@ describe('dashboard pages (no browser)', () => {
     expect(ok.headers.get('location')).toMatch(/^\/jobs\/[A-Za-z0-9_-]+$/);
   });
 
+  it('gives admins Pause and Resume buttons per task and the schedules; others see neither', async () => {
+    let admin = true;
+    env = setup({ auth: { authenticate: () => ({ id: admin ? 'root' : 'alice', roles: admin ? ['admin'] : [] }) } });
+    const csrf = 'c'.repeat(43);
+    const post = (path: string, fields: Record<string, string>) =>
+      env.underway.app.request(`http://localhost${path}`, {
+        method: 'POST',
+        body: new URLSearchParams({ ...fields, _csrf: csrf }),
+        headers: { cookie: `underway_csrf=${csrf}`, origin: 'http://localhost' },
+      });
+    const page = async () => (await env.underway.app.request('/')).text();
+    let html = await page();
+    expect(html).toContain('Tasks and schedules');
+    expect(html).toMatch(/<tr data-task="echo" data-paused="false">/);
+    const paused = await post('/tasks/echo/pause', { reason: 'disk <swap>' });
+    expect(paused.status).toBe(303);
+    html = await page();
+    expect(html).toMatch(/<tr data-task="echo" data-paused="true">/);
+    expect(html).toContain('by root');
+    expect(html).toContain('(disk &lt;swap&gt;)');
+    expect(await env.store.listPauses()).toMatchObject([{ name: 'echo', by: 'root', reason: 'disk <swap>' }]);
+    expect((await post('/tasks/echo/resume', {})).status).toBe(303);
+    expect(await env.store.listPauses()).toEqual([]);
+    expect((await post('/tasks/nope/pause', {})).status).toBe(404);
+    admin = false;
+    expect(await page()).not.toContain('Tasks and schedules');
+    expect((await post('/tasks/echo/pause', {})).status).toBe(403);
+    expect(await env.store.listPauses()).toEqual([]);
+  });
+
   it('shows 404 for a job the caller may not see, and nothing without a user', async () => {
     env = setup();
     const job = await (

@@ -3,6 +3,7 @@ import type { AnyTask } from '../../core/task.ts';
 import type { JobJson } from '../job-json.ts';
 import { type FormState, StartForm } from './forms.tsx';
 import { Layout } from './layout.tsx';
+import { Operations, type OperationsProps } from './operations.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
 import { Ago, humanBytes, ProgressBar, resultSummary, StatusBadge } from './parts.tsx';
 
@@ -16,6 +17,8 @@ export interface ListPageProps {
   filter: { status: JobStatus | ''; task: string; cursor: string };
   nextCursor: string | null;
   form?: FormState | undefined;
+  /** For admins: the tasks with their pause state, and the schedules (operations.tsx). */
+  operations?: Omit<OperationsProps, 'pagesPath' | 'csrf'> | undefined;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface ListPageProps {
  * plain page (reload to see changes); with it, one `/api/events` stream moves the bars and the
  * list is redrawn from this same page when a job starts or ends.
  */
-export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor, form }: ListPageProps) {
+export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor, form, operations }: ListPageProps) {
   const here = homePath(frame.pagesPath);
   const query = (cursor: string) => {
     const q = new URLSearchParams();
@@ -46,6 +49,7 @@ export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor
           </div>
         </section>
       )}
+      {operations && <Operations pagesPath={frame.pagesPath} csrf={frame.csrf} {...operations} />}
       <section aria-labelledby="uw-list-title">
         <h2 id="uw-list-title">Earlier and current jobs</h2>
         <form method="get" action={here} class="uw-filters">

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { TooLargeError, ValidationError } from '../../core/errors.ts';
 import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
+import { Schedules } from '../../schedule/schedules.ts';
 import { canChange } from '../auth.ts';
 import { type AppEnv, type Deps, jobJson } from '../context.ts';
 import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
@@ -74,6 +75,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
       cursor: cursor || null,
     });
     const startable = deps.tasks.all().filter((t) => deps.auth.mayStart(user, t.name));
+    const operations = caller.admin ? await operationsOf(deps) : undefined;
     return renderPage(
       c,
       <ListPage
@@ -84,12 +86,29 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
         filter={{ status: isJobStatus(status) ? (status as JobStatus) : '', task, cursor }}
         nextCursor={page.nextCursor}
         form={form}
+        operations={operations}
       />,
       form ? 400 : 200,
     );
   };
 
   app.get('/', (c) => listPage(c));
+
+  // An admin's Pause and Resume buttons (the API's POST /tasks/:name/pause|resume, as forms).
+  app.use('/tasks/*', caller);
+  app.post('/tasks/:name/:action{pause|resume}', async (c) => {
+    const user = requireUser(c);
+    const form = await readForm(c, deps);
+    if (!c.get('caller').admin) throw new HttpError(403, 'FORBIDDEN', 'Only an admin may pause or resume a task.');
+    const name = c.req.param('name');
+    if (!deps.tasks.get(name)) throw new HttpError(404, 'NOT_FOUND', `There is no task ${JSON.stringify(name)}.`);
+    if (c.req.param('action') === 'pause') {
+      await deps.queue.pause(name, { by: user.id, reason: form.reason?.trim() || null });
+    } else {
+      await deps.queue.resume(name);
+    }
+    return c.redirect(homePath(pages), 303);
+  });
 
   app.post('/jobs', async (c) => {
     const user = requireUser(c);
@@ -194,6 +213,16 @@ async function tailLogs(deps: Deps, jobId: string) {
     if (page.length < 1_000) return lines;
     after = page.at(-1)?.seq ?? after;
   }
+}
+
+/** Every task with its pause, and the schedules with their next run: the admin's part of the list page. */
+async function operationsOf(deps: Deps) {
+  const [pauses, schedules] = await Promise.all([deps.queue.pauses(), new Schedules(deps.queue).list(1)]);
+  const paused = new Map(pauses.map((pause) => [pause.name, { by: pause.by, reason: pause.reason, at: pause.at }]));
+  return {
+    tasks: deps.tasks.names().map((name) => ({ name, paused: paused.get(name) ?? null })),
+    schedules,
+  };
 }
 
 /** Where the waiting page goes when the job ends: a path on this site, with `{id}` filled in. */
