@@ -88,6 +88,32 @@ describe('who sees which job', () => {
     const tasks = (await json(await env.call('/api/tasks'))).tasks.map((t: { name: string }) => t.name);
     expect(tasks).not.toContain('fail');
   });
+
+  it('applies canStart to retries too: one (403) and in bulk (skipped, saying why)', async () => {
+    let allowed = true;
+    env = setup({
+      auth: {
+        tokens: [{ token: 'alice-token-0123456789abcdef', id: 'alice' }],
+        canStart: (_user, task) => task !== 'fail' || allowed,
+      },
+    });
+    env.worker();
+    const failed = await json(await env.call('/api/jobs', { method: 'POST', body: { task: 'fail', params: {} } }));
+    await waitForStatus(env.store, failed.id, 'failed');
+    allowed = false;
+    const one = await env.call(`/api/jobs/${failed.id}/retry`, { method: 'POST' });
+    expect(one.status).toBe(403);
+    expect((await json(one)).error.message).toBe('You may not start fail jobs.');
+    const many = await json(
+      await env.call('/api/jobs/bulk', { method: 'POST', body: { action: 'retry', filter: { task: 'fail' } } }),
+    );
+    expect(many).toMatchObject({
+      matched: 1,
+      done: [],
+      skipped: [{ id: failed.id, reason: 'You may not start fail jobs.' }],
+    });
+    expect((await env.store.list({ task: 'fail' })).jobs).toHaveLength(1);
+  });
 });
 
 describe('share links', () => {

@@ -170,6 +170,9 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
         await deps.queue.cancel(job.id);
         return c.redirect(jobPath(job.id), 303);
       case 'retry': {
+        if (!deps.auth.mayStart(user, job.task)) {
+          throw new HttpError(403, 'FORBIDDEN', `You may not start ${job.task} jobs.`);
+        }
         deps.limiter?.take(user.id);
         const again = await deps.queue.retry(job);
         return c.redirect(jobPath(again.id), 303);

@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { ConflictError } from '../../core/errors.ts';
 import { JOB_STATUSES } from '../../core/job.ts';
 import { BULK_ACTIONS, bulk, MAX_BULK_LIMIT } from '../../queue/bulk.ts';
+import type { Queue } from '../../queue/queue.ts';
 import { type AppEnv, callerOf, type Deps, readJson, requireUser } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { parseBody } from './jobs.ts';
@@ -44,7 +46,16 @@ export function bulkRoutes(deps: Deps): Hono<AppEnv> {
     }
     const owner = caller.admin ? filter.owner : user.id;
     const limiter = deps.limiter;
-    const result = await bulk(deps.queue, {
+    // A retry is a start: jobs of a task this user may not start are skipped, saying so.
+    const queue: Pick<Queue, 'jobs' | 'retry'> = {
+      jobs: deps.queue.jobs,
+      async retry(target, options) {
+        const job = typeof target === 'string' ? await deps.queue.jobs.require(target) : target;
+        if (!deps.auth.mayStart(user, job.task)) throw new ConflictError(`You may not start ${job.task} jobs.`);
+        return deps.queue.retry(job, options);
+      },
+    };
+    const result = await bulk(queue, {
       action: body.action,
       filter: { ...filter, owner },
       limit: body.limit,

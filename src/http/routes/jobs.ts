@@ -114,6 +114,9 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
   app.post('/jobs/:id/retry', async (c) => {
     const user = requireUser(c);
     const job = await changeableJob(c, deps, c.req.param('id'));
+    // A retry is a start: who may not start the task may not retry its jobs either.
+    if (!deps.auth.mayStart(user, job.task))
+      throw new HttpError(403, 'FORBIDDEN', `You may not start ${job.task} jobs.`);
     deps.limiter?.take(user.id);
     const again = await deps.queue.retry(job);
     const json = jobJson(c, deps, again);
