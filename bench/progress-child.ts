@@ -66,7 +66,16 @@ if (input.role === 'underway-server') {
   const store = postgresStore({ connectionString: input.pgUrl, schema: 'underway' });
   await store.listening();
   const task = defineTask({ name: 'progress', params: z.object({}), run: async () => {} });
-  const underway = createUnderway({ mountPath: '', store, tasks: [task], logger: quiet, rateLimit: false });
+  // As `underway serve` runs on loopback with no sign-in configured: this machine's requests are the
+  // local admin (since the hardening round nobody is, unless asked; the SSE clients got 401).
+  const underway = createUnderway({
+    mountPath: '',
+    store,
+    tasks: [task],
+    logger: quiet,
+    rateLimit: false,
+    auth: { localAdmin: true },
+  });
   const running = await serveHttp(underway, { port: 0, logger: quiet });
   process.stdout.write(`ready ${running.url}\n`);
   process.once('SIGTERM', () => {

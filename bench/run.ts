@@ -137,6 +137,20 @@ async function queueScenarios(): Promise<void> {
       });
     }
   }
+  // What ordering by priority costs: the same drain with priorities -5 … 5 (underway only).
+  if (wanted('drain') || wanted('priorities')) {
+    const underwayPeers = peers.filter((p) => p === 'underway-pg' || p === 'underway-sqlite');
+    plans.push({
+      name: `drain ${JOBS.toLocaleString('en')} no-op jobs, c10, fastest settings, priorities -5..5`,
+      unit: 'jobs/s',
+      better: 'higher',
+      pick: (r) => r.rate,
+      runs: underwayPeers.map((p) => [
+        p,
+        { scenario: 'drain', mode: 'fast', concurrency: 10, jobs: JOBS, capMs: 120_000, priorities: true },
+      ]),
+    });
+  }
   if (wanted('pickup')) {
     // pg-boss only wakes on NOTIFY with useListenNotify and a notify queue (its "fast" mode); the others at defaults.
     plans.push({

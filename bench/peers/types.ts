@@ -47,4 +47,6 @@ export interface PeerOptions {
   redisPrefix?: string;
   /** A folder for the SQLite file (underway on SQLite). */
   dir?: string;
+  /** underway only: seed drains with priorities -5 … 5 (n % 11 − 5) instead of all 0, to show what ordering by priority costs. */
+  priorities?: boolean;
 }

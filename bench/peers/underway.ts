@@ -81,10 +81,11 @@ export class UnderwayPeer implements Peer {
       await client.connect();
       try {
         await client.query(
-          `INSERT INTO ${SCHEMA}.jobs (id, task, status, params, max_attempts, run_at)
-           SELECT md5(random()::text || g::text), 'noop', 'queued', jsonb_build_object('n', g), 1, now()
+          `INSERT INTO ${SCHEMA}.jobs (id, task, status, params, max_attempts, run_at, priority)
+           SELECT md5(random()::text || g::text), 'noop', 'queued', jsonb_build_object('n', g), 1, now(),
+             CASE WHEN $3 THEN g % 11 - 5 ELSE 0 END
            FROM generate_series($1::int, $2::int) g`,
-          [offset, offset + count - 1],
+          [offset, offset + count - 1, this.#options.priorities === true],
         );
       } finally {
         await client.end();
@@ -94,13 +95,14 @@ export class UnderwayPeer implements Peer {
     const db = new Database(this.#sqliteFile());
     try {
       const insert = db.prepare(
-        `INSERT INTO underway_jobs (id, task, status, params, max_attempts, created_at, run_at)
-         VALUES (?, 'noop', 'queued', ?, 1, ?, ?)`,
+        `INSERT INTO underway_jobs (id, task, status, params, max_attempts, created_at, run_at, priority)
+         VALUES (?, 'noop', 'queued', ?, 1, ?, ?, ?)`,
       );
       const now = Date.now();
       db.transaction(() => {
         for (let n = offset; n < offset + count; n++) {
-          insert.run(randomBytes(16).toString('base64url'), JSON.stringify({ n }), now, now);
+          const priority = this.#options.priorities ? (n % 11) - 5 : 0;
+          insert.run(randomBytes(16).toString('base64url'), JSON.stringify({ n }), now, now, priority);
         }
       })();
     } finally {
