@@ -86,7 +86,7 @@ describe('dashboard in Chromium', () => {
     pacer.allow('live');
     await expect.poll(() => live.getAttribute('data-status')).toBe('succeeded');
     await expect.poll(() => page.locator('underway-indicator').isHidden()).toBe(true);
-    expect(await page.locator('tbody tr').first().getAttribute('data-job')).toBe(other);
+    expect(await page.locator('#uw-jobs tbody tr').first().getAttribute('data-job')).toBe(other);
     expect(await sameDocument(page)).toBe(true);
     expect(trouble).toEqual([]);
   });

@@ -267,6 +267,54 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await store.list({ task: 'demo' })).jobs).toHaveLength(1);
     });
 
+    test("a limited claim takes only jobs that fit the queue's limit and each key's, counting every running job", async () => {
+      const limits = [{ queue: 'demo', concurrency: 3, perKey: 1, rate: null }];
+      const claimLimited = (limit: number, workerId = 'w1') =>
+        store.claimLimited({ workerId, tasks: ['demo'], limits, limit, leaseMs: 10_000 });
+      const a1 = await enqueue({ concurrencyKey: 'a' });
+      const a2 = await enqueue({ concurrencyKey: 'a' });
+      const b1 = await enqueue({ concurrencyKey: 'b' });
+      const none1 = await enqueue();
+      const none2 = await enqueue();
+      expect([a1.queue, a1.concurrencyKey, none1.concurrencyKey]).toEqual(['demo', 'a', null]);
+      // Key a holds one place, so its second job waits; the queue's third place goes to a keyless job.
+      const first = await claimLimited(10);
+      expect(first.map((c) => c.job.id)).toEqual([a1.id, b1.id, none1.id]);
+      expect(await claimLimited(10, 'w2')).toEqual([]);
+      // A place frees (a1 ends): a2 may run now, the queue being at 2 of 3.
+      await store.finish(first[0]?.lease as Lease, { status: 'succeeded', result: null });
+      expect((await claimLimited(10, 'w2')).map((c) => c.job.id)).toEqual([a2.id]);
+      expect(await claimLimited(10, 'w3')).toEqual([]);
+      expect((await store.get(none2.id))?.status).toBe('queued');
+    });
+
+    test('a rate-limited queue starts at most its rate in a window, whether the jobs still run or not', async () => {
+      const limits = [{ queue: 'demo', concurrency: null, perKey: null, rate: { starts: 2, perSeconds: 60 } }];
+      for (let i = 0; i < 5; i++) await enqueue();
+      const claimLimited = () =>
+        store.claimLimited({ workerId: 'w1', tasks: ['demo'], limits, limit: 10, leaseMs: 10_000 });
+      const first = await claimLimited();
+      expect(first).toHaveLength(2);
+      for (const { lease } of first) await store.finish(lease, { status: 'succeeded', result: null });
+      // Ended, they still count: they started within the minute.
+      expect(await claimLimited()).toEqual([]);
+      expect((await store.list({ status: 'queued' })).jobs).toHaveLength(3);
+    });
+
+    test('limited claims racing for the last places never go over the limit', async () => {
+      const limits = [{ queue: 'demo', concurrency: 2, perKey: null, rate: null }];
+      for (let i = 0; i < 12; i++) await enqueue();
+      const claims = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          store.claimLimited({ workerId: `w${i}`, tasks: ['demo'], limits, limit: 5, leaseMs: 10_000 }),
+        ),
+      );
+      expect(claims.flat()).toHaveLength(2);
+      expect(new Set(claims.flat().map((c) => c.job.id)).size).toBe(2);
+      // A plain claim knows no limits: the caller (the worker) claims limited queues only with claimLimited.
+      expect((await store.list({ status: 'running' })).jobs).toHaveLength(2);
+    });
+
     test('concurrent claims never hand out the same job twice', async () => {
       for (let i = 0; i < 30; i++) await enqueue();
       const rounds = await Promise.all(

@@ -20,7 +20,7 @@ let n = 0;
 // saying how to start the server when it cannot be reached).
 const database = createTestDatabase();
 /** One per PostgreSQL test below (each opens one store); more tests only cost ~100 ms each to migrate. */
-const schemas = migratedSchemas(database, 19);
+const schemas = migratedSchemas(database, 21);
 afterAll(async () => {
   await schemas.settled();
   await (await database).drop();
@@ -101,6 +101,16 @@ const tasks = [
     maxAttempts: 1,
     async run() {
       await new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+    },
+  }),
+  defineTask({
+    name: 'export',
+    queue: 'exports',
+    params: z.object({ customer: z.string(), ms: z.number() }),
+    concurrencyKey: ({ customer }) => customer,
+    async run({ ms }) {
+      // The work: long enough that jobs over the limit, had they been claimed, would overlap.
+      await new Promise((resolve) => setTimeout(resolve, ms));
     },
   }),
   defineTask({
@@ -187,6 +197,43 @@ describe.each(STORES)('worker on $name', ({ create }) => {
     // No event wakes the worker for a resume: its next poll (50 ms here) takes the job.
     expect(await waitForStatus(store, held.id, 'succeeded')).toMatchObject({ attempt: 1 });
     expect(await queue.pauses()).toEqual([]);
+  });
+
+  it("holds a queue's limit and its per-key limit across two workers, sampled at every transition", async () => {
+    const store = await openStore();
+    const queue = createQueue({ store, tasks });
+    const queues = { exports: { concurrency: 3, concurrencyPerKey: 2 } };
+    let most = 0;
+    let mostPerKey = 0;
+    const samples: Promise<void>[] = [];
+    const off = store.events.listen((event) => {
+      if (event.type !== 'status' || event.task !== 'export') return;
+      samples.push(
+        store.list({ status: 'running', task: 'export', limit: 200 }).then(({ jobs }) => {
+          most = Math.max(most, jobs.length);
+          const perKey = new Map<string, number>();
+          for (const job of jobs) perKey.set(job.concurrencyKey ?? '', (perKey.get(job.concurrencyKey ?? '') ?? 0) + 1);
+          mostPerKey = Math.max(mostPerKey, ...perKey.values());
+        }),
+      );
+    });
+    const started = await queue.startMany(
+      'export',
+      Array.from({ length: 24 }, (_, i) => ({ params: { customer: i % 3 === 0 ? 'acme' : `c${i % 4}`, ms: 30 } })),
+    );
+    expect(started[0]?.job).toMatchObject({ queue: 'exports', concurrencyKey: 'acme' });
+    for (let i = 0; i < 2; i++) {
+      open.workers.push(createWorker({ store, tasks, logger: silent, concurrency: 4, queues, pollMs: 50 }).start());
+    }
+    await Promise.all(started.map(({ job }) => waitForStatus(store, job.id, 'succeeded')));
+    off();
+    await Promise.all(samples);
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(3);
+    expect(mostPerKey).toBeLessThanOrEqual(2);
+    expect(() => createWorker({ store, tasks, queues: { exports: { concurrency: 0 } } })).toThrow(
+      /Queue exports: concurrency must be a whole number >= 1/,
+    );
   });
 
   it('runs due jobs of higher priority first', async () => {

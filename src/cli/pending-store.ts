@@ -40,6 +40,7 @@ export class PendingStore implements Store {
   enqueue: Store['enqueue'] = async (input, options) => this.#ready().enqueue(input, options);
   enqueueMany: Store['enqueueMany'] = async (inputs, options) => this.#ready().enqueueMany(inputs, options);
   claim: Store['claim'] = async (request) => this.#ready().claim(request);
+  claimLimited: Store['claimLimited'] = async (request) => this.#ready().claimLimited(request);
   heartbeat: Store['heartbeat'] = async (leases, leaseMs) => this.#ready().heartbeat(leases, leaseMs);
   saveProgress: Store['saveProgress'] = async (lease, progress) => this.#ready().saveProgress(lease, progress);
   finish: Store['finish'] = async (lease, outcome) => this.#ready().finish(lease, outcome);

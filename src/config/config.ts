@@ -4,6 +4,7 @@ import type { HttpOptions } from '../http/options.ts';
 import type { ScheduleInput } from '../schedule/schedules.ts';
 import { sqliteStore } from '../store/sqlite/index.ts';
 import type { Store } from '../store/store.ts';
+import type { QueueLimits } from '../worker/worker.ts';
 
 /** A schedule in the config: a `TaskSchedule` naming its task. */
 export type ScheduleDefinition = ScheduleInput;
@@ -24,6 +25,14 @@ export interface UnderwayConfig {
    * schedule })`), saved to the store at every worker start (docs/scheduling.md).
    */
   schedules?: readonly ScheduleDefinition[] | undefined;
+  /**
+   * Limits per queue (a task's `queue`, else its name), held across every worker and machine:
+   * `concurrency` running jobs at most, `concurrencyPerKey` per concurrency key (docs/scheduling.md).
+   *
+   * @example
+   * queues: { exports: { concurrency: 2, concurrencyPerKey: 1 } }
+   */
+  queues?: Readonly<Record<string, QueueLimits>> | undefined;
   /**
    * Where jobs live. Default: SQLite at `$UNDERWAY_DATA_DIR/underway.db` (`./data`). A function is
    * called once per process, so a config can be imported without opening anything.

@@ -119,6 +119,10 @@ export interface Job<Params = unknown, Result = unknown> {
   timeoutSeconds: number | null;
   /** Claimed before queued jobs of lower priority that are due too; then the earliest `runAt` first. Default 0. */
   priority: number;
+  /** The queue it waits in: its task's `queue`, else the task's name. A queue may limit how many of its jobs run at once. */
+  queue: string;
+  /** Jobs of one queue with the same key count together against the queue's per-key limit (one customer, say). */
+  concurrencyKey: string | null;
   /** The job this one retries (the HTTP "retry" action), or null. */
   retryOf: string | null;
   artifacts: ArtifactInfo[];

@@ -109,6 +109,17 @@ export interface TaskOptions<Schema extends z.ZodType, Result> {
   /** Attempts in all, including the first. Default 3. */
   maxAttempts?: number | undefined;
   /**
+   * The queue its jobs wait in; default the task's name. Limits are set per queue, in the
+   * config's `queues` (e.g. at most 2 running at once across every worker): tasks sharing a
+   * queue share its limit.
+   */
+  queue?: string | undefined;
+  /**
+   * The key a job counts under for its queue's `concurrencyPerKey` limit, from its params (a
+   * customer, a user); a start's own `concurrencyKey` wins. Null or undefined: no key.
+   */
+  concurrencyKey?: ((params: z.output<Schema>) => string | null | undefined) | undefined;
+  /**
    * Its jobs' priority unless a start says otherwise: a whole number from -1000 to 1000; due jobs
    * of higher priority are claimed first, then the earliest. Default 0.
    */

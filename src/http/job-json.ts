@@ -27,6 +27,9 @@ export interface JobJson {
   timeoutSeconds: number | null;
   /** Additive: claimed before due jobs of lower priority. */
   priority: number;
+  /** Additive: the queue it waits in, and the key it counts under for the queue's per-key limit. */
+  queue: string;
+  concurrencyKey: string | null;
 }
 
 /** Where things live, to build `urls`. */
@@ -80,6 +83,8 @@ export function toJobJson(job: Job, options: JobJsonOptions): JobJson {
     retryOf: job.retryOf,
     timeoutSeconds: job.timeoutSeconds,
     priority: job.priority,
+    queue: job.queue,
+    concurrencyKey: job.concurrencyKey,
   };
 }
 

@@ -418,6 +418,8 @@ const SCHEMAS: Record<string, Schema> = {
       retryOf: nullable({ type: 'string' }),
       timeoutSeconds: nullable({ type: 'number' }),
       priority: { type: 'integer', minimum: MIN_PRIORITY, maximum: MAX_PRIORITY },
+      queue: { type: 'string' },
+      concurrencyKey: nullable({ type: 'string' }),
     },
   },
   JobPage: {

@@ -21,6 +21,7 @@ import type {
   JobEvent,
   JobFilter,
   JobPage,
+  LimitedClaimRequest,
   LogLine,
   NewArtifact,
   NewLogLine,
@@ -96,6 +97,11 @@ export class Jobs {
 
   claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     return this.store.claim(request);
+  }
+
+  /** Claims jobs of queues with limits, only those that fit the limits over every worker. */
+  claimLimited(request: LimitedClaimRequest): Promise<ClaimedJob[]> {
+    return this.store.claimLimited(request);
   }
 
   heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]> {

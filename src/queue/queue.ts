@@ -35,6 +35,11 @@ export interface StartOptions {
    */
   priority?: number | undefined;
   /**
+   * The key this job counts under for its queue's `concurrencyPerKey` limit (a customer, a
+   * user); default what the task's `concurrencyKey` makes of the params, else none.
+   */
+  concurrencyKey?: string | undefined;
+  /**
    * The app's own PostgreSQL client (a `pg` `Client` or `PoolClient`) between its BEGIN and
    * COMMIT: the job is added in that transaction, so it exists, and workers hear of it, only if
    * the transaction commits (docs/postgres.md#transactional-start). A TypeError on a store that
@@ -185,6 +190,8 @@ export function createQueue(options: {
       maxAttempts: positiveInt('maxAttempts', startOptions.maxAttempts) ?? task.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       timeoutSeconds: positive('timeoutSeconds', startOptions.timeoutSeconds) ?? null,
       priority: priorityOf(startOptions.priority) ?? task.priority ?? 0,
+      queue: task.queue ?? task.name,
+      concurrencyKey: keyOf(startOptions.concurrencyKey ?? task.concurrencyKey?.(parsed)),
     };
   };
 
@@ -290,6 +297,8 @@ export function createQueue(options: {
         maxAttempts: old.maxAttempts,
         timeoutSeconds: old.timeoutSeconds,
         priority: old.priority,
+        queue: taskOf(old.task).queue ?? old.task,
+        concurrencyKey: old.concurrencyKey,
         retryOf: old.id,
       });
       return job;
@@ -327,6 +336,17 @@ function positive(name: string, value: number | undefined, allowZero = false): n
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new ValidationError(`${name} must be a number ${allowZero ? '>= 0' : '> 0'}.`);
+  }
+  return value;
+}
+
+/** Longest concurrency key. */
+const MAX_KEY_LENGTH = 200;
+
+function keyOf(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH) {
+    throw new ValidationError(`A concurrency key is text of 1 to ${MAX_KEY_LENGTH} characters.`);
   }
   return value;
 }

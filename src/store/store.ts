@@ -67,6 +67,13 @@ export interface Store {
    */
   claim(request: ClaimRequest): Promise<ClaimedJob[]>;
 
+  /**
+   * As `claim`, for jobs in queues with limits: takes only jobs that fit, counting every running
+   * job of the queue (and of the same key), whichever worker runs it. Claims of one queue are
+   * serialised, so two workers never both take its last free place.
+   */
+  claimLimited(request: LimitedClaimRequest): Promise<ClaimedJob[]>;
+
   /** Extends the leases still held by this worker; tells, per job, whether it is still held and whether cancel was asked. */
   heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]>;
 
@@ -219,6 +226,9 @@ export interface EnqueueInput {
   timeoutSeconds?: number | null;
   /** Default 0; higher is claimed first among due jobs. */
   priority?: number | null;
+  /** Default the task's name. */
+  queue?: string | null;
+  concurrencyKey?: string | null;
   retryOf?: string | null;
 }
 
@@ -245,6 +255,22 @@ export interface ClaimRequest {
   tasks: readonly string[];
   limit: number;
   leaseMs: number;
+}
+
+/** How many jobs of one queue may run at once, across every worker sharing the store. */
+export interface QueueLimit {
+  queue: string;
+  /** Running jobs of the queue at most; null: no limit of its own. */
+  concurrency: number | null;
+  /** Running jobs of the queue with the same concurrency key at most; null: none. */
+  perKey: number | null;
+  /** Jobs of the queue started (claimed) in any window of `perSeconds` at most; null: no rate limit. */
+  rate: { starts: number; perSeconds: number } | null;
+}
+
+export interface LimitedClaimRequest extends ClaimRequest {
+  /** The limits of the queues of `tasks`' jobs: every claimed job fits them, counting every running job. */
+  limits: readonly QueueLimit[];
 }
 
 export interface ClaimedJob {

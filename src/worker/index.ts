@@ -3,5 +3,5 @@ export type { AbortCause, Execution, ExecutionReport, JobRunner, RunResult } fro
 export { AttemptAbort } from './runner.ts';
 export type { SandboxRunner, SandboxRunnerOptions } from './sandbox/index.ts';
 export { DEFAULT_ENV_ALLOW, sandboxRunner } from './sandbox/index.ts';
-export type { WorkerOptions } from './worker.ts';
+export type { QueueLimits, WorkerOptions } from './worker.ts';
 export { createWorker, Worker } from './worker.ts';

@@ -12,10 +12,23 @@ import { createLogger, type Logger, OutageLog } from '../logger.ts';
 import { createQueue } from '../queue/queue.ts';
 import { Scheduler, scheduleDefinitions } from '../schedule/scheduler.ts';
 import type { ScheduleInput } from '../schedule/schedules.ts';
-import type { ClaimedJob, JobEvent, Store } from '../store/store.ts';
+import type { ClaimedJob, JobEvent, QueueLimit, Store } from '../store/store.ts';
 import { Attempt } from './attempt.ts';
 import { inProcessRunner } from './in-process-runner.ts';
 import type { JobRunner } from './runner.ts';
+
+/** A queue's limits (see `WorkerOptions.queues`). */
+export interface QueueLimits {
+  /** Running jobs of the queue at most, over every worker. */
+  concurrency?: number | undefined;
+  /** Running jobs of the queue with the same concurrency key at most, over every worker. */
+  concurrencyPerKey?: number | undefined;
+  /**
+   * Jobs of the queue started at most `starts` times in any `perSeconds` window, over every
+   * worker; jobs beyond wait, queued.
+   */
+  rate?: { starts: number; perSeconds: number } | undefined;
+}
 
 export interface WorkerOptions {
   /** Where jobs live. Jobs ended here are heard by `Jobs.of(store).onEnded` listeners in this process. */
@@ -51,6 +64,15 @@ export interface WorkerOptions {
   /** Writes of one job's progress to the store per second at most. Default 4. */
   progressWritesPerSecond?: number | undefined;
   maxLogLines?: number | undefined;
+  /**
+   * Limits per queue (a task's `queue`, else its name), held across every worker sharing the
+   * store: `concurrency` running jobs of the queue at most, `concurrencyPerKey` of one
+   * concurrency key. Every worker must be given the same (the config's `queues`).
+   *
+   * @example
+   * queues: { exports: { concurrency: 2, concurrencyPerKey: 1 } }
+   */
+  queues?: Readonly<Record<string, QueueLimits>> | undefined;
   /**
    * Recurring schedules this worker fires (with every other worker sharing the store, each tick
    * exactly once): the tasks' own (`defineTask({ schedule })`), plus these (the config's
@@ -116,6 +138,12 @@ export class Worker {
   #idleWaiters: (() => void)[] = [];
   /** Fires recurring schedules (schedule/scheduler.ts); null with `schedules: false`. */
   #scheduler: Scheduler | null = null;
+  /** Tasks whose queue has no limit (one plain claim) and those whose queue has (the limited claim), with the limits. */
+  readonly #plainTasks: string[];
+  readonly #limitedTasks: string[];
+  readonly #limits: QueueLimit[];
+  /** Which claim goes first this round: they alternate, so neither kind starves the other of slots. */
+  #limitedFirst = false;
 
   constructor(options: WorkerOptions) {
     this.#jobs = Jobs.of(options.store);
@@ -137,6 +165,11 @@ export class Worker {
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#log = (options.logger ?? createLogger()).child({ worker: this.id });
     this.#outage = new OutageLog(this.#log);
+    ({
+      plain: this.#plainTasks,
+      limited: this.#limitedTasks,
+      limits: this.#limits,
+    } = splitByLimits(this.#tasks.all(), options.queues ?? {}));
     if (options.schedules !== false) {
       const definitions = scheduleDefinitions(this.#tasks.all(), options.schedules ?? []);
       const queue = createQueue({ store: options.store, tasks: this.#tasks, secretKey: options.secretKey });
@@ -206,12 +239,7 @@ export class Worker {
       const wanted = this.#concurrency - this.#busy + this.#prefetch - this.#waiting.size;
       const free = this.#finishing < this.#maxFinishing ? wanted : 0;
       if (free > 0) {
-        const claimed = await this.#jobs.claim({
-          workerId: this.id,
-          tasks: this.#tasks.names(),
-          limit: free,
-          leaseMs: this.#leaseMs,
-        });
+        const claimed = await this.#claim(free);
         if (this.#state !== 'running') {
           // Stopped while claiming: give the jobs straight back.
           await Promise.all(claimed.map(({ lease }) => this.#jobs.release(lease)));
@@ -225,7 +253,9 @@ export class Worker {
         if (claimed.length === free) {
           if (this.#wantsMore()) this.#wakeAgain = true;
         } else {
-          const next = await this.#jobs.nextRunAt(this.#tasks.names());
+          // Only the plain tasks: a limited queue's due jobs may wait for a place, which a job's
+          // end (an event) or the poll brings; waking for them now would spin.
+          const next = this.#plainTasks.length > 0 ? await this.#jobs.nextRunAt(this.#plainTasks) : null;
           if (next) nextPollMs = Math.min(nextPollMs, Math.max(0, Date.parse(next) - Date.now()));
         }
         this.#outage.succeeded();
@@ -258,6 +288,23 @@ export class Worker {
   #wantsMore(): boolean {
     if (this.#finishing >= this.#maxFinishing) return false;
     return this.#waiting.size === 0 ? this.#busy < this.#concurrency : this.#waiting.size <= this.#prefetch / 2;
+  }
+
+  /** Claims up to `free` jobs: the plain claim and the limited one, in turns going first. */
+  async #claim(free: number): Promise<ClaimedJob[]> {
+    const base = { workerId: this.id, leaseMs: this.#leaseMs };
+    const plain = (limit: number) =>
+      limit > 0 && this.#plainTasks.length > 0
+        ? this.#jobs.claim({ ...base, tasks: this.#plainTasks, limit })
+        : Promise.resolve([]);
+    const limited = (limit: number) =>
+      limit > 0 && this.#limitedTasks.length > 0
+        ? this.#jobs.claimLimited({ ...base, tasks: this.#limitedTasks, limits: this.#limits, limit })
+        : Promise.resolve([]);
+    this.#limitedFirst = !this.#limitedFirst && this.#limitedTasks.length > 0;
+    const [first, second] = this.#limitedFirst ? [limited, plain] : [plain, limited];
+    const claimed = await first(free);
+    return claimed.concat(await second(free - claimed.length));
   }
 
   /** Starts waiting jobs, oldest first, while slots are free. */
@@ -412,6 +459,45 @@ export class Worker {
     this.#state = 'stopped';
     this.#log.info('worker stopped');
   }
+}
+
+/** Which tasks' queues have limits, and those limits, checked (a TypeError for a limit that is not a whole number >= 1). */
+function splitByLimits(
+  tasks: readonly AnyTask[],
+  queues: Readonly<Record<string, QueueLimits>>,
+): { plain: string[]; limited: string[]; limits: QueueLimit[] } {
+  const limits: QueueLimit[] = [];
+  for (const [queue, limit] of Object.entries(queues)) {
+    for (const key of ['concurrency', 'concurrencyPerKey'] as const) {
+      const value = limit[key];
+      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+        throw new TypeError(`Queue ${queue}: ${key} must be a whole number >= 1.`);
+      }
+    }
+    const rate = limit.rate;
+    if (
+      rate !== undefined &&
+      (!Number.isInteger(rate.starts) || rate.starts < 1 || !(rate.perSeconds > 0) || rate.perSeconds > 86_400)
+    ) {
+      throw new TypeError(
+        `Queue ${queue}: rate must be { starts: a whole number >= 1, perSeconds: > 0 and <= 86400 }.`,
+      );
+    }
+    if (limit.concurrency !== undefined || limit.concurrencyPerKey !== undefined || rate !== undefined) {
+      limits.push({
+        queue,
+        concurrency: limit.concurrency ?? null,
+        perKey: limit.concurrencyPerKey ?? null,
+        rate: rate ? { starts: rate.starts, perSeconds: rate.perSeconds } : null,
+      });
+    }
+  }
+  const limitedQueues = new Set(limits.map((limit) => limit.queue));
+  const plain: string[] = [];
+  const limited: string[] = [];
+  for (const task of tasks) (limitedQueues.has(task.queue ?? task.name) ? limited : plain).push(task.name);
+  const used = new Set(tasks.map((task) => task.queue ?? task.name));
+  return { plain, limited, limits: limits.filter((limit) => used.has(limit.queue)) };
 }
 
 /** Creates a worker; call `start()` to begin claiming. */

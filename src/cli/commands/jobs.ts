@@ -22,6 +22,7 @@ export function registerJobCommands(program: Command): void {
       `claimed before due jobs of lower priority (${MIN_PRIORITY} to ${MAX_PRIORITY}; default the task's, else 0)`,
       wholeNumber(MIN_PRIORITY, MAX_PRIORITY, `a whole number from ${MIN_PRIORITY} to ${MAX_PRIORITY}`),
     )
+    .option('--concurrency-key <key>', "the key it counts under for its queue's per-key limit")
     .option('-w, --watch', 'then watch it until it ends (exit code by outcome)')
     .option('--json', 'print the job as JSON')
     .action(async (task: string, options: StartOptions, command: Command) => {
@@ -34,6 +35,7 @@ export function registerJobCommands(program: Command): void {
           maxAttempts: options.maxAttempts,
           timeoutSeconds: options.timeout,
           priority: options.priority,
+          concurrencyKey: options.concurrencyKey,
         });
         if (options.json) process.stdout.write(`${JSON.stringify(job)}\n`);
         else process.stdout.write(`${created ? 'Started' : 'Already running (same dedupe key)'}: ${job.id}\n`);
@@ -136,6 +138,7 @@ interface StartOptions {
   maxAttempts?: number;
   timeout?: number;
   priority?: number;
+  concurrencyKey?: string;
   watch?: boolean;
   json?: boolean;
 }

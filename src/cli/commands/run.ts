@@ -205,6 +205,7 @@ function buildWorker(session: Session, store: Store, log: Logger, flags: WorkerF
     cancelGraceMs: options.cancelGraceMs,
     maxLogLines: options.maxLogLines,
     schedules: session.config.schedules ?? [],
+    queues: session.config.queues,
     logger: log,
   });
 }

@@ -49,7 +49,6 @@ export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor
           </div>
         </section>
       )}
-      {operations && <Operations pagesPath={frame.pagesPath} csrf={frame.csrf} {...operations} />}
       <section aria-labelledby="uw-list-title">
         <h2 id="uw-list-title">Earlier and current jobs</h2>
         <form method="get" action={here} class="uw-filters">
@@ -107,6 +106,7 @@ export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor
           </nav>
         </div>
       </section>
+      {operations && <Operations pagesPath={frame.pagesPath} csrf={frame.csrf} {...operations} />}
     </Layout>
   );
 }

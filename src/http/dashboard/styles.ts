@@ -42,6 +42,7 @@ table.uw-jobs .uw-summary{font-size:.9rem;overflow-wrap:anywhere}
 table.uw-jobs td{display:block;border:0;padding:.2rem .25rem}}
 form.uw-filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}
 form.uw-inline-form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+form.uw-inline-form label{margin:0;font-weight:400}
 label{display:block;font-weight:600;font-size:.9rem;margin:.6rem 0 .2rem}
 .uw-hint{font-weight:400;color:var(--muted);font-size:.85rem}
 input,select,textarea{font:inherit;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:.35rem;padding:.4rem .5rem;max-width:100%}

@@ -25,6 +25,7 @@ export const StartBody = z.strictObject({
     .max(7 * 86_400)
     .optional(),
   priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
+  concurrencyKey: z.string().min(1).max(200).optional(),
 });
 
 export const ShareBody = z.strictObject({ ttlSeconds: z.number().int().min(1).optional() });
@@ -68,6 +69,7 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
       maxAttempts: body.maxAttempts,
       timeoutSeconds: body.timeoutSeconds,
       priority: body.priority,
+      concurrencyKey: body.concurrencyKey,
     });
     deps.limiter?.take(user.id);
     const { job, created } = await start.add();

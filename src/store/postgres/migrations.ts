@@ -241,5 +241,15 @@ export function migrations(t: Tables): readonly string[] {
       FOR UPDATE SKIP LOCKED
     $fn$;
     `,
+    /* 7 */ `
+    -- Queues with concurrency limits: a job's queue (its task's, else the task's name) and the key
+    -- it counts under. The limited claim (queries.ts) walks a queue's due jobs in claim order and
+    -- counts its running ones, per key too, through these indexes.
+    ALTER TABLE ${t.jobs} ADD COLUMN queue text, ADD COLUMN concurrency_key text;
+    UPDATE ${t.jobs} SET queue = task;
+    CREATE INDEX ON ${t.jobs} (queue, priority DESC, run_at, seq) WHERE status = 'queued';
+    CREATE INDEX ON ${t.jobs} (queue, concurrency_key) WHERE status = 'running';
+    CREATE INDEX ON ${t.jobs} (queue, started_at) WHERE started_at IS NOT NULL;
+    `,
   ];
 }

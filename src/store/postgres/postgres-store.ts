@@ -9,6 +9,7 @@ import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
+import { Fit, LIMITED_SCAN } from '../queue-limits.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
@@ -23,6 +24,7 @@ import {
   type JobEvent,
   type JobFilter,
   type JobPage,
+  type LimitedClaimRequest,
   type LogLine,
   MAX_LIST_LIMIT,
   type NewArtifact,
@@ -254,6 +256,8 @@ class PgStore implements PostgresStore {
       input.retryOf ?? null,
       input.runAt ?? null,
       input.priority ?? 0,
+      input.queue ?? null,
+      input.concurrencyKey ?? null,
     ];
     // Without a dedupe key, a plain insert: ~10 % faster than the conflict-aware statement.
     const plain = !input.dedupeKey;
@@ -300,6 +304,8 @@ class PgStore implements PostgresStore {
       column((i) => i.retryOf ?? null),
       column((i) => i.runAt ?? null),
       column((i) => i.priority ?? 0),
+      column((i) => i.queue ?? null),
+      column((i) => i.concurrencyKey ?? null),
     ];
     const run = <R>(sql: string, values: unknown[]) => this.#queryOn<R>(options.client, sql, values);
     const inserted = new Map((await run<JobRow>(this.#sql.enqueueMany, params)).map((row) => [row.id, row]));
@@ -343,6 +349,72 @@ class PgStore implements PostgresStore {
     );
     const jobs = this.#announce(rows);
     // Other processes hear of the claim through the batched publisher, not the trigger (migration 2).
+    for (const job of jobs) if (!this.#closed) this.#publisher.add(statusEvent(job));
+    return rows.map((row, index) => ({
+      job: jobs[index] as Job,
+      lease: { jobId: row.id, token: row.lease_token as string },
+    }));
+  }
+
+  async claimLimited(request: LimitedClaimRequest): Promise<ClaimedJob[]> {
+    if (request.limit <= 0 || request.tasks.length === 0 || request.limits.length === 0) return [];
+    await this.#whenReady();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw storeError(error, this.#where);
+    }
+    let rows: JobRow[] = [];
+    try {
+      // Not waiting for the WAL flush, as the plain claim (a lost claim leaves its jobs queued).
+      await client.query('BEGIN');
+      await client.query('SET LOCAL synchronous_commit = off');
+      const queues = request.limits.map((limit) => limit.queue);
+      await client.query(this.#sql.lockQueues, [queues]);
+      const running = (await client.query(this.#sql.runningByKey, [queues])).rows as {
+        queue: string;
+        key: string | null;
+        n: number;
+      }[];
+      const picked: string[] = [];
+      for (const limit of request.limits) {
+        if (picked.length >= request.limit) break;
+        const started = limit.rate
+          ? (
+              (await client.query(this.#sql.startedInWindow, [limit.queue, limit.rate.perSeconds])).rows[0] as {
+                n: number;
+              }
+            ).n
+          : 0;
+        const fit = new Fit(
+          limit,
+          running.filter((row) => row.queue === limit.queue),
+          started,
+        );
+        if (fit.full) continue;
+        const candidates = (await client.query(this.#sql.limitedCandidates, [limit.queue, request.tasks, LIMITED_SCAN]))
+          .rows as { id: string; key: string | null }[];
+        for (const candidate of candidates) {
+          if (picked.length >= request.limit || fit.full) break;
+          if (fit.take(candidate.key)) picked.push(candidate.id);
+        }
+      }
+      if (picked.length > 0) {
+        rows = (await client.query(this.#sql.claimIds, [request.workerId, picked, request.leaseMs])).rows as JobRow[];
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw storeError(error, this.#where);
+    } finally {
+      client.release();
+    }
+    rows.sort(
+      (a, b) =>
+        b.priority - a.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.seq) - BigInt(b.seq)),
+    );
+    const jobs = this.#announce(rows);
     for (const job of jobs) if (!this.#closed) this.#publisher.add(statusEvent(job));
     return rows.map((row, index) => ({
       job: jobs[index] as Job,

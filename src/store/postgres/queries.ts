@@ -21,8 +21,8 @@ export function jobQueries(t: Tables) {
      */
     enqueue: `
       WITH ins AS (
-        INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority)
-        VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, $8, greatest(coalesce($9::timestamptz, now()), now()), $10)
+        INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority, queue, concurrency_key)
+        VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, $8, greatest(coalesce($9::timestamptz, now()), now()), $10, coalesce($11, $2), $12)
         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
         RETURNING ${cols}, true AS created)
       SELECT * FROM ins
@@ -32,8 +32,8 @@ export function jobQueries(t: Tables) {
 
     /** The common case, no dedupe key: a plain insert (a new job has no artifacts to read). */
     enqueueNew: `
-      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at, priority)
-      VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()), $9)
+      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at, priority, queue, concurrency_key)
+      VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()), $9, coalesce($10, $2), $11)
       RETURNING j.*`,
 
     /**
@@ -42,12 +42,13 @@ export function jobQueries(t: Tables) {
      * caller reads the holders.
      */
     enqueueMany: `
-      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority)
+      INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority,
+          queue, concurrency_key)
       SELECT id, task, 'queued', params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of,
-        greatest(coalesce(run_at, now()), now()), priority
+        greatest(coalesce(run_at, now()), now()), priority, coalesce(queue, task), concurrency_key
       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::integer[], $5::text[], $6::text[], $7::float8[], $8::text[],
-          $9::timestamptz[], $10::integer[]) WITH ORDINALITY
-        AS i(id, task, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority, n)
+          $9::timestamptz[], $10::integer[], $11::text[], $12::text[]) WITH ORDINALITY
+        AS i(id, task, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority, queue, concurrency_key, n)
       ORDER BY n
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
       RETURNING j.*`,
@@ -71,6 +72,39 @@ export function jobQueries(t: Tables) {
       FROM ${t.dueFunction}($2::text[], $3::integer) AS due(id),
         (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
       WHERE j.id = due.id
+      RETURNING ${cols}`,
+
+    /**
+     * The limited claim (claimLimited), in one transaction: first a transaction-level advisory lock
+     * per limited queue, taken in name order (so two claimers cannot deadlock), which serialises
+     * the claims of a queue across every process; then the running counts, the candidates, and
+     * the update of the ones that fit. Unlimited queues never take these locks.
+     */
+    lockQueues: `
+      SELECT count(pg_advisory_xact_lock(k)) FROM (
+        SELECT hashtextextended('underway:${t.schema}:queue:' || q, 0) AS k FROM unnest($1::text[]) AS q ORDER BY q
+      ) AS locks`,
+    runningByKey: `
+      SELECT queue, concurrency_key AS key, count(*)::int AS n FROM ${t.jobs}
+      WHERE status = 'running' AND queue = ANY($1::text[]) GROUP BY queue, concurrency_key`,
+    /** Jobs of a queue started in the last $2 seconds: its rate window. */
+    startedInWindow: `
+      SELECT count(*)::int AS n FROM ${t.jobs} WHERE queue = $1 AND started_at > clock_timestamp() - $2 * interval '1 second'`,
+    limitedCandidates: `
+      SELECT id, concurrency_key AS key FROM ${t.jobs}
+      WHERE status = 'queued' AND queue = $1 AND run_at <= now()
+        AND task = ANY(ARRAY(SELECT unnest($2::text[]) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))
+      ORDER BY priority DESC, run_at, seq
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED`,
+    // started_at from the clock, not the transaction's start: the rate window counts it, and this
+    // transaction may have waited for the queue's lock.
+    claimIds: `
+      UPDATE ${t.jobs} j
+      SET status = 'running', attempt = j.attempt + 1, started_at = clock_timestamp(), worker_id = $1,
+          lease_token = replace(gen_random_uuid()::text, '-', ''),
+          lease_expires_at = now() + $3 * interval '1 millisecond', progress = NULL, ${TOUCH}
+      WHERE j.id = ANY($2::text[]) AND j.status = 'queued'
       RETURNING ${cols}`,
 
     /**

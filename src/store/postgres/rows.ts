@@ -19,6 +19,8 @@ export interface JobRow {
   dedupe_key: string | null;
   timeout_seconds: number | null;
   priority: number;
+  queue: string | null;
+  concurrency_key: string | null;
   retry_of: string | null;
   created_at: Date;
   run_at: Date;
@@ -72,6 +74,8 @@ export function toJob(row: JobRow): Job {
     dedupeKey: row.dedupe_key,
     timeoutSeconds: row.timeout_seconds,
     priority: row.priority,
+    queue: row.queue ?? row.task,
+    concurrencyKey: row.concurrency_key,
     retryOf: row.retry_of,
     artifacts: (row.artifacts ?? []).map(toArtifactInfo),
     createdAt: iso(row.created_at),

@@ -148,4 +148,15 @@ export const MIGRATIONS: readonly string[] = [
     CHECK ((cron IS NULL) <> (every_seconds IS NULL))
   ) WITHOUT ROWID;
   `,
+  /* 6 */ `
+  -- Queues with concurrency limits: a job's queue (its task's, else the task's name) and the key
+  -- it counts under. The limited claim walks a queue's due jobs in claim order and counts its
+  -- running ones (per key too), both through these indexes.
+  ALTER TABLE underway_jobs ADD COLUMN queue TEXT;
+  ALTER TABLE underway_jobs ADD COLUMN concurrency_key TEXT;
+  UPDATE underway_jobs SET queue = task;
+  CREATE INDEX underway_jobs_queue_due ON underway_jobs (queue, priority DESC, run_at, seq) WHERE status = 'queued';
+  CREATE INDEX underway_jobs_queue_running ON underway_jobs (queue, concurrency_key) WHERE status = 'running';
+  CREATE INDEX underway_jobs_queue_started ON underway_jobs (queue, started_at) WHERE started_at IS NOT NULL;
+  `,
 ];

@@ -18,6 +18,8 @@ export interface JobRow {
   dedupe_key: string | null;
   timeout_seconds: number | null;
   priority: number;
+  queue: string | null;
+  concurrency_key: string | null;
   retry_of: string | null;
   created_at: number;
   run_at: number;
@@ -65,6 +67,8 @@ export function toJob(row: JobRow, artifacts: ArtifactInfo[]): Job {
     dedupeKey: row.dedupe_key,
     timeoutSeconds: row.timeout_seconds,
     priority: row.priority,
+    queue: row.queue ?? row.task,
+    concurrencyKey: row.concurrency_key,
     retryOf: row.retry_of,
     artifacts,
     createdAt: iso(row.created_at),

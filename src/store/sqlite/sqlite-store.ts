@@ -8,6 +8,7 @@ import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
+import { Fit, LIMITED_SCAN } from '../queue-limits.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
@@ -21,6 +22,7 @@ import {
   type HeartbeatResult,
   type JobFilter,
   type JobPage,
+  type LimitedClaimRequest,
   type LogLine,
   MAX_LIST_LIMIT,
   type NewArtifact,
@@ -187,8 +189,8 @@ class SqliteStore implements Store {
     }
     const row = this.#prepare(
       `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds,
-           retry_of, created_at, run_at, priority)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+           retry_of, created_at, run_at, priority, queue, concurrency_key)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
     ).get(
       input.id ?? newJobId(),
       input.task,
@@ -201,6 +203,8 @@ class SqliteStore implements Store {
       now,
       input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
       input.priority ?? 0,
+      input.queue ?? input.task,
+      input.concurrencyKey ?? null,
     ) as JobRow;
     return { row, created: true };
   }
@@ -234,6 +238,59 @@ class SqliteStore implements Store {
         ) as JobRow[],
     );
     // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
+    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+    const jobs = this.#jobs(rows);
+    for (const job of jobs) this.#publishStatus(job);
+    return rows.map((row, index) => ({
+      job: jobs[index] as Job,
+      lease: { jobId: row.id, token: row.lease_token as string },
+    }));
+  }
+
+  async claimLimited(request: LimitedClaimRequest): Promise<ClaimedJob[]> {
+    if (request.limit <= 0 || request.tasks.length === 0) return [];
+    const now = Date.now();
+    const tasks = JSON.stringify(request.tasks);
+    // In one write transaction: SQLite has one writer at a time across processes, so the counts
+    // read here hold until the claim is written.
+    const rows = this.#write(() => {
+      const picked: number[] = [];
+      for (const limit of request.limits) {
+        if (picked.length >= request.limit) break;
+        const running = this.#prepare(
+          `SELECT concurrency_key AS key, count(*) AS n FROM underway_jobs INDEXED BY underway_jobs_queue_running
+             WHERE status = 'running' AND queue = ? GROUP BY concurrency_key`,
+        ).all(limit.queue) as { key: string | null; n: number }[];
+        const started = limit.rate
+          ? (
+              this.#prepare(
+                `SELECT count(*) AS n FROM underway_jobs INDEXED BY underway_jobs_queue_started
+                   WHERE queue = ? AND started_at > ?`,
+              ).get(limit.queue, now - limit.rate.perSeconds * 1000) as { n: number }
+            ).n
+          : 0;
+        const fit = new Fit(limit, running, started);
+        if (fit.full) continue;
+        // Walked in claim order; a job over its key's limit is passed over, its queue's next may fit.
+        const candidates = this.#prepare(
+          `SELECT seq, concurrency_key AS key FROM underway_jobs INDEXED BY underway_jobs_queue_due
+             WHERE status = 'queued' AND queue = ? AND run_at <= ?
+               AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+             ORDER BY priority DESC, run_at, seq LIMIT ?`,
+        ).iterate(limit.queue, now, tasks, LIMITED_SCAN) as Iterable<{ seq: number; key: string | null }>;
+        for (const candidate of candidates) {
+          if (picked.length >= request.limit || fit.full) break;
+          if (fit.take(candidate.key)) picked.push(candidate.seq);
+        }
+      }
+      if (picked.length === 0) return [];
+      return this.#prepare(
+        `UPDATE underway_jobs
+         SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?,
+             lease_token = lower(hex(randomblob(12))), lease_expires_at = ?, progress = NULL
+         WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *`,
+      ).all(now, request.workerId, now + request.leaseMs, JSON.stringify(picked)) as JobRow[];
+    });
     rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
     const jobs = this.#jobs(rows);
     for (const job of jobs) this.#publishStatus(job);
