@@ -28,24 +28,33 @@ afterEach(async () => {
   await killAllWorkers();
 });
 
+/**
+ * A fresh schema and data folder, the effects file, and the environment of worker processes on
+ * them (4 slots each), with these settings added.
+ */
+async function fleetSetup(settings: Record<string, string>) {
+  db ??= await createTestDatabase();
+  const schema = db.schema();
+  const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
+  await store.migrate();
+  const data = dir.file(`data-${schema}`);
+  mkdirSync(data, { recursive: true });
+  const effects = prepareEffects(`${data}/effects.db`);
+  const env = {
+    CHAOS_PG_URL: db.url,
+    CHAOS_PG_SCHEMA: schema,
+    CHAOS_CONCURRENCY: '4',
+    UNDERWAY_DATA_DIR: data,
+    ...settings,
+  };
+  return { store, effects, env };
+}
+
 describe('a queue limit over worker processes (PostgreSQL)', () => {
   it(`${SIZE.jobs} jobs of a queue limited to ${LIMIT}, ${SIZE.workers} workers of 4 slots: never more than ${LIMIT} running`, {
     timeout: SIZE.timeoutMs + 30_000,
   }, async () => {
-    db ??= await createTestDatabase();
-    const schema = db.schema();
-    const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
-    await store.migrate();
-    const data = dir.file(`data-${schema}`);
-    mkdirSync(data, { recursive: true });
-    const effects = prepareEffects(`${data}/effects.db`);
-    const env = {
-      CHAOS_PG_URL: db.url,
-      CHAOS_PG_SCHEMA: schema,
-      CHAOS_QUEUE_LIMIT: String(LIMIT),
-      CHAOS_CONCURRENCY: '4',
-      UNDERWAY_DATA_DIR: data,
-    };
+    const { store, effects, env } = await fleetSetup({ CHAOS_QUEUE_LIMIT: String(LIMIT) });
     let most = 0;
     let samples = 0;
     const reads: Promise<void>[] = [];
@@ -122,20 +131,7 @@ describe('a queue rate over worker processes (PostgreSQL)', () => {
   it(`${RATE_JOBS} jobs at ${RATE} starts a second over ${SIZE.workers} workers: no one-second window holds more`, {
     timeout: SIZE.timeoutMs + 30_000,
   }, async () => {
-    db ??= await createTestDatabase();
-    const schema = db.schema();
-    const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
-    await store.migrate();
-    const data = dir.file(`data-${schema}`);
-    mkdirSync(data, { recursive: true });
-    const effects = prepareEffects(`${data}/effects.db`);
-    const env = {
-      CHAOS_PG_URL: db.url,
-      CHAOS_PG_SCHEMA: schema,
-      CHAOS_QUEUE_RATE: String(RATE),
-      CHAOS_CONCURRENCY: '4',
-      UNDERWAY_DATA_DIR: data,
-    };
+    const { store, effects, env } = await fleetSetup({ CHAOS_QUEUE_RATE: String(RATE) });
     try {
       const workers = Array.from({ length: SIZE.workers }, () => startWorker(env));
       await Promise.all(workers.map((worker) => worker.ready));

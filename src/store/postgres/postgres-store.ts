@@ -342,6 +342,11 @@ class PgStore implements PostgresStore {
       request.limit,
       request.leaseMs,
     ]);
+    return this.#claimed(rows);
+  }
+
+  /** Claimed rows as jobs with their leases, in claim order, announced here and to other processes. */
+  #claimed(rows: JobRow[]): ClaimedJob[] {
     // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
     rows.sort(
       (a, b) =>
@@ -410,16 +415,7 @@ class PgStore implements PostgresStore {
     } finally {
       client.release();
     }
-    rows.sort(
-      (a, b) =>
-        b.priority - a.priority || a.run_at.getTime() - b.run_at.getTime() || Number(BigInt(a.seq) - BigInt(b.seq)),
-    );
-    const jobs = this.#announce(rows);
-    for (const job of jobs) if (!this.#closed) this.#publisher.add(statusEvent(job));
-    return rows.map((row, index) => ({
-      job: jobs[index] as Job,
-      lease: { jobId: row.id, token: row.lease_token as string },
-    }));
+    return this.#claimed(rows);
   }
 
   async heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]> {

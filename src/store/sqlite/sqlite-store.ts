@@ -237,6 +237,11 @@ class SqliteStore implements Store {
           request.limit,
         ) as JobRow[],
     );
+    return this.#claimed(rows);
+  }
+
+  /** Claimed rows as jobs with their leases, in claim order, their `running` events published. */
+  #claimed(rows: JobRow[]): ClaimedJob[] {
     // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
     rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
     const jobs = this.#jobs(rows);
@@ -291,13 +296,7 @@ class SqliteStore implements Store {
          WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *`,
       ).all(now, request.workerId, now + request.leaseMs, JSON.stringify(picked)) as JobRow[];
     });
-    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
-    const jobs = this.#jobs(rows);
-    for (const job of jobs) this.#publishStatus(job);
-    return rows.map((row, index) => ({
-      job: jobs[index] as Job,
-      lease: { jobId: row.id, token: row.lease_token as string },
-    }));
+    return this.#claimed(rows);
   }
 
   async heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]> {
