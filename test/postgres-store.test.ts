@@ -59,7 +59,7 @@ describe('postgres store, beyond the shared contract', () => {
     try {
       await Promise.all(stores.map((s) => s.migrate()));
       const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
-      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
+      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((version) => ({ version })));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

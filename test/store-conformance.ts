@@ -189,6 +189,45 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await claimOne()).job.id).toBe(held.id);
     });
 
+    test('a paused queue is claimed by neither claim, of any task, nor waited for; resume ends it', async () => {
+      const held = await enqueue({ queue: 'exports' });
+      const sibling = await enqueue({ task: 'other', queue: 'exports' });
+      const free = await enqueue({ task: 'other' });
+      const pause = await store.pause({ kind: 'queue', name: 'exports', by: 'ann', reason: 'quota' });
+      expect(pause).toMatchObject({ kind: 'queue', name: 'exports', by: 'ann', reason: 'quota' });
+      expect(await store.listPauses()).toEqual([pause]);
+      const tasks = ['demo', 'other'];
+      const limits = [{ queue: 'exports', concurrency: 5, perKey: null, rate: null, ratePerKey: null }];
+      const claimLimited = (limit: number) =>
+        store.claimLimited({ workerId: 'w1', tasks, limits, limit, leaseMs: 10_000 });
+      expect((await store.claim({ workerId: 'w1', tasks, limit: 10, leaseMs: 10_000 })).map((c) => c.job.id)).toEqual([
+        free.id,
+      ]);
+      expect(await claimLimited(10)).toEqual([]);
+      expect(await store.nextRunAt(tasks)).toBeNull();
+      expect(await store.resume({ kind: 'queue', name: 'exports' })).toBe(true);
+      expect(await store.resume({ kind: 'queue', name: 'exports' })).toBe(false);
+      expect(await store.nextRunAt(tasks)).toBe(held.runAt);
+      expect((await claimLimited(1)).map((c) => c.job.id)).toEqual([held.id]);
+      expect((await store.claim({ workerId: 'w1', tasks, limit: 10, leaseMs: 10_000 })).map((c) => c.job.id)).toEqual([
+        sibling.id,
+      ]);
+    });
+
+    test("a task's pause and its queue's are separate: resuming the task leaves the queue paused", async () => {
+      // The task and its queue share the name "demo": only the kind tells the pauses apart.
+      const job = await enqueue();
+      await store.pause({ kind: 'task', name: 'demo' });
+      await store.pause({ kind: 'queue', name: 'demo' });
+      expect((await store.listPauses()).map((p) => `${p.kind} ${p.name}`).sort()).toEqual(['queue demo', 'task demo']);
+      expect(await store.resume({ kind: 'task', name: 'demo' })).toBe(true);
+      expect(await store.listPauses()).toMatchObject([{ kind: 'queue', name: 'demo' }]);
+      expect(await store.claim({ workerId: 'w1', tasks: ['demo'], limit: 10, leaseMs: 10_000 })).toEqual([]);
+      expect(await store.nextRunAt(['demo'])).toBeNull();
+      expect(await store.resume({ kind: 'queue', name: 'demo' })).toBe(true);
+      expect((await claimOne()).job.id).toBe(job.id);
+    });
+
     test('schedules: saved by name, nextAt kept unless the timing changes, removed', async () => {
       const base = {
         name: 'nightly',
@@ -268,7 +307,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
     });
 
     test("a limited claim takes only jobs that fit the queue's limit and each key's, counting every running job", async () => {
-      const limits = [{ queue: 'demo', concurrency: 3, perKey: 1, rate: null }];
+      const limits = [{ queue: 'demo', concurrency: 3, perKey: 1, rate: null, ratePerKey: null }];
       const claimLimited = (limit: number, workerId = 'w1') =>
         store.claimLimited({ workerId, tasks: ['demo'], limits, limit, leaseMs: 10_000 });
       const a1 = await enqueue({ concurrencyKey: 'a' });
@@ -289,7 +328,9 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
     });
 
     test('a rate-limited queue starts at most its rate in a window, whether the jobs still run or not', async () => {
-      const limits = [{ queue: 'demo', concurrency: null, perKey: null, rate: { starts: 2, perSeconds: 60 } }];
+      const limits = [
+        { queue: 'demo', concurrency: null, perKey: null, rate: { starts: 2, perSeconds: 60 }, ratePerKey: null },
+      ];
       for (let i = 0; i < 5; i++) await enqueue();
       const claimLimited = () =>
         store.claimLimited({ workerId: 'w1', tasks: ['demo'], limits, limit: 10, leaseMs: 10_000 });
@@ -301,8 +342,74 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await store.list({ status: 'queued' })).jobs).toHaveLength(3);
     });
 
+    test('a per-key rate starts at most its rate per key in a window; jobs without a key are not held by it', async () => {
+      const limits = [
+        { queue: 'demo', concurrency: null, perKey: null, rate: null, ratePerKey: { starts: 2, perSeconds: 60 } },
+      ];
+      const claimLimited = () =>
+        store.claimLimited({ workerId: 'w1', tasks: ['demo'], limits, limit: 10, leaseMs: 10_000 });
+      const a1 = await enqueue({ concurrencyKey: 'a' });
+      const a2 = await enqueue({ concurrencyKey: 'a' });
+      const a3 = await enqueue({ concurrencyKey: 'a' });
+      const b1 = await enqueue({ concurrencyKey: 'b' });
+      const none1 = await enqueue();
+      const none2 = await enqueue();
+      const first = await claimLimited();
+      expect(first.map((c) => c.job.id)).toEqual([a1.id, a2.id, b1.id, none1.id, none2.id]);
+      for (const { lease } of first) await store.finish(lease, { status: 'succeeded', result: null });
+      // Ended, a's two starts still count within the minute; b and keyless jobs go on.
+      const b2 = await enqueue({ concurrencyKey: 'b' });
+      const none3 = await enqueue();
+      expect((await claimLimited()).map((c) => c.job.id)).toEqual([b2.id, none3.id]);
+      expect((await store.get(a3.id))?.status).toBe('queued');
+    });
+
+    test("queueUsage counts a queue's due, running and started jobs, with a key and without, paused or not", async () => {
+      const running = await enqueue({ concurrencyKey: 'a' });
+      const ended = await enqueue({ concurrencyKey: 'b' });
+      const oldestDue = await enqueue();
+      await enqueue({ concurrencyKey: 'a' });
+      await enqueue({ concurrencyKey: 'a', runAt: inOneHour() }); // not due
+      await enqueue({ task: 'other' }); // another queue
+      expect((await claimOne()).job.id).toBe(running.id);
+      const second = await claimOne();
+      expect(second.job.id).toBe(ended.id);
+      await store.finish(second.lease, { status: 'succeeded', result: null });
+      await store.pause({ kind: 'queue', name: 'demo' });
+      const usage = (key: string | null, rateSeconds: number | null, keyRateSeconds: number | null) =>
+        store.queueUsage({ queue: 'demo', key, rateSeconds, keyRateSeconds });
+      expect(await usage('a', 60, 60)).toEqual({
+        due: 2,
+        running: 1,
+        runningWithKey: 1,
+        startedInWindow: 2,
+        startedWithKeyInWindow: 1,
+        oldestDueAt: oldestDue.runAt,
+      });
+      expect(await usage('b', null, 60)).toMatchObject({
+        runningWithKey: 0,
+        startedInWindow: 0,
+        startedWithKeyInWindow: 1,
+      });
+      expect(await usage('a', 60, null)).toMatchObject({ startedInWindow: 2, startedWithKeyInWindow: 0 });
+      expect(await usage(null, null, 60)).toMatchObject({
+        due: 2,
+        running: 1,
+        runningWithKey: 0,
+        startedWithKeyInWindow: 0,
+      });
+      expect(await store.queueUsage({ queue: 'none', key: 'a', rateSeconds: 60, keyRateSeconds: 60 })).toEqual({
+        due: 0,
+        running: 0,
+        runningWithKey: 0,
+        startedInWindow: 0,
+        startedWithKeyInWindow: 0,
+        oldestDueAt: null,
+      });
+    });
+
     test('limited claims racing for the last places never go over the limit', async () => {
-      const limits = [{ queue: 'demo', concurrency: 2, perKey: null, rate: null }];
+      const limits = [{ queue: 'demo', concurrency: 2, perKey: null, rate: null, ratePerKey: null }];
       for (let i = 0; i < 12; i++) await enqueue();
       const claims = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>

@@ -60,6 +60,7 @@ export class PendingStore implements Store {
   pause: Store['pause'] = async (request) => this.#ready().pause(request);
   resume: Store['resume'] = async (target) => this.#ready().resume(target);
   listPauses: Store['listPauses'] = async () => this.#ready().listPauses();
+  queueUsage: Store['queueUsage'] = async (request) => this.#ready().queueUsage(request);
   saveSchedule: Store['saveSchedule'] = async (schedule) => this.#ready().saveSchedule(schedule);
   listSchedules: Store['listSchedules'] = async () => this.#ready().listSchedules();
   removeSchedule: Store['removeSchedule'] = async (name) => this.#ready().removeSchedule(name);

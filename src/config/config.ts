@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { AnyTask, Retention } from '../core/task.ts';
 import type { HttpOptions } from '../http/options.ts';
+import type { QueueLimits } from '../queue/limits.ts';
 import type { ScheduleInput } from '../schedule/schedules.ts';
 import { sqliteStore } from '../store/sqlite/index.ts';
 import type { Store } from '../store/store.ts';
-import type { QueueLimits } from '../worker/worker.ts';
 
 /** A schedule in the config: a `TaskSchedule` naming its task. */
 export type ScheduleDefinition = ScheduleInput;
@@ -27,10 +27,12 @@ export interface UnderwayConfig {
   schedules?: readonly ScheduleDefinition[] | undefined;
   /**
    * Limits per queue (a task's `queue`, else its name), held across every worker and machine:
-   * `concurrency` running jobs at most, `concurrencyPerKey` per concurrency key (docs/scheduling.md).
+   * `concurrency` running jobs at most, `concurrencyPerKey` per concurrency key, `rate` starts per
+   * window, `ratePerKey` starts per window per key (docs/scheduling.md). `underway serve` reads
+   * them too, to say why a job waits.
    *
    * @example
-   * queues: { exports: { concurrency: 2, concurrencyPerKey: 1 } }
+   * queues: { exports: { concurrency: 2, concurrencyPerKey: 1, rate: { starts: 10, perSeconds: 60 } } }
    */
   queues?: Readonly<Record<string, QueueLimits>> | undefined;
   /**

@@ -28,6 +28,8 @@ import type {
   Pause,
   PauseRequest,
   PauseTarget,
+  QueueUsage,
+  QueueUsageRequest,
   StatusCount,
   Store,
 } from '../store/store.ts';
@@ -222,20 +224,25 @@ export class Jobs {
     return this.store.cleanup(retention);
   }
 
-  // Pauses: a paused task's queued jobs wait; running ones finish.
+  // Pauses: a paused task's or queue's queued jobs wait; running ones finish.
 
-  /** Pauses a task in every process, from their next claim on; the pause in force (the first) is returned. */
+  /** Pauses a task or a queue in every process, from their next claim on; the pause in force (the first) is returned. */
   pause(request: PauseRequest): Promise<Pause> {
     return this.store.pause(request);
   }
 
-  /** Ends a task's pause: workers take its jobs again at their next look (at most their poll interval). */
+  /** Ends a task's or a queue's pause: workers take its jobs again at their next look (at most their poll interval). */
   resume(target: PauseTarget): Promise<boolean> {
     return this.store.resume(target);
   }
 
   pauses(): Promise<Pause[]> {
     return this.store.listPauses();
+  }
+
+  /** How full a queue is now (a snapshot): what a waiting job's reason and the queues' overview are read from. */
+  queueUsage(request: QueueUsageRequest): Promise<QueueUsage> {
+    return this.store.queueUsage(request);
   }
 
   // Events: every job's, from every process sharing the store.

@@ -142,12 +142,13 @@ export interface Store {
   /** Deletes finished jobs past their retention (never an unfinished one); returns how many. */
   cleanup(retention: CleanupRetention): Promise<number>;
 
-  /** The earliest `runAt` of a queued job of these tasks (paused ones left out), so an idle worker knows when to look again. */
+  /** The earliest `runAt` of a queued job of these tasks (paused tasks and queues left out), so an idle worker knows when to look again. */
   nextRunAt(tasks: readonly string[]): Promise<IsoDate | null>;
 
   /**
-   * Pauses a task: from the next claim on, in every process, its queued jobs are left queued
-   * (running ones finish). Returns the pause in force: pausing a paused task keeps the first.
+   * Pauses a task, or a queue (every task whose jobs wait in it): from the next claim on, in
+   * every process, their queued jobs are left queued (running ones finish). Returns the pause in
+   * force: pausing what is paused keeps the first pause.
    */
   pause(request: PauseRequest): Promise<Pause>;
 
@@ -156,6 +157,12 @@ export interface Store {
 
   /** The pauses in force, oldest first. */
   listPauses(): Promise<Pause[]>;
+
+  /**
+   * How full a queue is now, from its rows: what a waiting job's reason and the queues' overview
+   * are read from. Not serialised with claims: a snapshot, not a promise.
+   */
+  queueUsage(request: QueueUsageRequest): Promise<QueueUsage>;
 
   /**
    * Adds a recurring schedule, or updates the one of that name. Its `nextAt` is kept unless its
@@ -266,6 +273,32 @@ export interface QueueLimit {
   perKey: number | null;
   /** Jobs of the queue started (claimed) in any window of `perSeconds` at most; null: no rate limit. */
   rate: { starts: number; perSeconds: number } | null;
+  /** As `rate`, counted per concurrency key (jobs without a key are not limited by it); null: none. */
+  ratePerKey: { starts: number; perSeconds: number } | null;
+}
+
+export interface QueueUsageRequest {
+  queue: string;
+  /** A concurrency key to count separately, or null. */
+  key: string | null;
+  /** The queue's rate window in seconds, or null to count no starts. */
+  rateSeconds: number | null;
+  /** The per-key rate window in seconds, or null (also when `key` is null). */
+  keyRateSeconds: number | null;
+}
+
+export interface QueueUsage {
+  /** Queued jobs of the queue that are due now (paused or not). */
+  due: number;
+  running: number;
+  /** Running jobs of the queue with the request's key (0 without a key). */
+  runningWithKey: number;
+  /** Jobs of the queue started in the last `rateSeconds` (0 without a window). */
+  startedInWindow: number;
+  /** Jobs of the queue with the key started in the last `keyRateSeconds` (0 without). */
+  startedWithKeyInWindow: number;
+  /** The oldest `runAt` among its due jobs, or null. */
+  oldestDueAt: IsoDate | null;
 }
 
 export interface LimitedClaimRequest extends ClaimRequest {
@@ -317,9 +350,9 @@ export interface FireScheduleRequest {
   jobs: readonly EnqueueInput[];
 }
 
-/** What can be paused: a task, by name. */
+/** What can be paused: a task or a queue, by name. */
 export interface PauseTarget {
-  kind: 'task';
+  kind: 'task' | 'queue';
   name: string;
 }
 

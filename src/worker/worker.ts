@@ -9,6 +9,7 @@ import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
 import { Jobs } from '../jobs/jobs.ts';
 import { createLogger, type Logger, OutageLog } from '../logger.ts';
+import { type QueueLimits, queueLimitList } from '../queue/limits.ts';
 import { createQueue } from '../queue/queue.ts';
 import { Scheduler, scheduleDefinitions } from '../schedule/scheduler.ts';
 import type { ScheduleInput } from '../schedule/schedules.ts';
@@ -18,17 +19,7 @@ import { inProcessRunner } from './in-process-runner.ts';
 import type { JobRunner } from './runner.ts';
 
 /** A queue's limits (see `WorkerOptions.queues`). */
-export interface QueueLimits {
-  /** Running jobs of the queue at most, over every worker. */
-  concurrency?: number | undefined;
-  /** Running jobs of the queue with the same concurrency key at most, over every worker. */
-  concurrencyPerKey?: number | undefined;
-  /**
-   * Jobs of the queue started at most `starts` times in any `perSeconds` window, over every
-   * worker; jobs beyond wait, queued.
-   */
-  rate?: { starts: number; perSeconds: number } | undefined;
-}
+export type { QueueLimits } from '../queue/limits.ts';
 
 export interface WorkerOptions {
   /** Where jobs live. Jobs ended here are heard by `Jobs.of(store).onEnded` listeners in this process. */
@@ -466,32 +457,7 @@ function splitByLimits(
   tasks: readonly AnyTask[],
   queues: Readonly<Record<string, QueueLimits>>,
 ): { plain: string[]; limited: string[]; limits: QueueLimit[] } {
-  const limits: QueueLimit[] = [];
-  for (const [queue, limit] of Object.entries(queues)) {
-    for (const key of ['concurrency', 'concurrencyPerKey'] as const) {
-      const value = limit[key];
-      if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-        throw new TypeError(`Queue ${queue}: ${key} must be a whole number >= 1.`);
-      }
-    }
-    const rate = limit.rate;
-    if (
-      rate !== undefined &&
-      (!Number.isInteger(rate.starts) || rate.starts < 1 || !(rate.perSeconds > 0) || rate.perSeconds > 86_400)
-    ) {
-      throw new TypeError(
-        `Queue ${queue}: rate must be { starts: a whole number >= 1, perSeconds: > 0 and <= 86400 }.`,
-      );
-    }
-    if (limit.concurrency !== undefined || limit.concurrencyPerKey !== undefined || rate !== undefined) {
-      limits.push({
-        queue,
-        concurrency: limit.concurrency ?? null,
-        perKey: limit.concurrencyPerKey ?? null,
-        rate: rate ? { starts: rate.starts, perSeconds: rate.perSeconds } : null,
-      });
-    }
-  }
+  const limits = queueLimitList(queues);
   const limitedQueues = new Set(limits.map((limit) => limit.queue));
   const plain: string[] = [];
   const limited: string[] = [];

@@ -251,5 +251,22 @@ export function migrations(t: Tables): readonly string[] {
     CREATE INDEX ON ${t.jobs} (queue, concurrency_key) WHERE status = 'running';
     CREATE INDEX ON ${t.jobs} (queue, started_at) WHERE started_at IS NOT NULL;
     `,
+    /* 8 */ `
+    -- Paused queues: every job of a paused queue waits, whichever task it is of. The claim takes
+    -- the paused queues once (an InitPlan, as the tasks), and walks the same index as before.
+    ALTER TABLE ${t.paused} DROP CONSTRAINT paused_kind_check;
+    ALTER TABLE ${t.paused} ADD CONSTRAINT paused_kind_check CHECK (kind IN ('task', 'queue'));
+
+    CREATE OR REPLACE FUNCTION ${t.dueFunction}(tasks text[], lim integer) RETURNS SETOF text LANGUAGE sql VOLATILE
+      ROWS 10 SET enable_sort = off SET enable_bitmapscan = off AS $fn$
+      SELECT id FROM ${t.jobs}
+      WHERE status = 'queued' AND run_at <= now()
+        AND task = ANY(ARRAY(SELECT unnest(tasks) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))
+        AND queue <> ALL(ARRAY(SELECT name FROM ${t.paused} WHERE kind = 'queue'))
+      ORDER BY priority DESC, run_at, seq
+      LIMIT lim
+      FOR UPDATE SKIP LOCKED
+    $fn$;
+    `,
   ];
 }

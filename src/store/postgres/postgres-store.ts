@@ -9,7 +9,7 @@ import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
-import { Fit, LIMITED_SCAN } from '../queue-limits.ts';
+import { Fit, type KeyCount } from '../queue-limits.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
@@ -33,6 +33,8 @@ import {
   type Pause,
   type PauseRequest,
   type PauseTarget,
+  type QueueUsage,
+  type QueueUsageRequest,
   type Schedule,
   type StatusCount,
   type Store,
@@ -392,13 +394,19 @@ class PgStore implements PostgresStore {
               }
             ).n
           : 0;
+        const startedByKey: KeyCount[] = limit.ratePerKey
+          ? (await client.query(this.#sql.startedByKey, [limit.queue, limit.ratePerKey.perSeconds])).rows
+          : [];
         const fit = new Fit(
           limit,
           running.filter((row) => row.queue === limit.queue),
           started,
+          startedByKey,
         );
         if (fit.full) continue;
-        const candidates = (await client.query(this.#sql.limitedCandidates, [limit.queue, request.tasks, LIMITED_SCAN]))
+        // Read (and lock) only what can fit: without per-key limits, the places left.
+        const scan = fit.scanFor(request.limit - picked.length);
+        const candidates = (await client.query(this.#sql.limitedCandidates, [limit.queue, request.tasks, scan]))
           .rows as { id: string; key: string | null }[];
         for (const candidate of candidates) {
           if (picked.length >= request.limit || fit.full) break;
@@ -526,6 +534,24 @@ class PgStore implements PostgresStore {
 
   async listPauses(): Promise<Pause[]> {
     return (await this.#query<PauseRow>(this.#sql.listPauses)).map(toPause);
+  }
+
+  async queueUsage(request: QueueUsageRequest): Promise<QueueUsage> {
+    const [row] = await this.#query<QueueUsageRow>(this.#sql.queueUsage, [
+      request.queue,
+      request.key,
+      request.rateSeconds,
+      request.key === null ? null : request.keyRateSeconds,
+    ]);
+    const usage = row as QueueUsageRow;
+    return {
+      due: usage.due,
+      running: usage.running,
+      runningWithKey: usage.running_with_key,
+      startedInWindow: usage.started_in_window,
+      startedWithKeyInWindow: usage.started_with_key_in_window,
+      oldestDueAt: usage.oldest_due_at ? usage.oldest_due_at.toISOString() : null,
+    };
   }
 
   async saveSchedule(schedule: NewSchedule): Promise<Schedule> {
@@ -821,8 +847,17 @@ function toSchedule(row: ScheduleRow): Schedule {
   };
 }
 
+interface QueueUsageRow {
+  due: number;
+  running: number;
+  running_with_key: number;
+  started_in_window: number;
+  started_with_key_in_window: number;
+  oldest_due_at: Date | null;
+}
+
 interface PauseRow {
-  kind: 'task';
+  kind: Pause['kind'];
   name: string;
   paused_by: string | null;
   reason: string | null;

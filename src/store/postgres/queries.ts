@@ -90,10 +90,17 @@ export function jobQueries(t: Tables) {
     /** Jobs of a queue started in the last $2 seconds: its rate window. */
     startedInWindow: `
       SELECT count(*)::int AS n FROM ${t.jobs} WHERE queue = $1 AND started_at > clock_timestamp() - $2 * interval '1 second'`,
+    /** The same per concurrency key (keyless jobs left out), for its per-key rate window. */
+    startedByKey: `
+      SELECT concurrency_key AS key, count(*)::int AS n FROM ${t.jobs}
+      WHERE queue = $1 AND started_at > clock_timestamp() - $2 * interval '1 second' AND concurrency_key IS NOT NULL
+      GROUP BY concurrency_key`,
+    // A paused queue's check does not depend on the row: a one-time filter, no row is walked.
     limitedCandidates: `
       SELECT id, concurrency_key AS key FROM ${t.jobs}
       WHERE status = 'queued' AND queue = $1 AND run_at <= now()
         AND task = ANY(ARRAY(SELECT unnest($2::text[]) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))
+        AND NOT EXISTS (SELECT 1 FROM ${t.paused} WHERE kind = 'queue' AND name = $1)
       ORDER BY priority DESC, run_at, seq
       LIMIT $3
       FOR UPDATE SKIP LOCKED`,
@@ -245,7 +252,25 @@ export function jobQueries(t: Tables) {
       WHERE name = $1 AND next_at = $4 RETURNING name`,
 
     nextRunAt: `SELECT min(run_at) AS at FROM ${t.jobs} WHERE status = 'queued'
-      AND task = ANY(ARRAY(SELECT unnest($1::text[]) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))`,
+      AND task = ANY(ARRAY(SELECT unnest($1::text[]) EXCEPT SELECT name FROM ${t.paused} WHERE kind = 'task'))
+      AND queue <> ALL(ARRAY(SELECT name FROM ${t.paused} WHERE kind = 'queue'))`,
+
+    /**
+     * A queue's counts in one statement (one snapshot), each through a migration 7 index; a null
+     * key or window counts 0. $3 and $4: the queue's and the key's rate windows in seconds.
+     */
+    queueUsage: `
+      SELECT due.n AS due, due.oldest AS oldest_due_at,
+        (SELECT count(*)::int FROM ${t.jobs} WHERE status = 'running' AND queue = $1) AS running,
+        (SELECT count(*)::int FROM ${t.jobs}
+          WHERE status = 'running' AND queue = $1 AND concurrency_key = $2::text) AS running_with_key,
+        (SELECT count(*)::int FROM ${t.jobs}
+          WHERE queue = $1 AND started_at > now() - $3::float8 * interval '1 second') AS started_in_window,
+        (SELECT count(*)::int FROM ${t.jobs}
+          WHERE queue = $1 AND started_at > now() - $4::float8 * interval '1 second'
+            AND concurrency_key = $2::text) AS started_with_key_in_window
+      FROM (SELECT count(*)::int AS n, min(run_at) AS oldest FROM ${t.jobs}
+        WHERE status = 'queued' AND queue = $1 AND run_at <= now()) AS due`,
 
     /** Jobs whose status changed in transactions a snapshot could not see (listener catch-up). */
     changedSince: `

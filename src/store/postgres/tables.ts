@@ -11,7 +11,7 @@ export interface Tables {
   artifacts: string;
   chunks: string;
   migrations: string;
-  /** Paused tasks (migration 6). */
+  /** Paused tasks (migration 6) and queues (migration 8). */
   paused: string;
   /** Recurring schedules (migration 6). */
   schedules: string;

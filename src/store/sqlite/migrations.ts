@@ -159,4 +159,20 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX underway_jobs_queue_running ON underway_jobs (queue, concurrency_key) WHERE status = 'running';
   CREATE INDEX underway_jobs_queue_started ON underway_jobs (queue, started_at) WHERE started_at IS NOT NULL;
   `,
+  /* 7 */ `
+  -- Paused queues: every job of a paused queue waits, whichever task it is of. SQLite cannot
+  -- change a CHECK constraint, so the (small) table is made again with the wider one.
+  CREATE TABLE underway_paused_new (
+    kind      TEXT    NOT NULL CHECK (kind IN ('task', 'queue')),
+    name      TEXT    NOT NULL,
+    paused_by TEXT,
+    reason    TEXT,
+    paused_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+  ) WITHOUT ROWID;
+  INSERT INTO underway_paused_new (kind, name, paused_by, reason, paused_at)
+    SELECT kind, name, paused_by, reason, paused_at FROM underway_paused;
+  DROP TABLE underway_paused;
+  ALTER TABLE underway_paused_new RENAME TO underway_paused;
+  `,
 ];

@@ -8,7 +8,7 @@ import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
-import { Fit, LIMITED_SCAN } from '../queue-limits.ts';
+import { Fit, type KeyCount, LIMITED_SCAN } from '../queue-limits.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
@@ -31,6 +31,8 @@ import {
   type Pause,
   type PauseRequest,
   type PauseTarget,
+  type QueueUsage,
+  type QueueUsageRequest,
   type Schedule,
   type StatusCount,
   type Store,
@@ -218,7 +220,8 @@ class SqliteStore implements Store {
           // One statement for the whole claim. INDEXED BY: without statistics (or with stale ones)
           // the planner chose the status or task index and sorted every queued job; walking the
           // claim index (priority, then run_at: migration 5) is right at any queue length, and stops
-          // after `limit` due rows. The lease token comes from SQLite's CSPRNG.
+          // after `limit` due rows. The paused tasks and queues are uncorrelated subqueries, each
+          // read once into a lookup table, not per row walked. The lease token comes from SQLite's CSPRNG.
           `UPDATE underway_jobs
            SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?,
                lease_token = lower(hex(randomblob(12))), lease_expires_at = ?, progress = NULL
@@ -226,6 +229,7 @@ class SqliteStore implements Store {
              SELECT seq FROM underway_jobs INDEXED BY underway_jobs_claim
              WHERE status = 'queued' AND run_at <= ?
                AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+               AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
              ORDER BY priority DESC, run_at, seq LIMIT ?)
            RETURNING *`,
         ).all(
@@ -274,13 +278,20 @@ class SqliteStore implements Store {
               ).get(limit.queue, now - limit.rate.perSeconds * 1000) as { n: number }
             ).n
           : 0;
-        const fit = new Fit(limit, running, started);
+        const startedByKey = limit.ratePerKey
+          ? (this.#prepare(
+              `SELECT concurrency_key AS key, count(*) AS n FROM underway_jobs INDEXED BY underway_jobs_queue_started
+                 WHERE queue = ? AND started_at > ? AND concurrency_key IS NOT NULL GROUP BY concurrency_key`,
+            ).all(limit.queue, now - limit.ratePerKey.perSeconds * 1000) as KeyCount[])
+          : [];
+        const fit = new Fit(limit, running, started, startedByKey);
         if (fit.full) continue;
         // Walked in claim order; a job over its key's limit is passed over, its queue's next may fit.
         const candidates = this.#prepare(
           `SELECT seq, concurrency_key AS key FROM underway_jobs INDEXED BY underway_jobs_queue_due
              WHERE status = 'queued' AND queue = ? AND run_at <= ?
                AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+               AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
              ORDER BY priority DESC, run_at, seq LIMIT ?`,
         ).iterate(limit.queue, now, tasks, LIMITED_SCAN) as Iterable<{ seq: number; key: string | null }>;
         for (const candidate of candidates) {
@@ -484,6 +495,44 @@ class SqliteStore implements Store {
       () => this.#prepare('SELECT * FROM underway_paused ORDER BY paused_at, name').all() as PauseRow[],
     );
     return rows.map(toPause);
+  }
+
+  async queueUsage(request: QueueUsageRequest): Promise<QueueUsage> {
+    const now = Date.now();
+    const since = (seconds: number | null) => (seconds === null ? null : now - seconds * 1000);
+    const key = request.key;
+    // One statement, one snapshot; each count walks one of migration 6's indexes. A null key or
+    // window matches no row: 0.
+    const row = this.#read(
+      () =>
+        this.#prepare(
+          `SELECT due.n AS due, due.oldest AS oldest_due_at,
+             (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_queue_running
+               WHERE status = 'running' AND queue = $queue) AS running,
+             (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_queue_running
+               WHERE status = 'running' AND queue = $queue AND concurrency_key = $key) AS running_with_key,
+             (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_queue_started
+               WHERE queue = $queue AND started_at > $since) AS started_in_window,
+             (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_queue_started
+               WHERE queue = $queue AND started_at > $keySince AND concurrency_key = $key) AS started_with_key_in_window
+           FROM (SELECT count(*) AS n, min(run_at) AS oldest FROM underway_jobs INDEXED BY underway_jobs_queue_due
+             WHERE status = 'queued' AND queue = $queue AND run_at <= $now) AS due`,
+        ).get({
+          queue: request.queue,
+          key,
+          now,
+          since: since(request.rateSeconds),
+          keySince: key === null ? null : since(request.keyRateSeconds),
+        }) as QueueUsageRow,
+    );
+    return {
+      due: row.due,
+      running: row.running,
+      runningWithKey: row.running_with_key,
+      startedInWindow: row.started_in_window,
+      startedWithKeyInWindow: row.started_with_key_in_window,
+      oldestDueAt: row.oldest_due_at === null ? null : new Date(row.oldest_due_at).toISOString(),
+    };
   }
 
   async saveSchedule(schedule: NewSchedule): Promise<Schedule> {
@@ -720,6 +769,7 @@ class SqliteStore implements Store {
           `SELECT run_at AS at FROM underway_jobs INDEXED BY underway_jobs_due
              WHERE status = 'queued'
                AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+               AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
              ORDER BY run_at LIMIT 1`,
         ).get(JSON.stringify(tasks)) as { at: number } | undefined,
     );
@@ -822,8 +872,17 @@ function toSchedule(row: ScheduleRow): Schedule {
   };
 }
 
+interface QueueUsageRow {
+  due: number;
+  running: number;
+  running_with_key: number;
+  started_in_window: number;
+  started_with_key_in_window: number;
+  oldest_due_at: number | null;
+}
+
 interface PauseRow {
-  kind: 'task';
+  kind: Pause['kind'];
   name: string;
   paused_by: string | null;
   reason: string | null;
