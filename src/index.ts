@@ -38,11 +38,13 @@ export type {
 export { defineTask, isTask } from './core/task.ts';
 export type { BulkAction, BulkFilter, BulkRequest, BulkResult, BulkSkip } from './queue/bulk.ts';
 export { BULK_ACTIONS, bulk } from './queue/bulk.ts';
-export type { Queue, Started, StartOptions } from './queue/queue.ts';
+export type { QueueLimits } from './queue/limits.ts';
+export type { PauseSubject, Queue, QueueView, Started, StartOptions } from './queue/queue.ts';
 export { createQueue } from './queue/queue.ts';
+export type { JobWaiting, WaitingReason } from './queue/waiting.ts';
 export type { ScheduleInput, ScheduleView } from './schedule/schedules.ts';
 export { Schedules } from './schedule/schedules.ts';
-export type { JobEvent, JobFilter, JobPage, Pause, Schedule, Store } from './store/store.ts';
+export type { JobEvent, JobFilter, JobPage, Pause, QueueLimit, QueueUsage, Schedule, Store } from './store/store.ts';
 export { inProcessRunner } from './worker/in-process-runner.ts';
 export type { JobRunner } from './worker/runner.ts';
 export type { SandboxRunner, SandboxRunnerOptions } from './worker/sandbox/index.ts';

@@ -80,13 +80,42 @@ describe('underway CLI, end to end in real processes', () => {
     );
     const listed = await cli(['paused', '--json'], e);
     expect(JSON.parse(listed.stdout)).toMatchObject({ kind: 'task', name: 'steps', reason: 'disk swap' });
-    expect((await cli(['paused'], e)).stdout).toMatch(/^TASK +BY +SINCE \(UTC\) +REASON\nsteps +cli:/);
+    expect((await cli(['paused'], e)).stdout).toMatch(/^KIND +NAME +BY +SINCE \(UTC\) +REASON\ntask +steps +cli:/);
     expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps is resumed.\n' });
     expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps was not paused.\n' });
-    expect((await cli(['paused'], e)).stdout).toBe('No task is paused.\n');
+    expect((await cli(['paused'], e)).stdout).toBe('Nothing is paused.\n');
     const unknown = await cli(['pause', 'nope'], e);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/Unknown task "nope"/);
+  });
+
+  it('pause --queue and queues: a whole queue paused, listed with its counts; bad usage exits 2', async () => {
+    const e = env();
+    const paused = await cli(['pause', '--queue', 'steps', '--reason', 'quota'], e);
+    expect(paused).toMatchObject({ code: 0 });
+    expect(paused.stdout).toMatch(/^Queue steps is paused since .* \(quota\)\.\n$/);
+    expect(JSON.parse((await cli(['paused', '--json'], e)).stdout)).toMatchObject({ kind: 'queue', name: 'steps' });
+    const queues = await cli(['queues', '--json'], e);
+    const steps = queues.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .find((queue: { name: string }) => queue.name === 'steps');
+    expect(steps).toMatchObject({ tasks: ['steps'], limit: null, paused: { kind: 'queue', reason: 'quota' } });
+    expect(steps.usage).toMatchObject({ due: 0, running: 0 });
+    expect((await cli(['queues'], e)).stdout).toMatch(/^QUEUE +TASKS +LIMITS +RUNNING +DUE +STATE\n/m);
+    expect(await cli(['resume', '--queue', 'steps'], e)).toMatchObject({
+      code: 0,
+      stdout: 'Queue steps is resumed.\n',
+    });
+    for (const args of [['pause'], ['pause', 'steps', '--queue', 'steps']]) {
+      const bad = await cli(args, e);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/Name a task, or a queue with --queue/);
+    }
+    const unknown = await cli(['pause', '--queue', 'nope'], e);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/There is no queue "nope"/);
   });
 
   it("answers bad input from the config's own store with 400, not 500: the config and the CLI share one underway", async () => {

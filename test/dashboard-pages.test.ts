@@ -39,7 +39,7 @@ describe('dashboard pages (no browser)', () => {
     expect(ok.headers.get('location')).toMatch(/^\/jobs\/[A-Za-z0-9_-]+$/);
   });
 
-  it('gives admins Pause and Resume buttons per task and the schedules; others see neither', async () => {
+  it('gives admins Pause and Resume buttons per task and per queue, and the schedules; others see neither', async () => {
     let admin = true;
     env = setup({ auth: { authenticate: () => ({ id: admin ? 'root' : 'alice', roles: admin ? ['admin'] : [] }) } });
     const csrf = 'c'.repeat(43);
@@ -51,7 +51,7 @@ describe('dashboard pages (no browser)', () => {
       });
     const page = async () => (await env.underway.app.request('/')).text();
     let html = await page();
-    expect(html).toContain('Tasks and schedules');
+    expect(html).toContain('Tasks, queues and schedules');
     expect(html).toMatch(/<tr data-task="echo" data-paused="false">/);
     const paused = await post('/tasks/echo/pause', { reason: 'disk <swap>' });
     expect(paused.status).toBe(303);
@@ -63,9 +63,26 @@ describe('dashboard pages (no browser)', () => {
     expect((await post('/tasks/echo/resume', {})).status).toBe(303);
     expect(await env.store.listPauses()).toEqual([]);
     expect((await post('/tasks/nope/pause', {})).status).toBe(404);
+    // A whole queue: its row says how full it is; a job in it says why it waits.
+    expect(html).toMatch(/<tr data-queue="echo" data-paused="false">/);
+    expect((await post('/queues/echo/pause', { reason: 'quota' })).status).toBe(303);
+    expect(await env.store.listPauses()).toMatchObject([{ kind: 'queue', name: 'echo', reason: 'quota' }]);
+    await env.call('/api/jobs', { method: 'POST', as: 'admin', body: { task: 'echo', params: { text: 'x' } } });
+    html = await page();
+    expect(html).toMatch(/<tr data-queue="echo" data-paused="true">/);
+    expect(html).toContain('0 running · 1 due');
+    expect(html).toMatch(
+      /<p class="uw-muted uw-waiting" data-waiting="queue paused">waiting: queue echo paused by root/,
+    );
+    // A task pause and a queue pause of the same name are two things.
+    expect(html).toMatch(/<tr data-task="echo" data-paused="false">/);
+    expect((await post('/queues/echo/resume', {})).status).toBe(303);
+    expect((await post('/queues/nope/pause', {})).status).toBe(404);
+    expect(await env.store.listPauses()).toEqual([]);
     admin = false;
-    expect(await page()).not.toContain('Tasks and schedules');
+    expect(await page()).not.toContain('Tasks, queues and schedules');
     expect((await post('/tasks/echo/pause', {})).status).toBe(403);
+    expect((await post('/queues/echo/pause', {})).status).toBe(403);
     expect(await env.store.listPauses()).toEqual([]);
   });
 

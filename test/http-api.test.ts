@@ -49,6 +49,42 @@ describe('HTTP API v1 routes', () => {
     );
   });
 
+  it('pauses and resumes a whole queue (admins only); GET /queues and the job say why it waits', async () => {
+    env = setup();
+    expect((await env.call('/api/queues')).status).toBe(403);
+    expect((await env.call('/api/queues/echo/pause', { method: 'POST' })).status).toBe(403);
+    expect((await env.call('/api/queues/nope/pause', { method: 'POST', as: 'admin' })).status).toBe(404);
+    const bad = await env.call('/api/queues/echo/pause', { method: 'POST', as: 'admin', body: { reasons: 'typo' } });
+    expect(bad.status).toBe(400);
+    const paused = await env.call('/api/queues/echo/pause', { method: 'POST', as: 'admin', body: { reason: 'quota' } });
+    expect(await json(paused)).toMatchObject({ name: 'echo', paused: { by: 'root', reason: 'quota' } });
+    const held = await json(
+      await env.call('/api/jobs', { method: 'POST', body: { task: 'echo', params: { text: 'a' } } }),
+    );
+    const read = await json(await env.call(`/api/jobs/${held.id}`));
+    expect(read.waiting).toEqual({
+      reason: 'queue paused',
+      text: expect.stringMatching(/^waiting: queue echo paused by root since .*: quota$/),
+    });
+    const listed = await json(await env.call('/api/jobs'));
+    expect(listed.jobs[0]).toMatchObject({ id: held.id, waiting: { reason: 'queue paused' } });
+    const { queues } = await json(await env.call('/api/queues', { as: 'admin' }));
+    expect(queues.find((q: { name: string }) => q.name === 'echo')).toMatchObject({
+      tasks: ['echo'],
+      limits: null,
+      paused: { by: 'root', reason: 'quota' },
+      usage: { due: 1, running: 0 },
+    });
+    env.worker();
+    const other = await json(await env.call('/api/jobs', { method: 'POST', body: { task: 'fail', params: {} } }));
+    await waitForStatus(env.store, other.id, 'failed');
+    expect((await env.store.get(held.id))?.status).toBe('queued');
+    const resumed = await env.call('/api/queues/echo/resume', { method: 'POST', as: 'admin' });
+    expect(await json(resumed)).toEqual({ name: 'echo', paused: null });
+    await waitForStatus(env.store, held.id, 'succeeded');
+    expect((await json(await env.call(`/api/jobs/${held.id}`))).waiting).toBeNull();
+  });
+
   it('starts a job: 201, Location, the job object as specified', async () => {
     env = setup();
     const response = await env.call('/api/jobs', {

@@ -37,7 +37,7 @@ export async function openSession(options: GlobalOptions): Promise<Session> {
 
 /** A session over a store already open (serve and worker check it answers first). */
 export function sessionOf(config: UnderwayConfig, configPath: string, store: Store): Session {
-  const queue = createQueue({ store, tasks: config.tasks });
+  const queue = createQueue({ store, tasks: config.tasks, queues: config.queues });
   return { config, configPath, store, queue, jobs: queue.jobs, close: () => store.close() };
 }
 

@@ -14,11 +14,15 @@ import { ElementBase } from './progress-element.ts';
 export class UnderwayIndicator extends ElementBase {
   #off: (() => void) | null = null;
   readonly #tasks = new Map<string, string>();
+  /** What is on screen, as drawn last (null before the first draw): an event that changes none of it touches nothing. */
+  #shown: string | null = null;
 
   connectedCallback(): void {
     const root = document.documentElement.dataset;
     const api = this.getAttribute('api') ?? root.underwayApi ?? '/api';
     this.setAttribute('role', 'status');
+    // Implied by role=status, but said outright for assistive technology that goes by the attribute.
+    this.setAttribute('aria-live', 'polite');
     this.#off = JobFeed.of(api).listen((change, feed) => {
       if (change.type === 'status' && !change.known && !this.#tasks.has(change.id)) {
         // The status event does not name the task: read the job once for its name.
@@ -40,29 +44,61 @@ export class UnderwayIndicator extends ElementBase {
     this.#off = null;
   }
 
+  /**
+   * Draws the count and the list, changing only the text and links that differ from what is
+   * shown: each DOM change is work for the page and, in a live region, words for a screen reader.
+   */
   #draw(feed: JobFeed): void {
     const jobs = [...feed.jobs.values()];
     const pages = this.getAttribute('pages') ?? document.documentElement.dataset.underwayPages ?? '';
-    this.replaceChildren();
-    this.hidden = jobs.length === 0;
-    if (jobs.length === 0) return;
     const running = jobs.filter((j) => j.status === 'running').length;
     const words = running > 0 ? `${running} running` : '';
     const waiting = jobs.length - running > 0 ? `${jobs.length - running} queued` : '';
-    const head = document.createElement('a');
-    head.href = this.getAttribute('href') ?? `${pages}/`;
-    head.textContent = `Jobs: ${[words, waiting].filter(Boolean).join(', ')}`;
-    const list = document.createElement('ul');
-    list.className = 'uw-sr';
-    for (const job of jobs.slice(0, 5)) {
-      const item = document.createElement('li');
-      const link = document.createElement('a');
-      link.href = `${pages}/jobs/${encodeURIComponent(job.id)}`;
+    const head = {
+      href: this.getAttribute('href') ?? `${pages}/`,
+      text: `Jobs: ${[words, waiting].filter(Boolean).join(', ')}`,
+    };
+    const items = jobs.slice(0, 5).map((job) => {
       const view = progressView(job);
-      link.textContent = `${this.#tasks.get(job.id) ?? 'job'} ${view.percent || view.message || job.status}`;
-      item.append(link);
+      return {
+        href: `${pages}/jobs/${encodeURIComponent(job.id)}`,
+        text: `${this.#tasks.get(job.id) ?? 'job'} ${view.percent || view.message || job.status}`,
+      };
+    });
+    const shown = jobs.length === 0 ? '' : JSON.stringify([head, items]);
+    if (shown === this.#shown) return;
+    this.#shown = shown;
+    if (jobs.length === 0) {
+      this.hidden = true;
+      this.replaceChildren();
+      return;
+    }
+    if (this.hidden) this.hidden = false;
+    let [link, list] = [this.children[0], this.children[1]];
+    if (!(link instanceof HTMLAnchorElement) || !(list instanceof HTMLUListElement)) {
+      link = document.createElement('a');
+      list = document.createElement('ul');
+      list.className = 'uw-sr';
+      // Read on demand: a percent ticking over in a polite region would be announced at every step.
+      list.setAttribute('aria-live', 'off');
+      this.replaceChildren(link, list);
+    }
+    paintLink(link as HTMLAnchorElement, head);
+    while (list.children.length > items.length) list.lastElementChild?.remove();
+    while (list.children.length < items.length) {
+      const item = document.createElement('li');
+      item.append(document.createElement('a'));
       list.append(item);
     }
-    this.append(head, list);
+    for (const [i, want] of items.entries()) paintLink(list.children[i]?.firstElementChild as HTMLAnchorElement, want);
   }
+}
+
+/** Sets a link's address and words where they differ, the words in place in their text node. */
+function paintLink(link: HTMLAnchorElement, want: { href: string; text: string }): void {
+  if (link.getAttribute('href') !== want.href) link.setAttribute('href', want.href);
+  const text = link.firstChild;
+  if (text instanceof Text && text === link.lastChild) {
+    if (text.data !== want.text) text.data = want.text;
+  } else link.textContent = want.text;
 }

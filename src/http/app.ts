@@ -18,6 +18,7 @@ import { openApiDocument } from './openapi.ts';
 import {
   DEFAULT_BODY_LIMIT,
   DEFAULT_KEEP_ALIVE_MS,
+  DEFAULT_PROGRESS_PER_SECOND,
   DEFAULT_REPLAY_EVENTS,
   DEFAULT_SSE_BUFFER_BYTES,
   type ResolvedPaths,
@@ -32,6 +33,7 @@ import { jobReadRoutes } from './routes/job-read.ts';
 import { jobWebhookRoutes } from './routes/job-webhooks.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { healthRoute, metricsRoute, supportRoutes } from './routes/ops.ts';
+import { queueRoutes } from './routes/queues.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { ShareLinks } from './share-links.ts';
@@ -134,7 +136,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
   });
   // Durable, from the store's ended jobs (webhooks.ts): nothing hangs on the transitions.
   const webhooks = startWebhooks({ store: options.store, tasks, http: options, logger: log });
-  const queue = createQueue({ store: options.store, tasks, secretKey: options.secretKey });
+  const queue = createQueue({ store: options.store, tasks, secretKey: options.secretKey, queues: options.queues });
   // Whoever ends a job in this process (this app's cancel, a worker on the same store, the reaper).
   const stopTiming = queue.jobs.onEnded((job) => metrics.observeEnded(job));
   const sse = options.sse ?? {};
@@ -142,6 +144,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     keepAliveMs: sse.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     bufferBytes: sse.bufferBytes ?? DEFAULT_SSE_BUFFER_BYTES,
     replayEvents: sse.replayEvents ?? DEFAULT_REPLAY_EVENTS,
+    progressPerSecond: sse.progressPerSecond ?? DEFAULT_PROGRESS_PER_SECOND,
     onEvent: (event) => metrics.observeEvent(event),
   });
   const shareLinks = new ShareLinks(options.shareLinks);
@@ -276,6 +279,7 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths
     await next();
   });
   api.route('/', taskRoutes(deps));
+  api.route('/', queueRoutes(deps));
   api.route('/', scheduleRoutes(deps));
   api.route('/', jobRoutes(deps));
   api.route('/', bulkRoutes(deps));

@@ -5,6 +5,7 @@ import type { TaskRegistry } from '../core/registry.ts';
 import type { Jobs } from '../jobs/jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Queue } from '../queue/queue.ts';
+import type { JobWaiting } from '../queue/waiting.ts';
 import { type Authenticator, type Caller, canChange, canSee, type HostRequest, seesDetail, type User } from './auth.ts';
 import { isJsonType, unstorableJson } from './body.ts';
 import type { CsrfGuard } from './csrf.ts';
@@ -78,7 +79,8 @@ export async function changeableJob(c: AppContext, deps: Deps, id: string): Prom
   return job;
 }
 
-export function jobJson(c: AppContext, deps: Deps, job: Job): JobJson {
+/** The job for this caller; `waiting` (from `queue.waiting`) is added when given, null for a job that does not wait. */
+export function jobJson(c: AppContext, deps: Deps, job: Job, waiting?: JobWaiting | null): JobJson {
   const caller = callerOf(c);
   const viaShare = !canChange(caller, job);
   return toJobJson(job, {
@@ -86,7 +88,14 @@ export function jobJson(c: AppContext, deps: Deps, job: Job): JobJson {
     tasks: deps.tasks,
     detail: seesDetail(caller, job),
     shareToken: viaShare ? c.get('shareToken') : null,
+    waiting,
   });
+}
+
+/** Jobs for this caller, each with why it waits (the queues' counts read once per page). */
+export async function jobJsonsWithWaiting(c: AppContext, deps: Deps, jobs: readonly Job[]): Promise<JobJson[]> {
+  const waiting = await deps.queue.waitingOf(jobs);
+  return jobs.map((job) => jobJson(c, deps, job, waiting.get(job.id) ?? null));
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus } from '../core/job.ts';
 import type { TaskRegistry } from '../core/registry.ts';
+import type { JobWaiting } from '../queue/waiting.ts';
 import { redactParams } from './task-schemas.ts';
 
 /** A job as the API shows it (http-api.md, "Job object"), plus a few additive fields. */
@@ -30,6 +31,11 @@ export interface JobJson {
   /** Additive: the queue it waits in, and the key it counts under for the queue's per-key limit. */
   queue: string;
   concurrencyKey: string | null;
+  /**
+   * Additive, on reads (`GET /jobs/:id`, `GET /jobs`): why a queued job has not started
+   * ("waiting: queue full (2 of 2 running)"), null once it has.
+   */
+  waiting?: JobWaiting | null;
 }
 
 /** Where things live, to build `urls`. */
@@ -45,6 +51,8 @@ export interface JobJsonOptions {
   detail: boolean;
   /** The caller came with a share link: links carry it on, so the page can follow them. */
   shareToken?: string | null;
+  /** Why it waits, read for this answer (`Queue.waiting`); left out of the JSON when not given. */
+  waiting?: JobWaiting | null | undefined;
 }
 
 export function jobUrls(id: string, paths: UrlPaths, shareToken?: string | null) {
@@ -85,6 +93,7 @@ export function toJobJson(job: Job, options: JobJsonOptions): JobJson {
     priority: job.priority,
     queue: job.queue,
     concurrencyKey: job.concurrencyKey,
+    ...(options.waiting !== undefined && { waiting: options.waiting }),
   };
 }
 

@@ -37,6 +37,7 @@ const ERROR_TEXT: Record<number, string> = {
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const scheduleParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const taskParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const queueParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
 const shareParam = {
   name: 'share',
   in: 'query',
@@ -109,6 +110,43 @@ export function openApiDocument(options: {
       post: {
         summary: 'Resume a paused task (admins): workers take its jobs again within their poll interval',
         parameters: [taskParam],
+        responses: {
+          200: { description: 'Not paused (any more)', content: json(ref('TaskPause')) },
+          ...errors(401, 403, 404),
+        },
+      },
+    },
+    [`${b}/queues`]: {
+      get: {
+        summary: 'The queues with their limits, pause and counts now (admins)',
+        responses: {
+          200: {
+            description: 'Every queue a task uses or the limits name',
+            content: json({
+              type: 'object',
+              required: ['queues'],
+              properties: { queues: { type: 'array', items: ref('Queue') } },
+            }),
+          },
+          ...errors(401, 403),
+        },
+      },
+    },
+    [`${b}/queues/{name}/pause`]: {
+      post: {
+        summary: "Pause a queue (admins): every task's jobs in it wait; running ones finish",
+        parameters: [queueParam],
+        requestBody: { required: false, content: json(bodySchema(PauseBody)) },
+        responses: {
+          200: { description: 'Paused (the pause in force)', content: json(ref('TaskPause')) },
+          ...errors(400, 401, 403, 404),
+        },
+      },
+    },
+    [`${b}/queues/{name}/resume`]: {
+      post: {
+        summary: 'Resume a paused queue (admins)',
+        parameters: [queueParam],
         responses: {
           200: { description: 'Not paused (any more)', content: json(ref('TaskPause')) },
           ...errors(401, 403, 404),
@@ -420,6 +458,27 @@ const SCHEMAS: Record<string, Schema> = {
       priority: { type: 'integer', minimum: MIN_PRIORITY, maximum: MAX_PRIORITY },
       queue: { type: 'string' },
       concurrencyKey: nullable({ type: 'string' }),
+      waiting: nullable({
+        type: 'object',
+        description: 'On reads (GET /jobs/{id}, GET /jobs): why a queued job has not started; null once it has',
+        required: ['reason', 'text'],
+        properties: {
+          reason: {
+            type: 'string',
+            enum: [
+              'scheduled',
+              'task paused',
+              'queue paused',
+              'queue full',
+              'key full',
+              'rate limit',
+              'key rate limit',
+              'worker',
+            ],
+          },
+          text: { type: 'string', description: 'For people: "waiting: queue full (2 of 2 running)"' },
+        },
+      }),
     },
   },
   JobPage: {
@@ -507,6 +566,39 @@ const SCHEMAS: Record<string, Schema> = {
     type: 'object',
     required: ['name', 'paused'],
     properties: { name: { type: 'string' }, paused: nullable(ref('Pause')) },
+  },
+  Queue: {
+    type: 'object',
+    required: ['name', 'tasks', 'limits', 'paused', 'usage'],
+    properties: {
+      name: { type: 'string' },
+      tasks: { type: 'array', items: { type: 'string' } },
+      limits: nullable({
+        type: 'object',
+        properties: {
+          concurrency: nullable({ type: 'integer' }),
+          perKey: nullable({ type: 'integer' }),
+          rate: nullable({
+            type: 'object',
+            properties: { starts: { type: 'integer' }, perSeconds: { type: 'number' } },
+          }),
+          ratePerKey: nullable({
+            type: 'object',
+            properties: { starts: { type: 'integer' }, perSeconds: { type: 'number' } },
+          }),
+        },
+      }),
+      paused: nullable(ref('Pause')),
+      usage: {
+        type: 'object',
+        properties: {
+          due: { type: 'integer' },
+          running: { type: 'integer' },
+          startedInWindow: { type: 'integer', description: 'Started within the rate window (0 without a rate limit)' },
+          oldestDueAt: nullable(dateTime),
+        },
+      },
+    },
   },
   ShareLink: {
     type: 'object',

@@ -2,6 +2,7 @@ import type { TaskRegistry } from '../core/registry.ts';
 import type { SecretKeySource } from '../core/secrets.ts';
 import type { AnyTask } from '../core/task.ts';
 import type { Logger } from '../logger.ts';
+import type { QueueLimits } from '../queue/limits.ts';
 import type { Store } from '../store/store.ts';
 import type { AuthOptions } from './auth.ts';
 import type { CsrfOptions } from './csrf.ts';
@@ -84,6 +85,12 @@ export interface SseOptions {
   bufferBytes?: number | undefined;
   /** Recent events kept to replay on `Last-Event-ID` resume. Default 5 000. */
   replayEvents?: number | undefined;
+  /**
+   * Progress frames a connection gets at most each second for one job; the newest value always
+   * follows once the second allows, and status changes are never held back. Default 10;
+   * `Infinity` sends every report.
+   */
+  progressPerSecond?: number | undefined;
 }
 
 /** What `createUnderway` needs: the HTTP options plus the store and the tasks. */
@@ -92,12 +99,19 @@ export interface UnderwayHttpOptions extends HttpOptions {
   tasks: readonly AnyTask[] | TaskRegistry;
   /** Seals secret params of jobs started here (see core/secrets.ts). Default: UNDERWAY_SECRET_KEY or the data folder's key file. */
   secretKey?: SecretKeySource | undefined;
+  /**
+   * The queues' limits, as the workers are given them (the config's `queues`): shown to admins
+   * (`GET /queues`) and used to say why a queued job waits ("waiting: queue full"). Workers
+   * enforce them; `underway serve` passes the config's.
+   */
+  queues?: Readonly<Record<string, QueueLimits>> | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export const DEFAULT_KEEP_ALIVE_MS = 15_000;
 export const DEFAULT_SSE_BUFFER_BYTES = 256 * 1024;
 export const DEFAULT_REPLAY_EVENTS = 5_000;
+export const DEFAULT_PROGRESS_PER_SECOND = 10;
 
 /** Where each part of underway answers, every option and default applied. */
 export interface ResolvedPaths {

@@ -34,6 +34,8 @@ export interface FanoutOptions {
   keepAliveMs: number;
   bufferBytes: number;
   replayEvents: number;
+  /** Progress frames per job a connection gets at most each second; `Infinity` sends every one. */
+  progressPerSecond: number;
   /** Every event, once (metrics). */
   onEvent?: (event: JobEvent) => void;
 }
@@ -51,6 +53,9 @@ const encoder = new TextEncoder();
  * Delivery never waits: an event is encoded and queued on every interested connection at once.
  * A connection whose unsent queue passes `bufferBytes` (a stalled or very slow client) is dropped,
  * so it cannot slow the others or hold memory; its EventSource reconnects and resumes.
+ *
+ * Progress is thinned per connection to `progressPerSecond` (see SseConnection): a task that
+ * reports every file of 8,000 would otherwise send every browser 8,000 frames it cannot show.
  */
 export class EventFanout {
   readonly #options: FanoutOptions;
@@ -64,6 +69,11 @@ export class EventFanout {
   dropped = 0;
 
   constructor(jobs: Pick<Jobs, 'subscribe'>, options: FanoutOptions) {
+    if (!(options.progressPerSecond > 0)) {
+      throw new RangeError(
+        `sse.progressPerSecond must be above 0 (Infinity for no limit), not ${options.progressPerSecond}.`,
+      );
+    }
     this.#options = options;
     this.#ring = new Array(Math.max(1, options.replayEvents));
     this.#unsubscribe = jobs.subscribe((event) => this.#onEvent(event));
@@ -114,10 +124,15 @@ export class EventFanout {
 
   /** Registers a connection; live events are held until `start` sends the snapshot. */
   open(spec: ConnectionSpec): SseConnection {
-    const connection = new SseConnection(spec, this.#options.bufferBytes, {
-      closed: () => this.#connections.delete(connection),
-      dropped: () => this.dropped++,
-    });
+    const { bufferBytes, progressPerSecond } = this.#options;
+    const connection = new SseConnection(
+      spec,
+      { bufferBytes, progressGapMs: 1000 / progressPerSecond },
+      {
+        closed: () => this.#connections.delete(connection),
+        dropped: () => this.dropped++,
+      },
+    );
     this.#connections.add(connection);
     return connection;
   }
@@ -130,19 +145,40 @@ export class EventFanout {
   }
 }
 
-/** One browser's stream: a bounded queue of encoded frames that the HTTP server drains. */
+/**
+ * One browser's stream: a bounded queue of encoded frames that the HTTP server drains.
+ *
+ * Progress goes out at most once per `progressGapMs` per job, always the newest value: the first
+ * report goes at once, later ones wait in `#deferred` (each replacing the job's older one) until
+ * the gap has passed. Frames keep their ids and go out in id order, because a browser resumes
+ * from the last id it saw: so while anything waits, the log lines behind it wait too (a log line
+ * is never dropped, only sent with the next batch), and a status change sends everything waiting
+ * first, then itself at once. So a client never sees progress after the job's end, and the last
+ * progress it sees is the last one reported.
+ */
 export class SseConnection {
   readonly stream: ReadableStream<Uint8Array>;
   readonly #spec: ConnectionSpec;
   readonly #hooks: { closed(): void; dropped(): void };
+  readonly #progressGapMs: number;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   /** Live events that came before the snapshot went out; null once it has. */
   #held: SequencedEvent[] | null = [];
+  /** Events waiting for the progress gap, in id order: at most one progress per job, and log lines. */
+  #deferred: SequencedEvent[] = [];
+  /** When each job last had progress sent (performance.now()); pruned on its status and once past the gap. */
+  readonly #progressSentAt = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
-  constructor(spec: ConnectionSpec, bufferBytes: number, hooks: { closed(): void; dropped(): void }) {
+  constructor(
+    spec: ConnectionSpec,
+    limits: { bufferBytes: number; progressGapMs: number },
+    hooks: { closed(): void; dropped(): void },
+  ) {
     this.#spec = spec;
     this.#hooks = hooks;
+    this.#progressGapMs = limits.progressGapMs;
     this.stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
@@ -150,7 +186,7 @@ export class SseConnection {
         },
         cancel: () => this.#finish(),
       },
-      { highWaterMark: bufferBytes, size: (chunk) => chunk.byteLength },
+      { highWaterMark: limits.bufferBytes, size: (chunk) => chunk.byteLength },
     );
   }
 
@@ -173,7 +209,8 @@ export class SseConnection {
       if (this.#closed) return;
       if (entry.id <= last || !this.#spec.accepts(entry.event)) continue;
       last = entry.id;
-      this.#send(entry);
+      // Through the throttle too: a replay of thousands of steps collapses to the newest.
+      this.#deliver(entry);
     }
     this.#held = null;
   }
@@ -186,7 +223,87 @@ export class SseConnection {
       if (this.#held.length > 10_000) this.#drop();
       return;
     }
-    this.#send(entry);
+    this.#deliver(entry);
+  }
+
+  #deliver(entry: SequencedEvent): void {
+    const { event } = entry;
+    if (event.type === 'status') {
+      this.#flush();
+      // Most statuses end a job: its next progress (after a retry, say) owes nothing to the old gap.
+      this.#progressSentAt.delete(event.jobId);
+      this.#send(entry);
+      return;
+    }
+    if (event.type === 'log') {
+      if (this.#deferred.length > 0) this.#deferred.push(entry);
+      else this.#send(entry);
+      return;
+    }
+    const now = performance.now();
+    const sentAt = this.#progressSentAt.get(event.jobId);
+    if (this.#deferred.length === 0 && (sentAt === undefined || now - sentAt >= this.#progressGapMs)) {
+      this.#progressSentAt.set(event.jobId, now);
+      this.#send(entry);
+      return;
+    }
+    // The job's older waiting progress is superseded: only the newest value is worth sending.
+    const older = this.#deferred.findIndex((e) => e.event.type === 'progress' && e.event.jobId === event.jobId);
+    if (older >= 0) this.#deferred.splice(older, 1);
+    this.#deferred.push(entry);
+    this.#schedule(now);
+  }
+
+  /** Arms the timer for when the first waiting progress may go: whatever is behind it waits for it anyway. */
+  #schedule(now: number): void {
+    if (this.#timer) return;
+    let due = now;
+    for (const entry of this.#deferred) {
+      if (entry.event.type !== 'progress') continue;
+      const sentAt = this.#progressSentAt.get(entry.event.jobId);
+      if (sentAt !== undefined) due = Math.max(due, sentAt + this.#progressGapMs);
+      break;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#release();
+    }, due - now);
+    // The socket keeps the process alive while it is open; a pending batch must not on its own.
+    this.#timer.unref();
+  }
+
+  /**
+   * Sends what waits, in order, up to a progress whose job is still inside its gap (the rest
+   * waits for that); prunes the send times that no longer hold anything back.
+   */
+  #release(): void {
+    const now = performance.now();
+    while (this.#deferred.length > 0 && !this.#closed) {
+      const entry = this.#deferred[0] as SequencedEvent;
+      if (entry.event.type === 'progress') {
+        const sentAt = this.#progressSentAt.get(entry.event.jobId);
+        if (sentAt !== undefined && now - sentAt < this.#progressGapMs) break;
+        this.#progressSentAt.set(entry.event.jobId, now);
+      }
+      this.#deferred.shift();
+      this.#send(entry);
+    }
+    for (const [jobId, sentAt] of this.#progressSentAt) {
+      if (now - sentAt >= this.#progressGapMs) this.#progressSentAt.delete(jobId);
+    }
+    if (this.#deferred.length > 0 && !this.#closed) this.#schedule(now);
+  }
+
+  /** Sends everything waiting at once (before a status change): its order matters more than the gap. */
+  #flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const now = performance.now();
+    for (const entry of this.#deferred.splice(0)) {
+      if (this.#closed) return;
+      if (entry.event.type === 'progress') this.#progressSentAt.set(entry.event.jobId, now);
+      this.#send(entry);
+    }
   }
 
   #send(entry: SequencedEvent): void {
@@ -243,6 +360,10 @@ export class SseConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#held = null;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#deferred = [];
+    this.#progressSentAt.clear();
     this.#hooks.closed();
   }
 }

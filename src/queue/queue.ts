@@ -1,4 +1,4 @@
-import { ConflictError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
+import { ConflictError, NotFoundError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
 import { newJobId } from '../core/ids.ts';
 import { type Job, MAX_PRIORITY, MIN_PRIORITY, toIso } from '../core/job.ts';
 import { TaskRegistry } from '../core/registry.ts';
@@ -7,13 +7,40 @@ import {
   type AnyTask,
   DEFAULT_MAX_ATTEMPTS,
   isPriority,
+  isTask,
   type Task,
   type TaskJob,
   type TaskParamsInput,
 } from '../core/task.ts';
 import { Jobs } from '../jobs/jobs.ts';
 import { secretKey } from '../secret-key.ts';
-import type { EnqueueInput, JobFilter, JobPage, Pause, Store, TransactionClient } from '../store/store.ts';
+import type {
+  EnqueueInput,
+  JobFilter,
+  JobPage,
+  Pause,
+  PauseTarget,
+  QueueLimit,
+  QueueUsage,
+  Store,
+  TransactionClient,
+} from '../store/store.ts';
+import { type QueueLimits, queueLimitList } from './limits.ts';
+import { type JobWaiting, needsUsage, usageRequestFor, waitingOf } from './waiting.ts';
+
+/** What `pause` and `resume` act on: a task (or its name), or a whole queue. */
+export type PauseSubject = AnyTask | string | { queue: string };
+
+/** A queue as an operator sees it: its tasks, limits, pause and how full it is now. */
+export interface QueueView {
+  name: string;
+  /** The tasks whose jobs wait in it. */
+  tasks: string[];
+  /** Its limits, or null when nothing limits it. */
+  limit: QueueLimit | null;
+  paused: Pause | null;
+  usage: QueueUsage;
+}
 
 /** How to start a job. Every option may be `undefined`, meaning the default: handy with values that may be absent. */
 export interface StartOptions {
@@ -135,18 +162,30 @@ export interface Queue {
   /** Forgets a finished job with its logs and artifacts; a ConflictError while it is unfinished. */
   remove(id: string): Promise<void>;
   /**
-   * Pauses a task in every process sharing the store: its running jobs finish, its queued and new
-   * jobs wait until `resume` (starting them still works). Pausing a paused task keeps the first
-   * pause (who and when). An unknown task is a NotFoundError.
+   * Pauses a task, or a whole queue (`{ queue: 'exports' }`: every task whose jobs wait in it), in
+   * every process sharing the store: running jobs finish, queued and new jobs wait until `resume`
+   * (starting them still works). Pausing what is paused keeps the first pause (who and when). An
+   * unknown task or queue is a NotFoundError.
    *
    * @example
    * await queue.pause('export', { by: user.id, reason: 'warehouse maintenance until 14:00' });
+   * await queue.pause({ queue: 'emails' }, { by: user.id });
    */
-  pause(task: AnyTask | string, options?: { by?: string | null; reason?: string | null }): Promise<Pause>;
-  /** Ends a task's pause (false when it was not paused): workers take its jobs again within their poll interval. */
-  resume(task: AnyTask | string): Promise<boolean>;
+  pause(subject: PauseSubject, options?: { by?: string | null; reason?: string | null }): Promise<Pause>;
+  /** Ends a task's or queue's pause (false when it was not paused): workers take its jobs again within their poll interval. */
+  resume(subject: PauseSubject): Promise<boolean>;
   /** The pauses in force, oldest first. */
   pauses(): Promise<Pause[]>;
+  /**
+   * Why a queued job has not started: "waiting: queue full (2 of 2 running)", a pause, a rate
+   * limit, a later `runAt`, or only a free worker; null for a job that is not queued. Read now,
+   * from the store: the next claim may already have taken it.
+   */
+  waiting(job: Job): Promise<JobWaiting | null>;
+  /** As `waiting`, for many jobs (a page of a list), reading each queue's counts once. Keyed by job id; only queued jobs. */
+  waitingOf(jobs: readonly Job[]): Promise<Map<string, JobWaiting>>;
+  /** Every queue the tasks use or the limits name, with its limits, pause and counts now. */
+  queues(): Promise<QueueView[]>;
 }
 
 export function createQueue(options: {
@@ -157,10 +196,66 @@ export function createQueue(options: {
    * Default: UNDERWAY_SECRET_KEY_FILE, UNDERWAY_SECRET_KEY or the data folder's key file (see secret-key.ts).
    */
   secretKey?: SecretKeySource | undefined;
+  /**
+   * The queues' limits, as the workers are given them (the config's `queues`): only read here, to
+   * say why a job waits and how full a queue is. Workers enforce them.
+   */
+  queues?: Readonly<Record<string, QueueLimits>> | undefined;
 }): Queue {
   const { store } = options;
   const jobs = Jobs.of(store);
   const tasks = options.tasks instanceof TaskRegistry ? options.tasks : new TaskRegistry(options.tasks);
+  const limits = new Map(queueLimitList(options.queues ?? {}).map((limit) => [limit.queue, limit]));
+  const limitOf = (queueName: string): QueueLimit | null => limits.get(queueName) ?? null;
+
+  /** Every queue name in use: the tasks' (their `queue`, else their name) and the limited ones. */
+  const queueNames = (): Map<string, string[]> => {
+    const names = new Map<string, string[]>();
+    for (const task of tasks.all()) {
+      const name = task.queue ?? task.name;
+      names.set(name, [...(names.get(name) ?? []), task.name]);
+    }
+    for (const name of limits.keys()) if (!names.has(name)) names.set(name, []);
+    return names;
+  };
+
+  const pauseTargetOf = (subject: PauseSubject): PauseTarget => {
+    // A task has a `queue` too: a plain `{ queue }` is what names a queue.
+    if (typeof subject === 'object' && subject !== null && !isTask(subject)) {
+      if (!queueNames().has(subject.queue)) {
+        throw new NotFoundError(`There is no queue ${JSON.stringify(subject.queue)}: no task's jobs wait in it.`);
+      }
+      return { kind: 'queue', name: subject.queue };
+    }
+    return { kind: 'task', name: taskOf(subject as AnyTask | string).name };
+  };
+
+  /** The waiting reasons of the queued ones among `list`, each distinct (queue, key) counted once. */
+  const waitingMany = async (list: readonly Job[]): Promise<Map<string, JobWaiting>> => {
+    const queued = list.filter((job) => job.status === 'queued');
+    const result = new Map<string, JobWaiting>();
+    if (queued.length === 0) return result;
+    const now = Date.now();
+    const pauses = await jobs.pauses();
+    const usages = new Map<string, Promise<QueueUsage>>();
+    for (const job of queued) {
+      const limit = limitOf(job.queue);
+      let usage: QueueUsage | null = null;
+      if (needsUsage(job, limit, now)) {
+        const request = usageRequestFor(job, limit);
+        const cacheKey = JSON.stringify([request.queue, request.key]);
+        let pending = usages.get(cacheKey);
+        if (!pending) {
+          pending = jobs.queueUsage(request);
+          usages.set(cacheKey, pending);
+        }
+        usage = await pending;
+      }
+      const waiting = waitingOf(job, pauses, limit, usage, now);
+      if (waiting) result.set(job.id, waiting);
+    }
+    return result;
+  };
 
   const taskOf = (taskOrName: AnyTask | string): AnyTask =>
     tasks.require(typeof taskOrName === 'string' ? taskOrName : (taskOrName as Task).name);
@@ -304,15 +399,39 @@ export function createQueue(options: {
       return job;
     },
     remove: (id) => jobs.remove(id),
-    async pause(task, pauseOptions = {}) {
+    async pause(subject, pauseOptions = {}) {
       const reason = pauseOptions.reason ?? null;
       if (reason !== null && (typeof reason !== 'string' || reason.length > MAX_PAUSE_REASON)) {
         throw new ValidationError(`A pause's reason is text of at most ${MAX_PAUSE_REASON} characters.`);
       }
-      return jobs.pause({ kind: 'task', name: taskOf(task).name, by: pauseOptions.by ?? null, reason });
+      return jobs.pause({ ...pauseTargetOf(subject), by: pauseOptions.by ?? null, reason });
     },
-    resume: async (task) => jobs.resume({ kind: 'task', name: taskOf(task).name }),
+    resume: async (subject) => jobs.resume(pauseTargetOf(subject)),
     pauses: () => jobs.pauses(),
+    async waiting(job) {
+      return (await waitingMany([job])).get(job.id) ?? null;
+    },
+    waitingOf: waitingMany,
+    async queues() {
+      const pauses = await jobs.pauses();
+      return Promise.all(
+        [...queueNames()].map(async ([name, taskNames]) => {
+          const limit = limitOf(name);
+          return {
+            name,
+            tasks: taskNames,
+            limit,
+            paused: pauses.find((pause) => pause.kind === 'queue' && pause.name === name) ?? null,
+            usage: await jobs.queueUsage({
+              queue: name,
+              key: null,
+              rateSeconds: limit?.rate?.perSeconds ?? null,
+              keyRateSeconds: null,
+            }),
+          };
+        }),
+      );
+    },
   };
 }
 

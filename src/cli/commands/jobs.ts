@@ -65,8 +65,13 @@ export function registerJobCommands(program: Command): void {
       try {
         const { status, task, limit } = options;
         const { jobs } = await session.jobs.list({ status, task, limit });
+        // Why the queued ones wait ("waiting: queue full (2 of 2 running)"), each queue counted once.
+        const waiting = await session.queue.waitingOf(jobs);
         if (options.json) {
-          for (const job of jobs) process.stdout.write(`${JSON.stringify(job)}\n`);
+          for (const job of jobs) {
+            const why = job.status === 'queued' ? { waiting: waiting.get(job.id) ?? null } : {};
+            process.stdout.write(`${JSON.stringify({ ...job, ...why })}\n`);
+          }
           return;
         }
         if (jobs.length === 0) {
@@ -81,7 +86,7 @@ export function registerJobCommands(program: Command): void {
           job.status === 'running'
             ? progressLine(job.progress, 10)
             : job.status === 'queued'
-              ? ''
+              ? printable(waiting.get(job.id)?.text ?? '', 80)
               : endLine(job).slice(0, 80),
         ]);
         process.stdout.write(`${table([['ID', 'TASK', 'STATUS', 'CREATED (UTC)', ''], ...rows])}\n`);

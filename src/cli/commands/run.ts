@@ -94,6 +94,7 @@ export function registerRunCommands(program: Command): void {
         mountPath: session.config.http?.mountPath ?? '',
         store: session.store,
         tasks: session.queue.tasks,
+        queues: session.config.queues,
         logger: log,
       });
       const http = await serveHttp(underway, { port: options.port, host: options.host, logger: log }).catch(

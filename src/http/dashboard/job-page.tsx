@@ -4,7 +4,7 @@ import type { JobJson } from '../job-json.ts';
 import type { WebhookDelivery } from '../webhook-log.ts';
 import { Layout } from './layout.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
-import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge } from './parts.tsx';
+import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge, Waiting } from './parts.tsx';
 
 export interface JobPageProps {
   frame: PageFrame;
@@ -48,6 +48,7 @@ export function JobPage({ frame, job, logs, canChange, webhooks }: JobPageProps)
         </h1>
         <div class="uw-card">
           <ProgressBar job={job} live events={job.urls.events} />
+          {job.waiting && <Waiting waiting={job.waiting} />}
           {canChange && <Actions frame={frame} job={job} />}
         </div>
         {job.error && <ErrorCard job={job} />}

@@ -5,7 +5,7 @@ import { type FormState, StartForm } from './forms.tsx';
 import { Layout } from './layout.tsx';
 import { Operations, type OperationsProps } from './operations.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
-import { Ago, humanBytes, ProgressBar, resultSummary, StatusBadge } from './parts.tsx';
+import { Ago, humanBytes, ProgressBar, resultSummary, StatusBadge, Waiting } from './parts.tsx';
 
 export interface ListPageProps {
   frame: PageFrame;
@@ -124,7 +124,10 @@ function JobRow({ job }: { job: JobJson }) {
       </td>
       <td>
         {unfinished ? (
-          <ProgressBar job={job} />
+          <>
+            <ProgressBar job={job} />
+            {job.waiting && <Waiting waiting={job.waiting} />}
+          </>
         ) : (
           <div class="uw-summary">
             <span class="uw-result">{resultSummary(job)}</span>

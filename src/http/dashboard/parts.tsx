@@ -1,5 +1,6 @@
 import { humanDuration, type ProgressInput, progressView } from '../../core/format.ts';
 import type { JobStatus } from '../../core/job.ts';
+import type { JobWaiting } from '../../queue/waiting.ts';
 import type { JobJson } from '../job-json.ts';
 
 const STATUS_WORDS: Record<JobStatus, string> = {
@@ -106,4 +107,13 @@ export function humanBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Why a queued job has not started ("waiting: queue full (2 of 2 running)"); the page redraws it when the job starts. */
+export function Waiting({ waiting }: { waiting: JobWaiting }) {
+  return (
+    <p class="uw-muted uw-waiting" data-waiting={waiting.reason}>
+      {waiting.text}
+    </p>
+  );
 }

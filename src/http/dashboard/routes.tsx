@@ -4,7 +4,7 @@ import { TooLargeError, ValidationError } from '../../core/errors.ts';
 import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
 import { Schedules } from '../../schedule/schedules.ts';
 import { canChange } from '../auth.ts';
-import { type AppEnv, type Deps, jobJson } from '../context.ts';
+import { type AppEnv, type Deps, jobJson, jobJsonsWithWaiting } from '../context.ts';
 import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
 import { readDeliveries } from '../webhook-log.ts';
 import { errorsByField, type FormState, paramsFromForm } from './forms.tsx';
@@ -80,7 +80,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
       c,
       <ListPage
         frame={frameOf(c, deps, title)}
-        jobs={page.jobs.map((job) => jobJson(c, deps, job))}
+        jobs={await jobJsonsWithWaiting(c, deps, page.jobs)}
         startable={startable}
         taskNames={deps.tasks.names()}
         filter={{ status: isJobStatus(status) ? (status as JobStatus) : '', task, cursor }}
@@ -94,21 +94,28 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
 
   app.get('/', (c) => listPage(c));
 
-  // An admin's Pause and Resume buttons (the API's POST /tasks/:name/pause|resume, as forms).
-  app.use('/tasks/*', caller);
-  app.post('/tasks/:name/:action{pause|resume}', async (c) => {
-    const user = requireUser(c);
-    const form = await readForm(c, deps);
-    if (!c.get('caller').admin) throw new HttpError(403, 'FORBIDDEN', 'Only an admin may pause or resume a task.');
-    const name = c.req.param('name');
-    if (!deps.tasks.get(name)) throw new HttpError(404, 'NOT_FOUND', `There is no task ${JSON.stringify(name)}.`);
-    if (c.req.param('action') === 'pause') {
-      await deps.queue.pause(name, { by: user.id, reason: form.reason?.trim() || null });
-    } else {
-      await deps.queue.resume(name);
-    }
-    return c.redirect(homePath(pages), 303);
-  });
+  // An admin's Pause and Resume buttons (the API's POST /tasks|queues/:name/pause|resume, as forms).
+  for (const kind of ['tasks', 'queues'] as const) {
+    app.use(`/${kind}/*`, caller);
+    app.post(`/${kind}/:name/:action{pause|resume}`, async (c) => {
+      const user = requireUser(c);
+      const form = await readForm(c, deps);
+      const what = kind === 'tasks' ? 'task' : 'queue';
+      if (!c.get('caller').admin) throw new HttpError(403, 'FORBIDDEN', `Only an admin may pause or resume a ${what}.`);
+      const name = c.req.param('name');
+      if (kind === 'tasks' && !deps.tasks.get(name)) {
+        throw new HttpError(404, 'NOT_FOUND', `There is no task ${JSON.stringify(name)}.`);
+      }
+      // A queue's name is checked by the queue (NotFoundError: 404).
+      const subject = kind === 'tasks' ? name : { queue: name };
+      if (c.req.param('action') === 'pause') {
+        await deps.queue.pause(subject, { by: user.id, reason: form.reason?.trim() || null });
+      } else {
+        await deps.queue.resume(subject);
+      }
+      return c.redirect(homePath(pages), 303);
+    });
+  }
 
   app.post('/jobs', async (c) => {
     const user = requireUser(c);
@@ -136,7 +143,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
     const job = await deps.jobs.get(c.req.param('id'));
     if (!job || !(canChange(caller, job) || caller.shareJobId === job.id)) throw jobNotFound(c.req.param('id'));
     const logs = await tailLogs(deps, job.id);
-    const json = jobJson(c, deps, job);
+    const json = jobJson(c, deps, job, await deps.queue.waiting(job));
     // Webhooks: as GET /jobs/:id/webhooks shows them, for the owner and admins (not a share link).
     const mayChange = canChange(caller, job);
     const webhooks = mayChange ? await readDeliveries(deps.jobs.store, { jobId: job.id }, caller.admin) : undefined;
@@ -218,12 +225,21 @@ async function tailLogs(deps: Deps, jobId: string) {
   }
 }
 
-/** Every task with its pause, and the schedules with their next run: the admin's part of the list page. */
+/** Every task and queue with its pause, and the schedules with their next run: the admin's part of the list page. */
 async function operationsOf(deps: Deps) {
-  const [pauses, schedules] = await Promise.all([deps.queue.pauses(), new Schedules(deps.queue).list(1)]);
-  const paused = new Map(pauses.map((pause) => [pause.name, { by: pause.by, reason: pause.reason, at: pause.at }]));
+  const [pauses, queues, schedules] = await Promise.all([
+    deps.queue.pauses(),
+    deps.queue.queues(),
+    new Schedules(deps.queue).list(1),
+  ]);
+  const paused = new Map(
+    pauses
+      .filter((pause) => pause.kind === 'task')
+      .map((pause) => [pause.name, { by: pause.by, reason: pause.reason, at: pause.at }]),
+  );
   return {
     tasks: deps.tasks.names().map((name) => ({ name, paused: paused.get(name) ?? null })),
+    queues,
     schedules,
   };
 }

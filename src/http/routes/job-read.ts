@@ -13,7 +13,7 @@ export function jobReadRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/jobs/:id', async (c) => {
     const job = await visibleJob(c, deps, c.req.param('id'));
-    return c.json(jobJson(c, deps, job));
+    return c.json(jobJson(c, deps, job, await deps.queue.waiting(job)));
   });
 
   app.get('/jobs/:id/logs', async (c) => {

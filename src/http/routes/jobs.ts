@@ -4,7 +4,16 @@ import { ValidationError } from '../../core/errors.ts';
 import { isJobStatus, type JobStatus, MAX_PRIORITY, MIN_PRIORITY } from '../../core/job.ts';
 import { MAX_LIST_LIMIT } from '../../store/store.ts';
 import type { User } from '../auth.ts';
-import { type AppEnv, callerOf, changeableJob, type Deps, jobJson, readJson, requireUser } from '../context.ts';
+import {
+  type AppEnv,
+  callerOf,
+  changeableJob,
+  type Deps,
+  jobJson,
+  jobJsonsWithWaiting,
+  readJson,
+  requireUser,
+} from '../context.ts';
 import { HttpError } from '../errors.ts';
 
 /** `POST /jobs`. Unknown fields are refused, so a misspelt option is not silently ignored. */
@@ -104,7 +113,7 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
       limit,
       cursor: query.cursor || null,
     });
-    return c.json({ jobs: page.jobs.map((job) => jobJson(c, deps, job)), nextCursor: page.nextCursor });
+    return c.json({ jobs: await jobJsonsWithWaiting(c, deps, page.jobs), nextCursor: page.nextCursor });
   });
 
   app.post('/jobs/:id/cancel', async (c) => {

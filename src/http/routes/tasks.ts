@@ -68,6 +68,6 @@ function pausesByTask(pauses: readonly Pause[]): Map<string, PauseJson> {
   return new Map(pauses.filter((pause) => pause.kind === 'task').map((pause) => [pause.name, toPauseJson(pause)]));
 }
 
-function toPauseJson(pause: Pause): PauseJson {
+export function toPauseJson(pause: Pause): PauseJson {
   return { by: pause.by, reason: pause.reason, at: pause.at };
 }
