@@ -1,6 +1,7 @@
 /**
  * underway side by side with graphile-worker, pg-boss and BullMQ (Redis and PostgreSQL), in
- * one run: `npm run bench [-- --reps 3 --jobs 20000 --only drain,pickup --peers underway-pg,graphile --quick]`.
+ * one run: `npm run bench [-- --reps 3 --jobs 20000 --only drain,pickup --peers underway-pg,graphile --quick]`
+ * (`--only priorities`: just that underway drain; `--only limits`: the limited drains and the same drain without).
  *
  * Every measurement runs in a fresh process on a fresh database (or Redis prefix) that this
  * script creates and removes; repetitions alternate between peers so that a change in the
@@ -16,6 +17,7 @@ import { collect, runChild, startChild, waitForLine } from './lib/child.ts';
 import { createDatabase, deleteRedisKeys, dropLeftoverDatabases, probe, redisNamespace } from './lib/env.ts';
 import { SseSubscribers } from './lib/sse-client.ts';
 import { loadAverage, median, percentile, sleep } from './lib/stats.ts';
+import { KEYS, PER_KEY } from './peers/types.ts';
 import type { ProgressChildInput, ProgressWorkerResult } from './progress-child.ts';
 import type { PeerId, QueueChildInput, QueueChildResult, QueueScenario } from './queue-child.ts';
 
@@ -150,6 +152,32 @@ async function queueScenarios(): Promise<void> {
         { scenario: 'drain', mode: 'fast', concurrency: 10, jobs: JOBS, capMs: 120_000, priorities: true },
       ]),
     });
+  }
+  // What the limited claim costs (underway only): the same drain with its queue under a limit
+  // of 10 running (the worker's concurrency) or of 5 per key over 4 keys, so that every claim is
+  // the limited one. The slots never wait for the limit, but the prefetch does: a prefetched job
+  // counts as running, so no more than the limit is ever claimed ahead.
+  if (wanted('drain') || wanted('limits')) {
+    const underwayPeers = peers.filter((p) => p === 'underway-pg' || p === 'underway-sqlite');
+    const limited = [
+      ['', undefined],
+      [', queue limit 10', 'queue'],
+      [`, ${PER_KEY} per key over ${KEYS} keys`, 'per-key'],
+    ] as const;
+    for (const [label, limits] of limited) {
+      // Without limits is the drain's own row: run here only when `--only limits` leaves it out.
+      if (!limits && wanted('drain')) continue;
+      plans.push({
+        name: `drain ${JOBS.toLocaleString('en')} no-op jobs, c10, fastest settings${label}`,
+        unit: 'jobs/s',
+        better: 'higher',
+        pick: (r) => r.rate,
+        runs: underwayPeers.map((p) => [
+          p,
+          { scenario: 'drain', mode: 'fast', concurrency: 10, jobs: JOBS, capMs: 120_000, limits },
+        ]),
+      });
+    }
   }
   if (wanted('pickup')) {
     // pg-boss only wakes on NOTIFY with useListenNotify and a notify queue (its "fast" mode); the others at defaults.

@@ -49,4 +49,14 @@ export interface PeerOptions {
   dir?: string;
   /** underway only: seed drains with priorities -5 … 5 (n % 11 − 5) instead of all 0, to show what ordering by priority costs. */
   priorities?: boolean;
+  /**
+   * underway only: put the drain's queue under a limit, so that every claim is the limited one
+   * (`claimLimited`): `queue`, at most the worker's concurrency running; `per-key`, at most
+   * `PER_KEY` running per concurrency key, over `KEYS` keys dealt round the jobs.
+   */
+  limits?: 'queue' | 'per-key';
 }
+
+/** The per-key drain: 4 keys × 5 running each leaves room for 20, above c10, so no slot waits for a key. */
+export const PER_KEY = 5;
+export const KEYS = 4;

@@ -8,8 +8,16 @@ import { createLogger } from '../../src/logger.ts';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import { sqliteStore } from '../../src/store/sqlite/index.ts';
 import type { Store } from '../../src/store/store.ts';
-import { createWorker, type Worker } from '../../src/worker/index.ts';
-import type { BenchPayload, DrainMode, Peer, PeerOptions, WorkerSettings } from './types.ts';
+import { createWorker, type QueueLimits, type Worker } from '../../src/worker/index.ts';
+import {
+  type BenchPayload,
+  type DrainMode,
+  KEYS,
+  PER_KEY,
+  type Peer,
+  type PeerOptions,
+  type WorkerSettings,
+} from './types.ts';
 
 const SCHEMA = 'underway';
 /** The worker's documented setting for many short jobs (docs/performance.md): claim this many ahead. */
@@ -54,7 +62,9 @@ export class UnderwayPeer implements Peer {
   settings(mode: DrainMode, concurrency: number): string {
     const store = this.backend === 'postgres' ? 'pool 10, synchronous_commit on' : 'WAL, synchronous=NORMAL';
     const prefetch = mode === 'fast' ? `, prefetch ${FAST_PREFETCH}` : '';
-    return `concurrency ${concurrency}${prefetch}, in-process runner, lease 30 s, progress ≤ 4 writes/s; ${store}`;
+    const limits = { queue: `, queue limit ${concurrency}`, 'per-key': `, ${PER_KEY} per key over ${KEYS} keys` };
+    const limit = this.#options.limits ? limits[this.#options.limits] : '';
+    return `concurrency ${concurrency}${prefetch}${limit}, in-process runner, lease 30 s, progress ≤ 4 writes/s; ${store}`;
   }
 
   async setup(): Promise<void> {
@@ -73,19 +83,20 @@ export class UnderwayPeer implements Peer {
 
   /**
    * Fills the queue for a drain without going through enqueue (not what is measured): one
-   * INSERT … SELECT, the rows exactly as enqueue makes them.
+   * INSERT … SELECT, the rows exactly as enqueue makes them (queue: the task's name).
    */
   async seed(count: number, offset: number): Promise<void> {
+    const perKey = this.#options.limits === 'per-key';
     if (this.backend === 'postgres') {
       const client = new pg.Client({ connectionString: this.#options.pgUrl });
       await client.connect();
       try {
         await client.query(
-          `INSERT INTO ${SCHEMA}.jobs (id, task, status, params, max_attempts, run_at, priority)
+          `INSERT INTO ${SCHEMA}.jobs (id, task, status, params, max_attempts, run_at, priority, queue, concurrency_key)
            SELECT md5(random()::text || g::text), 'noop', 'queued', jsonb_build_object('n', g), 1, now(),
-             CASE WHEN $3 THEN g % 11 - 5 ELSE 0 END
+             CASE WHEN $3 THEN g % 11 - 5 ELSE 0 END, 'noop', CASE WHEN $4 THEN 'k' || g % ${KEYS} END
            FROM generate_series($1::int, $2::int) g`,
-          [offset, offset + count - 1, this.#options.priorities === true],
+          [offset, offset + count - 1, this.#options.priorities === true, perKey],
         );
       } finally {
         await client.end();
@@ -95,14 +106,15 @@ export class UnderwayPeer implements Peer {
     const db = new Database(this.#sqliteFile());
     try {
       const insert = db.prepare(
-        `INSERT INTO underway_jobs (id, task, status, params, max_attempts, created_at, run_at, priority)
-         VALUES (?, 'noop', 'queued', ?, 1, ?, ?, ?)`,
+        `INSERT INTO underway_jobs (id, task, status, params, max_attempts, created_at, run_at, priority, queue, concurrency_key)
+         VALUES (?, 'noop', 'queued', ?, 1, ?, ?, ?, 'noop', ?)`,
       );
       const now = Date.now();
       db.transaction(() => {
         for (let n = offset; n < offset + count; n++) {
           const priority = this.#options.priorities ? (n % 11) - 5 : 0;
-          insert.run(randomBytes(16).toString('base64url'), JSON.stringify({ n }), now, now, priority);
+          const key = perKey ? `k${n % KEYS}` : null;
+          insert.run(randomBytes(16).toString('base64url'), JSON.stringify({ n }), now, now, priority, key);
         }
       })();
     } finally {
@@ -117,8 +129,16 @@ export class UnderwayPeer implements Peer {
       tasks: [this.task],
       concurrency: settings.concurrency,
       prefetch: settings.mode === 'fast' ? FAST_PREFETCH : 0,
+      queues: this.#queues(settings.concurrency),
       logger: createLogger({ level: 'error' }),
     }).start();
+  }
+
+  /** The drain's queue limit, if any (see PeerOptions.limits): the task's queue is its name. */
+  #queues(concurrency: number): Record<string, QueueLimits> | undefined {
+    if (this.#options.limits === 'queue') return { noop: { concurrency } };
+    if (this.#options.limits === 'per-key') return { noop: { concurrencyPerKey: PER_KEY } };
+    return undefined;
   }
 
   async stopWorker(): Promise<void> {
