@@ -317,6 +317,8 @@ describe('underway CLI: flags, help, pipes and logs', () => {
   it('logs JSON lines when not on a terminal, readable lines with --log-format pretty or UNDERWAY_LOG_FORMAT', async () => {
     const e = env();
     const json = await startCli(['--config', STORE_CONFIG, 'worker'], e, 'underway worker running');
+    // The ready text may arrive before the rest of its line: wait for the whole line.
+    await waitForOutput(json, /underway worker running.*\n/);
     const line = outputOf(json)
       .split('\n')
       .find((l) => l.includes('underway worker running')) as string;
@@ -326,6 +328,7 @@ describe('underway CLI: flags, help, pipes and logs', () => {
 
     const readable = /^\d\d:\d\d:\d\d\.\d{3} INFO {2}underway worker running {2}store=sqlite config=\S+$/m;
     const flag = await startCli(['--config', STORE_CONFIG, '--log-format', 'pretty', 'worker'], e, 'worker running');
+    await waitForOutput(flag, /worker running.*\n/);
     expect(outputOf(flag)).toMatch(readable);
     expect(outputOf(flag)).not.toContain('\u001b['); // No colours: stderr is not a terminal.
     flag.kill('SIGTERM');
@@ -337,6 +340,7 @@ describe('underway CLI: flags, help, pipes and logs', () => {
       { ...e, UNDERWAY_LOG_FORMAT: 'pretty' },
       'worker running',
     );
+    await waitForOutput(fromEnv, /worker running.*\n/);
     expect(outputOf(fromEnv)).toMatch(readable);
     fromEnv.kill('SIGTERM');
     expect(await exited(fromEnv)).toBe(0);

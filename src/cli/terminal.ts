@@ -1,5 +1,5 @@
-import { humanDuration, stepCaption } from '../core/format.ts';
-import type { Job, JobProgress } from '../core/job.ts';
+import { etaCaption, stepCaption } from '../core/format.ts';
+import type { Job, JobProgress, JobStatus } from '../core/job.ts';
 
 /**
  * Drawing jobs on a terminal. Everything a task wrote passes through `printable` first: a job's
@@ -21,9 +21,18 @@ export function printable(text: string, max = 2_000): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
-/** One line: `[#########-----------]  45.0%  step 18 of 40  about 52 s left  Zipping pub/`. */
-export function progressLine(progress: JobProgress | null, width = 30, now = Date.now()): string {
-  if (!progress) return `[${' '.repeat(width)}]  waiting to start`;
+/**
+ * One line: `[#########-----------]  45.0%  step 18 of 40  about 52 s left  Zipping pub/`. Only
+ * a running job has an estimate: a job that ended, or waits for its next attempt, shows where it
+ * stopped, not what was left when it did.
+ */
+export function progressLine(
+  progress: JobProgress | null,
+  width = 30,
+  now = Date.now(),
+  status: JobStatus = 'running',
+): string {
+  if (!progress) return `[${' '.repeat(width)}]  ${status === 'running' ? 'starting' : 'waiting to start'}`;
   const parts: string[] = [];
   if (progress.percent === null) {
     // Indeterminate: a block that moves, so the person sees it is alive.
@@ -34,8 +43,10 @@ export function progressLine(progress: JobProgress | null, width = 30, now = Dat
     parts.push(`[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`, `${progress.percent.toFixed(1).padStart(5)}%`);
   }
   parts.push(stepCaption(progress.current, progress.total));
-  if (progress.etaSeconds !== null && progress.percent !== 100)
-    parts.push(`about ${humanDuration(progress.etaSeconds)} left`);
+  if (status === 'running' && progress.etaSeconds !== null && progress.percent !== 100) {
+    parts.push(etaCaption(progress.etaSeconds));
+  }
+  if (status === 'failed' || status === 'cancelled') parts.push('stopped here');
   if (progress.message) parts.push(printable(progress.message, 200));
   return parts.join('  ');
 }

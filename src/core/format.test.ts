@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { humanDuration, progressView, stepCaption } from './format.ts';
+import { etaCaption, humanDuration, progressView, stepCaption } from './format.ts';
 
 describe('humanDuration', () => {
   it.each([
@@ -13,6 +13,13 @@ describe('humanDuration', () => {
     [Number.NaN, 'unknown'],
   ])('%s s reads "%s"', (seconds, words) => {
     expect(humanDuration(seconds)).toBe(words);
+  });
+});
+
+describe('etaCaption', () => {
+  it('says how long is left, and "almost done" rather than "about less than a second left"', () => {
+    expect(etaCaption(52)).toBe('about 52 s left');
+    expect(etaCaption(0.4)).toBe('almost done');
   });
 });
 

@@ -19,6 +19,11 @@ export function humanDuration(seconds: number): string {
   return `${Math.round(h / 24)} days`;
 }
 
+/** "about 12 s left", or "almost done" under a second (not "about less than a second left"). */
+export function etaCaption(seconds: number): string {
+  return seconds < 1 ? 'almost done' : `about ${humanDuration(seconds)} left`;
+}
+
 /** "step 3 of 40", or "step 3" when the total is unknown. */
 export function stepCaption(current: number, total: number | null): string {
   return total === null ? `step ${current}` : `step ${current} of ${total}`;
@@ -55,9 +60,7 @@ export function progressView(job: ProgressInput): ProgressView {
   const step =
     p && job.status === 'running' && (p.total !== null || p.current > 0) ? stepCaption(p.current, p.total) : '';
   const eta =
-    job.status === 'running' && p?.etaSeconds !== null && p?.etaSeconds !== undefined
-      ? `about ${humanDuration(p.etaSeconds)} left`
-      : '';
+    job.status === 'running' && p?.etaSeconds !== null && p?.etaSeconds !== undefined ? etaCaption(p.etaSeconds) : '';
   let message = visibleBidi(p?.message ?? '');
   if (job.status === 'queued') message = 'Waiting to start';
   else if (job.status === 'running' && job.cancelRequested) message = 'Cancelling…';

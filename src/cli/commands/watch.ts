@@ -52,7 +52,7 @@ export async function watchJob(jobs: Jobs, id: string, options: { logs: boolean;
     const now = Date.now();
     if (!force && now - lastDraw < (tty ? 100 : 5_000)) return;
     lastDraw = now;
-    const line = `${job.status.padEnd(9)} ${progressLine(job.progress, 30, now)}`;
+    const line = `${job.status.padEnd(9)} ${progressLine(job.progress, 30, now, job.status)}`;
     if (tty) out.write(`\r\u001b[2K${line.slice(0, (process.stdout.columns || 120) - 1)}`);
     else out.write(`${line}\n`);
     drawn = true;
@@ -97,7 +97,7 @@ export async function watchJob(jobs: Jobs, id: string, options: { logs: boolean;
     clearInterval(tick);
   }
   clearLine();
-  if (tty) out.write(`${final.status.padEnd(9)} ${progressLine(final.progress)}\n`);
+  if (tty) out.write(`${final.status.padEnd(9)} ${progressLine(final.progress, 30, Date.now(), final.status)}\n`);
   out.write(`${endLine(final)}\n`);
   return final;
 }
