@@ -18,6 +18,8 @@ import {
 import { createTestDatabase } from './helpers/postgres.ts';
 import { tempDir } from './helpers/temp.ts';
 
+/** For tests that start many CLI processes one after another: each start takes seconds on a loaded machine. */
+const MANY_PROCESSES = 120_000;
 const dir = tempDir('underway-cli-');
 afterAll(() => dir.cleanup());
 afterEach(async () => {
@@ -71,52 +73,60 @@ describe('underway CLI, end to end in real processes', () => {
     expect(again.stderr).toMatch(/already ended \(cancelled\)/);
   });
 
-  it('pause, paused and resume: who paused a task and why; an unknown task exits 2', async () => {
-    const e = env();
-    const paused = await cli(['pause', 'steps', '--reason', 'disk swap'], e);
-    expect(paused.code).toBe(0);
-    expect(paused.stdout).toMatch(
-      /^steps is paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by cli:\S+ \(disk swap\)\.\n$/,
-    );
-    const listed = await cli(['paused', '--json'], e);
-    expect(JSON.parse(listed.stdout)).toMatchObject({ kind: 'task', name: 'steps', reason: 'disk swap' });
-    expect((await cli(['paused'], e)).stdout).toMatch(/^KIND +NAME +BY +SINCE \(UTC\) +REASON\ntask +steps +cli:/);
-    expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps is resumed.\n' });
-    expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps was not paused.\n' });
-    expect((await cli(['paused'], e)).stdout).toBe('Nothing is paused.\n');
-    const unknown = await cli(['pause', 'nope'], e);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/Unknown task "nope"/);
-  });
+  it(
+    'pause, paused and resume: who paused a task and why; an unknown task exits 2',
+    async () => {
+      const e = env();
+      const paused = await cli(['pause', 'steps', '--reason', 'disk swap'], e);
+      expect(paused.code).toBe(0);
+      expect(paused.stdout).toMatch(
+        /^steps is paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC by cli:\S+ \(disk swap\)\.\n$/,
+      );
+      const listed = await cli(['paused', '--json'], e);
+      expect(JSON.parse(listed.stdout)).toMatchObject({ kind: 'task', name: 'steps', reason: 'disk swap' });
+      expect((await cli(['paused'], e)).stdout).toMatch(/^KIND +NAME +BY +SINCE \(UTC\) +REASON\ntask +steps +cli:/);
+      expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps is resumed.\n' });
+      expect(await cli(['resume', 'steps'], e)).toMatchObject({ code: 0, stdout: 'steps was not paused.\n' });
+      expect((await cli(['paused'], e)).stdout).toBe('Nothing is paused.\n');
+      const unknown = await cli(['pause', 'nope'], e);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/Unknown task "nope"/);
+    },
+    MANY_PROCESSES,
+  );
 
-  it('pause --queue and queues: a whole queue paused, listed with its counts; bad usage exits 2', async () => {
-    const e = env();
-    const paused = await cli(['pause', '--queue', 'steps', '--reason', 'quota'], e);
-    expect(paused).toMatchObject({ code: 0 });
-    expect(paused.stdout).toMatch(/^Queue steps is paused since .* \(quota\)\.\n$/);
-    expect(JSON.parse((await cli(['paused', '--json'], e)).stdout)).toMatchObject({ kind: 'queue', name: 'steps' });
-    const queues = await cli(['queues', '--json'], e);
-    const steps = queues.stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line))
-      .find((queue: { name: string }) => queue.name === 'steps');
-    expect(steps).toMatchObject({ tasks: ['steps'], limit: null, paused: { kind: 'queue', reason: 'quota' } });
-    expect(steps.usage).toMatchObject({ due: 0, running: 0 });
-    expect((await cli(['queues'], e)).stdout).toMatch(/^QUEUE +TASKS +LIMITS +RUNNING +DUE +STATE\n/m);
-    expect(await cli(['resume', '--queue', 'steps'], e)).toMatchObject({
-      code: 0,
-      stdout: 'Queue steps is resumed.\n',
-    });
-    for (const args of [['pause'], ['pause', 'steps', '--queue', 'steps']]) {
-      const bad = await cli(args, e);
-      expect(bad.code).toBe(2);
-      expect(bad.stderr).toMatch(/Name a task, or a queue with --queue/);
-    }
-    const unknown = await cli(['pause', '--queue', 'nope'], e);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/There is no queue "nope"/);
-  });
+  it(
+    'pause --queue and queues: a whole queue paused, listed with its counts; bad usage exits 2',
+    async () => {
+      const e = env();
+      const paused = await cli(['pause', '--queue', 'steps', '--reason', 'quota'], e);
+      expect(paused).toMatchObject({ code: 0 });
+      expect(paused.stdout).toMatch(/^Queue steps is paused since .* \(quota\)\.\n$/);
+      expect(JSON.parse((await cli(['paused', '--json'], e)).stdout)).toMatchObject({ kind: 'queue', name: 'steps' });
+      const queues = await cli(['queues', '--json'], e);
+      const steps = queues.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .find((queue: { name: string }) => queue.name === 'steps');
+      expect(steps).toMatchObject({ tasks: ['steps'], limit: null, paused: { kind: 'queue', reason: 'quota' } });
+      expect(steps.usage).toMatchObject({ due: 0, running: 0 });
+      expect((await cli(['queues'], e)).stdout).toMatch(/^QUEUE +TASKS +LIMITS +RUNNING +DUE +STATE\n/m);
+      expect(await cli(['resume', '--queue', 'steps'], e)).toMatchObject({
+        code: 0,
+        stdout: 'Queue steps is resumed.\n',
+      });
+      for (const args of [['pause'], ['pause', 'steps', '--queue', 'steps']]) {
+        const bad = await cli(args, e);
+        expect(bad.code).toBe(2);
+        expect(bad.stderr).toMatch(/Name a task, or a queue with --queue/);
+      }
+      const unknown = await cli(['pause', '--queue', 'nope'], e);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/There is no queue "nope"/);
+    },
+    MANY_PROCESSES,
+  );
 
   it("answers bad input from the config's own store with 400, not 500: the config and the CLI share one underway", async () => {
     // Loaded in a tsx namespace, the config got its own copy of underway, so the ValidationError
@@ -237,35 +247,39 @@ describe('underway CLI: flags, help, pipes and logs', () => {
     expect((await runCli(['serve', '--help'])).stdout).toMatch(/--wait-for-store[\s\S]*\/healthz answers 503/);
   });
 
-  it('refuses a bad value of any numeric or enum flag at parse time: exit 2, commander names the flag', async () => {
-    const e = env();
-    for (const [args, message] of [
-      [
-        ['list', '--limit', 'abc'],
-        /'-l, --limit <n>' argument 'abc' is invalid. Expected a whole number from 1 to 200/,
-      ],
-      [['list', '--limit', '0'], /'-l, --limit <n>' argument '0' is invalid/],
-      [['list', '--limit', '201'], /'-l, --limit <n>' argument '201' is invalid/],
-      [['list', '--status', 'sleeping'], /argument 'sleeping' is invalid. Allowed choices are queued, running/],
-      [['start', 'steps', '--delay', 'soon'], /'--delay <seconds>' argument 'soon' is invalid/],
-      [['start', 'steps', '--delay', '-1'], /Expected a number of seconds >= 0, got "-1"/],
-      [['start', 'steps', '--max-attempts', '1.5'], /'--max-attempts <n>' argument '1.5' is invalid/],
-      [['start', 'steps', '--timeout', '0'], /Expected a number of seconds > 0, got "0"/],
-      [['worker', '--concurrency', 'lots'], /'-n, --concurrency <n>' argument 'lots' is invalid/],
-      [['serve', '--port', '-3'], /Expected a port number \(0-65535\), got "-3"/],
-      [
-        ['--log-format', 'xml', 'worker'],
-        /'--log-format <format>' argument 'xml' is invalid. Allowed choices are json, pretty/,
-      ],
-    ] as const) {
-      const result = await cli([...args], e);
-      expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr).toMatch(message);
-      expect(result.stderr).not.toMatch(STACK_FRAME);
-    }
-    // Refused before anything was opened: not even the data folder was made.
-    expect(existsSync(e.UNDERWAY_DATA_DIR)).toBe(false);
-  });
+  it(
+    'refuses a bad value of any numeric or enum flag at parse time: exit 2, commander names the flag',
+    async () => {
+      const e = env();
+      for (const [args, message] of [
+        [
+          ['list', '--limit', 'abc'],
+          /'-l, --limit <n>' argument 'abc' is invalid. Expected a whole number from 1 to 200/,
+        ],
+        [['list', '--limit', '0'], /'-l, --limit <n>' argument '0' is invalid/],
+        [['list', '--limit', '201'], /'-l, --limit <n>' argument '201' is invalid/],
+        [['list', '--status', 'sleeping'], /argument 'sleeping' is invalid. Allowed choices are queued, running/],
+        [['start', 'steps', '--delay', 'soon'], /'--delay <seconds>' argument 'soon' is invalid/],
+        [['start', 'steps', '--delay', '-1'], /Expected a number of seconds >= 0, got "-1"/],
+        [['start', 'steps', '--max-attempts', '1.5'], /'--max-attempts <n>' argument '1.5' is invalid/],
+        [['start', 'steps', '--timeout', '0'], /Expected a number of seconds > 0, got "0"/],
+        [['worker', '--concurrency', 'lots'], /'-n, --concurrency <n>' argument 'lots' is invalid/],
+        [['serve', '--port', '-3'], /Expected a port number \(0-65535\), got "-3"/],
+        [
+          ['--log-format', 'xml', 'worker'],
+          /'--log-format <format>' argument 'xml' is invalid. Allowed choices are json, pretty/,
+        ],
+      ] as const) {
+        const result = await cli([...args], e);
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr).toMatch(message);
+        expect(result.stderr).not.toMatch(STACK_FRAME);
+      }
+      // Refused before anything was opened: not even the data folder was made.
+      expect(existsSync(e.UNDERWAY_DATA_DIR)).toBe(false);
+    },
+    MANY_PROCESSES,
+  );
 
   it('serve on a port in use: one line and exit 2', async () => {
     const taken = createServer();
