@@ -173,5 +173,5 @@ describe('webhooks of a fleet: serve --no-worker and worker processes on Postgre
 
     expect(await stop(second), outputOf(second)).toBe(0);
     expect(await stop(server), outputOf(server)).toBe(0);
-  });
+  }, 180_000); // Worker processes, receiver outages and a SIGKILL: about 28 s at load 20, more when busier.
 });
