@@ -10,6 +10,8 @@ import { exited, FIXTURE_CONFIG, killLeftovers, startCli } from './helpers/cli.t
 import { tempDir } from './helpers/temp.ts';
 import { collectEvents, waitForStatus } from './helpers/wait.ts';
 
+/** These tests start several processes one after another: each start takes seconds on a loaded machine. */
+const MANY_PROCESSES = 120_000;
 const dir = tempDir('underway-mp-');
 afterAll(() => dir.cleanup());
 const stores: Store[] = [];
@@ -50,45 +52,53 @@ const worker = (data: string, extra: Record<string, string> = {}) =>
   startCli(['--config', FIXTURE_CONFIG, 'worker'], { UNDERWAY_DATA_DIR: data, ...extra }, 'underway worker running');
 
 describe('workers in real processes on one SQLite file', () => {
-  it('a worker killed mid-job (SIGKILL) leaves the job to be claimed again after its lease, finished exactly once', async () => {
-    const { data, store, queue, effects } = setup();
-    const doomed = await worker(data, { TEST_LEASE_MS: '1000', TEST_CONCURRENCY: '1' });
-    const { job } = await queue.start('effect', { file: effects, steps: 200, stepMs: 10 });
-    // Wait until the job is visibly under way in the other process, then kill that process.
-    await collectEvents(store, (e) => e.jobId === job.id && e.type === 'progress' && e.progress.current >= 5);
-    doomed.kill('SIGKILL');
-    await exited(doomed);
-    expect((await store.get(job.id))?.status).toBe('running');
+  it(
+    'a worker killed mid-job (SIGKILL) leaves the job to be claimed again after its lease, finished exactly once',
+    async () => {
+      const { data, store, queue, effects } = setup();
+      const doomed = await worker(data, { TEST_LEASE_MS: '1000', TEST_CONCURRENCY: '1' });
+      const { job } = await queue.start('effect', { file: effects, steps: 200, stepMs: 10 });
+      // Wait until the job is visibly under way in the other process, then kill that process.
+      await collectEvents(store, (e) => e.jobId === job.id && e.type === 'progress' && e.progress.current >= 5);
+      doomed.kill('SIGKILL');
+      await exited(doomed);
+      expect((await store.get(job.id))?.status).toBe('running');
 
-    // A new worker process reaps the expired lease (the job goes back to queued) and runs it again.
-    const survivor = await worker(data, { TEST_LEASE_MS: '1000' });
-    const done = await waitForStatus(store, job.id, 'succeeded');
-    expect(done.attempt).toBe(2);
-    expect(done.error).toBeNull();
-    const rows = effectsOf(effects);
-    expect(rows.filter((r) => r.kind === 'done')).toHaveLength(1);
-    expect(rows.filter((r) => r.kind === 'start').map((r) => r.attempt)).toEqual([1, 2]);
-    expect(rows.find((r) => r.kind === 'done')?.worker).toBe(survivor.pid);
-    survivor.kill('SIGTERM');
-    expect(await exited(survivor)).toBe(0);
-  });
+      // A new worker process reaps the expired lease (the job goes back to queued) and runs it again.
+      const survivor = await worker(data, { TEST_LEASE_MS: '1000' });
+      const done = await waitForStatus(store, job.id, 'succeeded');
+      expect(done.attempt).toBe(2);
+      expect(done.error).toBeNull();
+      const rows = effectsOf(effects);
+      expect(rows.filter((r) => r.kind === 'done')).toHaveLength(1);
+      expect(rows.filter((r) => r.kind === 'start').map((r) => r.attempt)).toEqual([1, 2]);
+      expect(rows.find((r) => r.kind === 'done')?.worker).toBe(survivor.pid);
+      survivor.kill('SIGTERM');
+      expect(await exited(survivor)).toBe(0);
+    },
+    MANY_PROCESSES,
+  );
 
-  it('two worker processes never run the same job', async () => {
-    const { data, store, queue, effects } = setup();
-    const workers = await Promise.all([worker(data), worker(data)]);
-    const ids: string[] = [];
-    for (let i = 0; i < 300; i++) ids.push((await queue.start('effect', { file: effects })).job.id);
-    for (const id of ids) await waitForStatus(store, id, 'succeeded');
-    const done = effectsOf(effects).filter((r) => r.kind === 'done');
-    expect(done).toHaveLength(300);
-    expect(new Set(done.map((r) => r.job)).size).toBe(300);
-    const byPid = new Map<number, number>();
-    for (const row of done) byPid.set(row.worker, (byPid.get(row.worker) ?? 0) + 1);
-    // Both processes took part (each claims as soon as it hears of new jobs).
-    expect([...byPid.keys()].sort()).toEqual(workers.map((w) => w.pid).sort());
-    for (const w of workers) w.kill('SIGTERM');
-    expect(await Promise.all(workers.map(exited))).toEqual([0, 0]);
-  });
+  it(
+    'two worker processes never run the same job',
+    async () => {
+      const { data, store, queue, effects } = setup();
+      const workers = await Promise.all([worker(data), worker(data)]);
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) ids.push((await queue.start('effect', { file: effects })).job.id);
+      for (const id of ids) await waitForStatus(store, id, 'succeeded');
+      const done = effectsOf(effects).filter((r) => r.kind === 'done');
+      expect(done).toHaveLength(300);
+      expect(new Set(done.map((r) => r.job)).size).toBe(300);
+      const byPid = new Map<number, number>();
+      for (const row of done) byPid.set(row.worker, (byPid.get(row.worker) ?? 0) + 1);
+      // Both processes took part (each claims as soon as it hears of new jobs).
+      expect([...byPid.keys()].sort()).toEqual(workers.map((w) => w.pid).sort());
+      for (const w of workers) w.kill('SIGTERM');
+      expect(await Promise.all(workers.map(exited))).toEqual([0, 0]);
+    },
+    MANY_PROCESSES,
+  );
 
   it('SIGTERM lets running jobs finish within the grace period, and nothing is lost', {
     timeout: 180_000,
