@@ -12,6 +12,13 @@ export type FeedChange =
 
 type Listener = (change: FeedChange, feed: JobFeed) => void;
 
+/**
+ * What is wrong with the stream: refused for good (signed out, say), or `failures` connection
+ * attempts in a row that failed (0: connected again). Heard apart from the changes, by who asks.
+ */
+export type FeedTrouble = { refused: true } | { refused: false; failures: number };
+type TroubleListener = (trouble: FeedTrouble) => void;
+
 const feeds = new Map<string, JobFeed>();
 
 /**
@@ -22,6 +29,8 @@ export class JobFeed {
   /** Unfinished jobs by id. */
   readonly jobs = new Map<string, FeedJob>();
   readonly #listeners = new Set<Listener>();
+  readonly #troubleListeners = new Set<TroubleListener>();
+  #trouble: FeedTrouble | null = null;
   #close: (() => void) | null = null;
   readonly #url: string;
   #ready = false;
@@ -40,24 +49,32 @@ export class JobFeed {
     return feed;
   }
 
-  /** Listens; a late listener first hears the current state as a snapshot. Returns the unsubscribe. */
-  listen(listener: Listener): () => void {
+  /**
+   * Listens (and to the stream's trouble, if `onTrouble`); a late listener first hears the
+   * current state as a snapshot, and the trouble there is. Returns the unsubscribe.
+   */
+  listen(listener: Listener, onTrouble?: TroubleListener): () => void {
     this.#listeners.add(listener);
+    if (onTrouble) this.#troubleListeners.add(onTrouble);
     if (this.#ready) listener({ type: 'snapshot', jobs: [...this.jobs.values()] }, this);
+    if (this.#trouble) onTrouble?.(this.#trouble);
     this.#open();
     return () => {
       this.#listeners.delete(listener);
+      if (onTrouble) this.#troubleListeners.delete(onTrouble);
       if (this.#listeners.size === 0) {
         this.#close?.();
         this.#close = null;
         this.#ready = false;
+        this.#trouble = null;
       }
     };
   }
 
   #open(): void {
     if (this.#close) return;
-    // A refused stream (signed out, say) ends quietly: the page keeps what it shows.
+    // A refused stream (signed out, say) is not tried again: the page keeps what it shows, and
+    // whoever listens to the trouble says why.
     this.#close = openEventStream(
       this.#url,
       {},
@@ -82,8 +99,14 @@ export class JobFeed {
           this.#emit({ type: 'status', id, status, cancelRequested: !!cancelRequested, known });
         },
       },
-      () => {},
+      () => this.#troubled({ refused: true }),
+      (failures) => this.#troubled({ refused: false, failures }),
     );
+  }
+
+  #troubled(trouble: FeedTrouble): void {
+    this.#trouble = trouble;
+    for (const listener of this.#troubleListeners) listener(trouble);
   }
 
   #emit(change: FeedChange): void {

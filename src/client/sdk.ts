@@ -31,6 +31,11 @@ export interface WatchOptions {
    */
   eventsUrl?: string;
   signal?: AbortSignal;
+  /**
+   * Told how many connection attempts in a row failed or dropped (the stream reconnects by
+   * itself), and 0 once it is connected again: for a "cannot reach the server" note.
+   */
+  onConnection?: (failures: number) => void;
 }
 
 /** What the API answered when it said no: `{ error: { code, message, details? } }`. */
@@ -140,13 +145,14 @@ export function createClient(options: ClientOptions = {}): UnderwayClient {
     remove: async (id) => {
       await call('DELETE', job(id));
     },
-    watch: (id, opts = {}) => watchJob(checked(opts.eventsUrl ?? `${base()}${job(id)}/events`), id, extra, opts.signal),
+    watch: (id, opts = {}) => watchJob(checked(opts.eventsUrl ?? `${base()}${job(id)}/events`), id, extra, opts),
   };
   return client;
 }
 
 /** Turns a job's event stream into an async iterator of updates. */
-function watchJob(url: string, id: string, headers: Record<string, string>, signal?: AbortSignal) {
+function watchJob(url: string, id: string, headers: Record<string, string>, options: WatchOptions) {
+  const { signal } = options;
   const queue: WatchUpdate[] = [];
   let wake: (() => void) | null = null;
   let closed = false;
@@ -216,6 +222,9 @@ function watchJob(url: string, id: string, headers: Record<string, string>, sign
       if (closed) return;
       failure = new Error(`Cannot watch job ${id}: the event stream was refused${reason && ` (${reason})`}.`);
       close();
+    },
+    (failures) => {
+      if (!closed) options.onConnection?.(failures);
     },
   );
   /** Ends the loop now, dropping updates not yet read (`break`, or the signal). */

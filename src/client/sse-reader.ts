@@ -18,26 +18,39 @@ export interface StreamState {
 }
 
 /**
+ * Called with the number of connection attempts that failed or dropped in a row, after each one,
+ * and with 0 once a connection is open again: what a page needs to say "cannot reach the server".
+ */
+export type ConnectionListener = (failures: number) => void;
+
+/**
  * Opens `url` as an event stream and calls `on[name]` for each event the server sends; returns
  * the function that closes it. `fail` is called once if the server refuses the stream (401, 404,
- * not an event stream), which is then not tried again; any other drop reconnects by itself.
+ * not an event stream), which is then not tried again; any other drop reconnects by itself, and
+ * is told to `connection`.
  */
 export function openEventStream(
   url: string,
   headers: Record<string, string>,
   on: EventHandlers,
   fail: (reason: string) => void,
+  connection: ConnectionListener = () => {},
 ): () => void {
   if (typeof EventSource === 'function' && Object.keys(headers).length === 0) {
     const source = new EventSource(url);
     for (const name of Object.keys(on)) {
       source.addEventListener(name, (e) => on[name]?.(JSON.parse((e as MessageEvent<string>).data)));
     }
+    let failures = 0;
+    source.onopen = () => {
+      failures = 0;
+      connection(0);
+    };
     // CLOSED (2) means the browser gave up; otherwise it reconnects with Last-Event-ID by itself.
-    source.onerror = () => source.readyState === 2 && fail('');
+    source.onerror = () => (source.readyState === 2 ? fail('') : connection(++failures));
     return () => source.close();
   }
-  return fetchEventStream(url, headers, (name, data) => on[name]?.(JSON.parse(data)), fail);
+  return fetchEventStream(url, headers, (name, data) => on[name]?.(JSON.parse(data)), fail, connection);
 }
 
 /** The EventSource algorithm over fetch (WHATWG HTML §9.2), which also sends `headers`. */
@@ -46,7 +59,9 @@ export function fetchEventStream(
   headers: Record<string, string>,
   onEvent: (name: string, data: string) => void,
   fail: (reason: string) => void,
+  connection: ConnectionListener = () => {},
 ): () => void {
+  let failures = 0;
   // Browsers wait 3 s (Chromium) to 5 s (Firefox) before reconnecting unless the server says.
   const state: StreamState = { lastEventId: '', retry: 3000 };
   const abort = new AbortController();
@@ -75,6 +90,8 @@ export function fetchEventStream(
           void body?.cancel().catch(() => {});
           return fail(`HTTP ${response.status}`);
         }
+        failures = 0;
+        connection(0);
         const reader = body.getReader();
         // As after EventSource.close(): nothing more is dispatched, not even the rest of this chunk.
         const push = sseParser(state, (name, data) => signal.aborted || onEvent(name, data));
@@ -83,6 +100,7 @@ export function fetchEventStream(
         // A network error, or the connection cut mid-stream: reconnect, as EventSource does.
       }
       if (signal.aborted) return;
+      connection(++failures);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, state.retry);
         wake = () => {

@@ -6,27 +6,66 @@ import type { JobProgress, JobStatus } from './job.ts';
  * since the browser bundle includes this file.
  */
 
+/** A duration in the two largest units worth saying: 12 s, 3 min 5 s, 2 h 10 min, 3 days. */
+export interface DurationParts {
+  days?: number;
+  hours?: number;
+  minutes?: number;
+  seconds?: number;
+}
+
+/** Cuts a duration of 1 s or more into the units `humanDuration` says (the browser says them with Intl). */
+export function durationParts(seconds: number): DurationParts {
+  const s = Math.round(seconds);
+  if (s < 60) return { seconds: s };
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? { minutes: m, seconds: s % 60 } : { minutes: m };
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? { hours: h, minutes: m % 60 } : { hours: h };
+  return { days: Math.round(h / 24) };
+}
+
+const UNIT_WORDS = { days: ' days', hours: ' h', minutes: ' min', seconds: ' s' } as const;
+
 /** "less than a second", "12 s", "3 min 5 s", "2 h 10 min", "3 days". */
 export function humanDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return 'unknown';
   if (seconds < 1) return 'less than a second';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
-  return `${Math.round(h / 24)} days`;
+  const parts = durationParts(seconds);
+  return (Object.keys(UNIT_WORDS) as (keyof DurationParts)[])
+    .filter((unit) => parts[unit] !== undefined)
+    .map((unit) => `${parts[unit]}${UNIT_WORDS[unit]}`)
+    .join(' ');
 }
 
+/**
+ * How a bar writes its numbers. The server (the first paint, the CLI) writes them the same for
+ * everyone; the browser repaints them in its own language with Intl (src/client/format.ts).
+ */
+export interface NumberWords {
+  /** A whole percent, 0..100: "7 %". */
+  percent(value: number): string;
+  /** A count of steps: "40". */
+  count(n: number): string;
+  /** A duration of 1 s or more: "3 min 5 s". */
+  duration(seconds: number): string;
+}
+
+/** The server's numbers, alike for everyone: "7 %", "40", "3 min 5 s". */
+export const PLAIN_NUMBERS: NumberWords = {
+  percent: (value) => `${value} %`,
+  count: String,
+  duration: humanDuration,
+};
+
 /** "about 12 s left", or "almost done" under a second (not "about less than a second left"). */
-export function etaCaption(seconds: number): string {
-  return seconds < 1 ? 'almost done' : `about ${humanDuration(seconds)} left`;
+export function etaCaption(seconds: number, words: NumberWords = PLAIN_NUMBERS): string {
+  return seconds < 1 ? 'almost done' : `about ${words.duration(seconds)} left`;
 }
 
 /** "step 3 of 40", or "step 3" when the total is unknown. */
-export function stepCaption(current: number, total: number | null): string {
-  return total === null ? `step ${current}` : `step ${current} of ${total}`;
+export function stepCaption(current: number, total: number | null, words: NumberWords = PLAIN_NUMBERS): string {
+  return total === null ? `step ${words.count(current)}` : `step ${words.count(current)} of ${words.count(total)}`;
 }
 
 /** What a progress bar shows, in words: the server draws it and the browser redraws it, from this one function. */
@@ -49,18 +88,20 @@ export interface ProgressInput {
 }
 
 /** The words under a bar, for the dashboard's server-side pages and the browser bundle alike. */
-export function progressView(job: ProgressInput): ProgressView {
+export function progressView(job: ProgressInput, words: NumberWords = PLAIN_NUMBERS): ProgressView {
   const p = job.progress;
   const ended = job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled';
   let value: number | null = p && p.total !== null && p.percent !== null ? Math.min(100, Math.max(0, p.percent)) : null;
   if (job.status === 'succeeded') value = 100;
   if (job.status === 'queued') value = 0;
   if (ended && value === null) value = 0;
-  const percent = value === null || job.status === 'queued' ? '' : `${Math.floor(value)} %`;
+  const percent = value === null || job.status === 'queued' ? '' : words.percent(Math.floor(value));
   const step =
-    p && job.status === 'running' && (p.total !== null || p.current > 0) ? stepCaption(p.current, p.total) : '';
+    p && job.status === 'running' && (p.total !== null || p.current > 0) ? stepCaption(p.current, p.total, words) : '';
   const eta =
-    job.status === 'running' && p?.etaSeconds !== null && p?.etaSeconds !== undefined ? etaCaption(p.etaSeconds) : '';
+    job.status === 'running' && p?.etaSeconds !== null && p?.etaSeconds !== undefined
+      ? etaCaption(p.etaSeconds, words)
+      : '';
   let message = visibleBidi(p?.message ?? '');
   if (job.status === 'queued') message = 'Waiting to start';
   else if (job.status === 'running' && job.cancelRequested) message = 'Cancelling…';

@@ -345,7 +345,11 @@ export function openApiDocument(options: {
     'The browser bundle: the SDK and the <underway-progress> and <underway-indicator> web components',
     'text/javascript',
   );
-  paths[`${options.pagesPath}/assets/underway.css`] = asset('The stylesheet of the pages and components', 'text/css');
+  paths[`${options.pagesPath}/assets/underway.css`] = asset(
+    "The components' stylesheet, scoped under their own tags (it styles nothing of the host page)",
+    'text/css',
+  );
+  paths[`${options.pagesPath}/assets/underway-pages.css`] = asset("The dashboard pages' own stylesheet", 'text/css');
   return {
     openapi: '3.1.0',
     info: { title: 'underway HTTP API', version: '1.0.0' },

@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx';
 import { ASSET_FILES, homePath, type PageFrame } from './page-context.ts';
+import { PAGES_CSS_FILE } from './styles.ts';
 
 export interface LayoutProps {
   frame: PageFrame;
@@ -36,6 +37,7 @@ export function Layout({ frame, title, page, refresh, refreshTo, children }: Lay
         )}
         <title>{`${title} · ${frame.title}`}</title>
         <link rel="stylesheet" href={`${assets}/${ASSET_FILES.css}`} />
+        <link rel="stylesheet" href={`${assets}/${PAGES_CSS_FILE}`} />
         <script type="module" src={`${assets}/${ASSET_FILES.script}`} />
       </head>
       <body data-underway-page={page}>

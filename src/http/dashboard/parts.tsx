@@ -56,7 +56,8 @@ export function ProgressBar({ job, live, events }: ProgressBarProps) {
   );
   if (live) {
     return (
-      <underway-progress class="uw-progress" job={job.id} events={events} data-status={job.status}>
+      // no-cancel: the pages have their own Cancel form, which works without JavaScript too.
+      <underway-progress class="uw-progress" job={job.id} events={events} data-status={job.status} no-cancel>
         {inner}
       </underway-progress>
     );

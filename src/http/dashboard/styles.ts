@@ -1,9 +1,47 @@
+/** The pages' own stylesheet's name under `{pagesPath}/assets/`, beside underway.css (ASSET_FILES.css). */
+export const PAGES_CSS_FILE = 'underway-pages.css';
+
 /**
- * The dashboard's stylesheet, served as `/assets/underway.css` (a file, not inline: the pages'
- * CSP allows no inline style). Light and dark follow `prefers-color-scheme`; one column on a phone.
+ * The components' stylesheet, `/assets/underway.css`, for any page that shows
+ * `<underway-progress>` or `<underway-indicator>`, the host's own included. Every selector is
+ * wholly inside `:where()` and names `underway-progress`, `underway-indicator` or `.uw-progress`
+ * (the dashboard's list bars, painted by the same code): it changes no element of the host page,
+ * and has no specificity at all, so any rule of the host's wins. The components work without it
+ * (the indicator hides its screen-reader list itself); this adds the layout and the colours.
+ *
+ * Themable with custom properties, set anywhere above the element (`:root` will do):
+ * `--underway-accent` (the bar), `--underway-muted` (the caption), `--underway-danger` (the
+ * error line), `--underway-bar-height`. The defaults follow `prefers-color-scheme`, as the
+ * dashboard's own colours do.
+ */
+export const COMPONENTS_CSS = `
+:where(underway-progress,underway-indicator,.uw-progress){--uw-accent:var(--underway-accent,#2457c5);
+--uw-muted:var(--underway-muted,#5d6068);--uw-danger:var(--underway-danger,#b42318)}
+@media (prefers-color-scheme:dark){:where(underway-progress,underway-indicator,.uw-progress){
+--uw-accent:var(--underway-accent,#7ea6ff);--uw-muted:var(--underway-muted,#a3a7b1);--uw-danger:var(--underway-danger,#ff8a80)}}
+:where(underway-progress,.uw-progress){display:block}
+:where(:is(underway-progress,.uw-progress) progress){accent-color:var(--uw-accent);width:100%;height:var(--underway-bar-height,.9rem);vertical-align:middle}
+:where(:is(underway-progress,.uw-progress) .uw-caption){display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.9rem;margin-top:.25rem}
+:where(:is(underway-progress,.uw-progress) .uw-caption>span:not(.uw-percent)){color:var(--uw-muted)}
+:where(:is(underway-progress,.uw-progress) .uw-percent){font-weight:600}
+:where(:is(underway-progress,.uw-progress) .uw-message){overflow-wrap:anywhere}
+:where(:is(underway-progress,.uw-progress) .uw-caption>span:empty){display:none}
+:where(underway-progress .uw-cancel){margin-top:.5rem}
+:where(underway-progress .uw-cancel[aria-disabled=true]){opacity:.6;cursor:default}
+:where(underway-progress .uw-problem){color:var(--uw-danger);margin:.25rem 0 0}
+:where(underway-indicator){font-size:.9rem}
+:where(underway-indicator a){text-decoration:none}
+:where(underway-indicator .uw-problem){color:var(--uw-danger)}
+`;
+
+/**
+ * The dashboard pages' own stylesheet, `/assets/underway-pages.css`, linked only by their layout
+ * (after underway.css): page-wide rules (`:root`, `body`, `a`, `h1`, `button`…) that must never
+ * reach a host's page, which links underway.css alone. Served as a file, not inline: the pages'
+ * CSP allows no inline style. Light and dark follow `prefers-color-scheme`; one column on a phone.
  * Bars are native `<progress>` elements, tinted with `accent-color`, so no width is ever set inline.
  */
-export const DASHBOARD_CSS = `
+export const PAGES_CSS = `
 :root{color-scheme:light dark;--bg:#f7f7f8;--fg:#1b1c1f;--muted:#5d6068;--card:#fff;--line:#d9dbe0;--accent:#2457c5;
 --ok:#17753a;--bad:#b42318;--warn:#9a5b00;--code:#f0f1f4;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 @media (prefers-color-scheme:dark){:root{--bg:#15161a;--fg:#e8e9ec;--muted:#a3a7b1;--card:#1e2026;--line:#343741;
@@ -22,12 +60,7 @@ h1{font-size:1.5rem;margin:.2rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .6r
 .uw-status[data-status=succeeded]{color:var(--ok)}.uw-status[data-status=failed]{color:var(--bad)}
 .uw-status[data-status=cancelled]{color:var(--warn)}.uw-status[data-status=running]{color:var(--accent)}
 .uw-status[data-status=queued]{color:var(--muted)}
-progress{accent-color:var(--accent);width:100%;height:.9rem;vertical-align:middle}
-.uw-progress{display:block}
-.uw-progress .uw-caption{display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.9rem;color:var(--muted);margin-top:.25rem}
-.uw-progress .uw-percent{font-weight:600;color:var(--fg)}
-.uw-progress .uw-message{overflow-wrap:anywhere}
-.uw-caption span:empty,pre:empty{display:none}
+pre:empty{display:none}
 .uw-card>h2:first-child,.uw-card>h3:first-child{margin-top:0}
 details.uw-start>summary{list-style:none;display:inline-block}
 details.uw-start>summary::-webkit-details-marker{display:none}
@@ -65,7 +98,5 @@ details summary{cursor:pointer;color:var(--muted)}
 .uw-pager{display:flex;gap:1rem;margin:1rem 0}
 .uw-tasks{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(18rem,1fr))}
 .uw-tasks .uw-card{margin:0}.uw-tasks h3{margin:0 0 .3rem;font-size:1rem}
-underway-indicator{font-size:.9rem}
-underway-indicator a{text-decoration:none}
 .uw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 `;
