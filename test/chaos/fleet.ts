@@ -7,13 +7,33 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { afterAll, afterEach } from 'vitest';
 import type { Store } from '../../src/store/store.ts';
 import { BIN, ROOT } from '../helpers/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 export const CHAOS_CONFIG = fileURLToPath(new URL('../fixtures/chaos/underway.config.ts', import.meta.url));
 
 /** `UNDERWAY_CHAOS=full` (npm run test:chaos) runs the full sizes; `npm test` the short ones. */
 export const FULL = process.env.UNDERWAY_CHAOS === 'full';
+
+/**
+ * What every chaos file sets up: a temporary folder, a test database made on first use, and the
+ * hooks that kill any worker a failed test left behind and drop both after the file.
+ */
+export function chaosFiles(prefix: string): { dir: ReturnType<typeof tempDir>; database(): Promise<TestDatabase> } {
+  const dir = tempDir(prefix);
+  let db: Promise<TestDatabase> | null = null;
+  afterEach(async () => {
+    await killAllWorkers();
+  });
+  afterAll(async () => {
+    await (await db)?.drop();
+    dir.cleanup();
+  });
+  return { dir, database: () => (db ??= createTestDatabase()) };
+}
 
 /** One `underway worker` process. */
 export interface WorkerProcess {
@@ -168,10 +188,15 @@ export class KillDriver {
     this.slots[pick.slot] = this.#spawn();
   }
 
-  /** Stops the kills, then stops every worker gracefully (SIGTERM) and resolves with their exit codes. */
-  async stop(): Promise<(number | null)[]> {
+  /** Stops the kills; the workers go on. */
+  calm(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+  }
+
+  /** Stops the kills, then stops every worker gracefully (SIGTERM) and resolves with their exit codes. */
+  async stop(): Promise<(number | null)[]> {
+    this.calm();
     this.#off?.();
     // A replacement still starting must be up before SIGTERM means "stop gracefully" to it.
     await Promise.allSettled(this.slots.map((w) => w.ready));

@@ -8,18 +8,16 @@
  * (full: 3-30) jobs, so that each life gets some work done (see KillDriver).
  */
 import { mkdirSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import { sqliteStore } from '../../src/store/sqlite/index.ts';
 import type { Store } from '../../src/store/store.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { tempDir } from '../helpers/temp.ts';
 import {
   allFinished,
+  chaosFiles,
   childrenGone,
   FULL,
   KillDriver,
-  killAllWorkers,
   prepareEffects,
   readEffects,
   recordFigures,
@@ -46,16 +44,8 @@ const SIZE = FULL
       timeoutMs: 120_000,
     };
 
-const dir = tempDir('underway-chaos-kill-');
-let db: TestDatabase | null = null;
-afterAll(async () => {
-  await db?.drop();
-  dir.cleanup();
-});
-afterEach(async () => {
-  // A test that failed half-way must not leave worker processes behind.
-  await killAllWorkers();
-});
+const chaos = chaosFiles('underway-chaos-kill-');
+const { dir } = chaos;
 
 interface Backend {
   name: string;
@@ -72,7 +62,7 @@ const backends: Backend[] = [
   {
     name: 'PostgreSQL',
     async open() {
-      db ??= await createTestDatabase();
+      const db = await chaos.database();
       const schema = db.schema();
       const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
       await store.migrate();

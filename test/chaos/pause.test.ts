@@ -10,15 +10,13 @@
  * Each worker has 4 slots and 300 jobs are queued up front, so there are always more to claim.
  */
 import { mkdirSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Job } from '../../src/core/job.ts';
 import { createQueue } from '../../src/queue/queue.ts';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import type { Store } from '../../src/store/store.ts';
 import chaosConfig from '../fixtures/chaos/underway.config.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { tempDir } from '../helpers/temp.ts';
-import { allFinished, FULL, killAllWorkers, prepareEffects, recordFigures, startWorker } from './fleet.ts';
+import { allFinished, chaosFiles, FULL, prepareEffects, recordFigures, startWorker } from './fleet.ts';
 
 const SIZE = {
   workers: Number(process.env.CHAOS_PAUSE_WORKERS ?? (FULL ? 4 : 2)),
@@ -31,15 +29,8 @@ const BEFORE_PAUSE = 20;
 const POLL_MS = chaosConfig.worker?.pollMs as number;
 const TASK = 'chaos.effect';
 
-const dir = tempDir('underway-chaos-pause-');
-let db: TestDatabase | null = null;
-afterAll(async () => {
-  await db?.drop();
-  dir.cleanup();
-});
-afterEach(async () => {
-  await killAllWorkers();
-});
+const chaos = chaosFiles('underway-chaos-pause-');
+const { dir } = chaos;
 
 async function allOf(store: Store): Promise<Job[]> {
   const jobs: Job[] = [];
@@ -83,7 +74,7 @@ describe('pausing a task over worker processes (PostgreSQL)', () => {
   it(`${SIZE.workers} workers draining ${SIZE.jobs} jobs: after a pause none starts later than one poll interval`, {
     timeout: SIZE.timeoutMs + 30_000,
   }, async () => {
-    db ??= await createTestDatabase();
+    const db = await chaos.database();
     const schema = db.schema();
     const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
     await store.migrate();

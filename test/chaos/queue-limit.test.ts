@@ -8,32 +8,23 @@
  * starts a second: in no one-second window do more jobs start, read from their start times.
  */
 import { mkdirSync } from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import type { Store } from '../../src/store/store.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.ts';
-import { tempDir } from '../helpers/temp.ts';
-import { allFinished, FULL, killAllWorkers, prepareEffects, recordFigures, startWorker } from './fleet.ts';
+import { allFinished, chaosFiles, FULL, prepareEffects, recordFigures, startWorker } from './fleet.ts';
 
 const SIZE = FULL ? { jobs: 200, workers: 4, timeoutMs: 300_000 } : { jobs: 40, workers: 2, timeoutMs: 120_000 };
 const LIMIT = 2;
 
-const dir = tempDir('underway-chaos-queue-');
-let db: TestDatabase | null = null;
-afterAll(async () => {
-  await db?.drop();
-  dir.cleanup();
-});
-afterEach(async () => {
-  await killAllWorkers();
-});
+const chaos = chaosFiles('underway-chaos-queue-');
+const { dir } = chaos;
 
 /**
  * A fresh schema and data folder, the effects file, and the environment of worker processes on
  * them (4 slots each), with these settings added.
  */
 async function fleetSetup(settings: Record<string, string>) {
-  db ??= await createTestDatabase();
+  const db = await chaos.database();
   const schema = db.schema();
   const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
   await store.migrate();
