@@ -34,6 +34,10 @@ function execution(): Execution {
       message() {},
       log() {},
       artifact: () => Promise.reject(new Error('no artifacts here')),
+      recallStep: async () => null,
+      recordStep: () => Promise.reject(new Error('no steps here')),
+      spawn: () => Promise.reject(new Error('no child jobs here')),
+      wait: () => Promise.reject(new Error('no child jobs here')),
     },
   };
 }

@@ -5,7 +5,10 @@
  */
 
 export type { Backoff } from './core/backoff.ts';
+export type { ChildJob, ChildOutcome, SpawnOptions } from './core/children.ts';
+export { WaitingForChildren } from './core/children.ts';
 export {
+  ChildJobError,
   ConflictError,
   NotFoundError,
   PermanentJobError,
@@ -22,18 +25,23 @@ export { hideSecrets, SecretError, secret } from './core/secrets.ts';
 export type {
   AnyTask,
   ArtifactSource,
+  ChildOutcomes,
+  ChildResults,
   ExecOptions,
   ExecResult,
   Retention,
   SandboxOptions,
+  SpawnableTask,
   Task,
   TaskContext,
   TaskJob,
+  TaskNotify,
   TaskOptions,
   TaskParams,
   TaskParamsInput,
   TaskResult,
   TaskSchedule,
+  TaskTransactionClient,
 } from './core/task.ts';
 export { defineTask, isTask } from './core/task.ts';
 export type { BulkAction, BulkFilter, BulkRequest, BulkResult, BulkSkip } from './queue/bulk.ts';
@@ -44,7 +52,18 @@ export { createQueue } from './queue/queue.ts';
 export type { JobWaiting, WaitingReason } from './queue/waiting.ts';
 export type { ScheduleInput, ScheduleView } from './schedule/schedules.ts';
 export { Schedules } from './schedule/schedules.ts';
-export type { JobEvent, JobFilter, JobPage, Pause, QueueLimit, QueueUsage, Schedule, Store } from './store/store.ts';
+export type {
+  JobEvent,
+  JobFilter,
+  JobPage,
+  NewStep,
+  Pause,
+  QueueLimit,
+  QueueUsage,
+  RecordedStep,
+  Schedule,
+  Store,
+} from './store/store.ts';
 export { inProcessRunner } from './worker/in-process-runner.ts';
 export type { JobRunner } from './worker/runner.ts';
 export type { SandboxRunner, SandboxRunnerOptions } from './worker/sandbox/index.ts';

@@ -59,7 +59,7 @@ describe('postgres store, beyond the shared contract', () => {
     try {
       await Promise.all(stores.map((s) => s.migrate()));
       const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
-      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((version) => ({ version })));
+      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((version) => ({ version })));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }
@@ -437,6 +437,33 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
+  it('a claim says whether the job has recorded steps, plain or limited, so an attempt of one without any reads none', async () => {
+    const store = await open();
+    try {
+      const claim = async (limited: boolean) => {
+        const request = { workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 60_000 };
+        const limits = [{ queue: 'demo', concurrency: 5, perKey: null, rate: null, ratePerKey: null }];
+        const [claimed] = limited ? await store.claimLimited({ ...request, limits }) : await store.claim(request);
+        if (!claimed) throw new Error('expected a claim');
+        return claimed;
+      };
+      await store.enqueue({ task: 'demo', params: {}, maxAttempts: 5 });
+      const first = await claim(false);
+      expect(first.stepsRecorded).toBe(false);
+      await store.recordStep(first.lease, { name: 'a', result: 1, progress: null });
+      await store.finish(first.lease, {
+        status: 'retry',
+        error: { code: 'TASK_ERROR', message: 'x' },
+        runAt: new Date(0).toISOString(),
+      });
+      expect((await claim(false)).stepsRecorded).toBe(true);
+      await store.enqueue({ task: 'demo', params: {}, maxAttempts: 5 });
+      expect((await claim(true)).stepsRecorded).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('says the server cannot be reached, as a StoreError, instead of a bare ECONNREFUSED', async () => {
     const store = postgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere' });
     await expect(store.get('x')).rejects.toMatchObject({
@@ -444,5 +471,37 @@ describe('postgres store, beyond the shared contract', () => {
       message: expect.stringMatching(/127\.0\.0\.1:1\/nowhere cannot be reached/),
     });
     await store.close();
+  });
+});
+
+describe('child jobs on postgres, transactions racing', () => {
+  it('children ending at once in separate transactions, and the parent going to sleep meanwhile, never lose the wake-up', async () => {
+    const schema = db.schema();
+    // Three stores, three pools: each call below is its own transaction on its own connection.
+    const [a, b, c] = [await open(schema), await open(schema), await open(schema)];
+    try {
+      for (let round = 0; round < 12; round++) {
+        await a.enqueue({ task: `parent-${round}`, params: {}, maxAttempts: 1 });
+        const [parent] = await a.claim({ workerId: 'w', tasks: [`parent-${round}`], limit: 1, leaseMs: 30_000 });
+        if (!parent) throw new Error('expected the parent');
+        for (const name of ['x', 'y']) {
+          await a.spawnChild?.(parent.lease, { task: `kid-${round}`, params: {}, maxAttempts: 1, childName: name });
+        }
+        const kids = await a.claim({ workerId: 'w', tasks: [`kid-${round}`], limit: 2, leaseMs: 30_000 });
+        expect(kids).toHaveLength(2);
+        const [x, y] = kids as [(typeof kids)[0], (typeof kids)[0]];
+        // The two children's ends and the parent's wait, all at once.
+        await Promise.all([
+          b.finish(x.lease, { status: 'succeeded', result: 1 }),
+          c.finish(y.lease, { status: 'succeeded', result: 2 }),
+          a.waitForChildren?.(parent.lease, 0),
+        ]);
+        const woken = await a.get(parent.job.id);
+        expect(woken?.status).toBe('queued');
+        expect(Date.parse(woken?.runAt ?? '')).toBeLessThanOrEqual(Date.now());
+      }
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/core/errors.ts';
-import type { Job, JobError, Lease, Outcome } from '../src/core/job.ts';
+import type { Job, JobError, JobProgress, Lease, Outcome } from '../src/core/job.ts';
 import type { EnqueueInput, JobEvent, Store } from '../src/store/store.ts';
 import { MAX_WEBHOOK_LOG, type RecordWebhookDeliveriesRequest } from '../src/store/webhook-deliveries.ts';
 import { progressEvent } from './helpers/events.ts';
@@ -730,6 +730,90 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       ]);
     });
 
+    test('steps are recorded under the lease in the order they come, each name once, and read back as JSON', async () => {
+      const job = await enqueue();
+      const { lease } = await claimOne();
+      expect(await store.listSteps(job.id)).toEqual([]);
+      const progress = {
+        current: 2,
+        total: 20,
+        percent: 10,
+        message: 'file 2',
+        etaSeconds: 9,
+        updatedAt: new Date().toISOString(),
+      };
+      const before = Date.now();
+      const result = { ids: [1, 2], name: 'é \u2028 "quoted"', nested: { deep: [true, null] } };
+      expect(await store.recordStep(lease, { name: 'list', result, progress })).toBe(true);
+      expect(await store.recordStep(lease, { name: 'nothing', result: undefined, progress: null })).toBe(true);
+      // Quick steps land in the same millisecond: the order recorded still holds.
+      for (let i = 0; i < 30; i++) {
+        expect(await store.recordStep(lease, { name: `file-${i}`, result: i, progress: null })).toBe(true);
+      }
+      // A name recorded already keeps its first record.
+      expect(await store.recordStep(lease, { name: 'list', result: 'second', progress: null })).toBe(true);
+
+      const steps = await store.listSteps(job.id);
+      const files = Array.from({ length: 30 }, (_, i) => `file-${i}`);
+      expect(steps.map((s) => s.name)).toEqual(['list', 'nothing', ...files]);
+      expect(steps[0]).toEqual({ name: 'list', result, attempt: 1, progress, recordedAt: expect.any(String) });
+      expect(steps[1]).toMatchObject({ name: 'nothing', result: null, progress: null });
+      expect(steps.slice(2).map((s) => s.result)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      for (const step of steps) {
+        expect(Date.parse(step.recordedAt)).toBeGreaterThanOrEqual(before - 1_000);
+        expect(Date.parse(step.recordedAt)).toBeLessThanOrEqual(Date.now() + 1_000);
+      }
+      expect(await store.listSteps('no-such-job')).toEqual([]);
+    });
+
+    test('a step record is fenced: a stale attempt records nothing and learns it; a later attempt replaces an earlier one', async () => {
+      const job = await enqueue();
+      const { lease: old } = await claimOne();
+      expect(await store.recordStep(old, { name: 'a', result: 1, progress: null })).toBe(true);
+      expect(await store.recordStep({ ...old, token: 'not-the-token' }, { name: 'x', result: 1, progress: null })).toBe(
+        false,
+      );
+
+      // The first worker pauses past its lease: the job is reaped and claimed again.
+      await store.heartbeat([old], -1_000);
+      await store.reapExpiredLeases();
+      expect(await store.recordStep(old, { name: 'b', result: 'stale, queued', progress: null })).toBe(false);
+      const { lease: winner } = await claimOne();
+      expect(await store.recordStep(old, { name: 'b', result: 'stale, re-claimed', progress: null })).toBe(false);
+      expect(await store.recordStep(winner, { name: 'b', result: 'winner', progress: null })).toBe(true);
+      // A later attempt that ran a step an earlier one recorded (it did not see the record) replaces it.
+      expect(await store.recordStep(winner, { name: 'a', result: 2, progress: null })).toBe(true);
+
+      await store.finish(winner, { status: 'succeeded', result: 1 });
+      expect(await store.recordStep(winner, { name: 'c', result: 'after the end', progress: null })).toBe(false);
+      expect((await store.listSteps(job.id)).map((s) => [s.name, s.result, s.attempt])).toEqual([
+        ['b', 'winner', 2],
+        ['a', 2, 2],
+      ]);
+    });
+
+    test('steps go with their job: remove and cleanup delete them, and only them', async () => {
+      const step = { name: 'a', result: 1, progress: null };
+      const removed = await enqueue();
+      const first = await claimOne();
+      await store.recordStep(first.lease, step);
+      await store.finish(first.lease, { status: 'succeeded', result: 1 });
+      const cleaned = await enqueue();
+      const second = await claimOne();
+      await store.recordStep(second.lease, step);
+      await store.finish(second.lease, { status: 'failed', error: failure });
+      const kept = await enqueue();
+      const third = await claimOne();
+      await store.recordStep(third.lease, step);
+
+      expect(await store.remove(removed.id)).toBe('removed');
+      expect(await store.listSteps(removed.id)).toEqual([]);
+      const inAYear = new Date(Date.now() + 400 * 86_400_000);
+      expect(await store.cleanup({ succeededDays: 7, failedDays: 30, now: inAYear })).toBe(1);
+      expect(await store.listSteps(cleaned.id)).toEqual([]);
+      expect((await store.listSteps(kept.id)).map((s) => s.name)).toEqual(['a']);
+    });
+
     test('expired leases: queued again, or failed STALLED when attempts are spent, or cancelled if asked', async () => {
       const a = await enqueue({ maxAttempts: 2 });
       const b = await enqueue({ maxAttempts: 1 });
@@ -975,6 +1059,195 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect(left.map((d) => [d.jobId, d.state])).toEqual([[kept.id, 'pending']]);
       expect(await hooks().listWebhookDeliveries({ jobId: gone.id })).toEqual([]);
       expect(await hooks().pruneWebhookDeliveries(new Date(Date.now() + 60_000).toISOString())).toBe(1);
+    });
+
+    // Child jobs (ctx.spawn, docs/children.md): optional members, both built-in stores have them.
+    const kids = () => {
+      const { spawnChild, waitForChildren, childSummary, saveWaitingProgress } = store;
+      if (!spawnChild || !waitForChildren || !childSummary || !saveWaitingProgress) {
+        throw new Error(`The ${name} store has no child jobs.`);
+      }
+      return {
+        spawn: spawnChild.bind(store),
+        wait: waitForChildren.bind(store),
+        summary: childSummary.bind(store),
+        saveBar: saveWaitingProgress.bind(store),
+      };
+    };
+    const progressOf = (current: number, total: number): JobProgress => {
+      const event = progressEvent({ jobId: '', task: 'kid', owner: null }, current, total);
+      return (event as Extract<JobEvent, { type: 'progress' }>).progress;
+    };
+    const child = (childName: string, over: Partial<EnqueueInput> = {}) => ({
+      ...input({ task: 'kid' }),
+      childName,
+      ...over,
+    });
+    /** A running parent (of task demo, or the one given) of ann's. */
+    const runningParent = async (task = 'demo') => {
+      await enqueue({ owner: 'ann', task });
+      return claimOne([task]);
+    };
+
+    test('a child is added once per name, owned as its parent, fenced by the lease, listed by parent', async () => {
+      const { job: parent, lease } = await runningParent();
+      const events: JobEvent[] = [];
+      const off = store.events.listen((event) => events.push(event));
+      const first = await kids().spawn(lease, child('child-0', { params: { n: 7 }, owner: 'bob' }));
+      const again = await kids().spawn(lease, child('child-0', { params: { n: 8 } }));
+      const other = await kids().spawn(lease, child('child-1'));
+      off();
+      expect(first?.created).toBe(true);
+      expect(first?.job).toMatchObject({
+        task: 'kid',
+        status: 'queued',
+        params: { n: 7 },
+        owner: 'ann',
+        parentId: parent.id,
+        childName: 'child-0',
+      });
+      expect(again).toEqual({ job: first?.job, created: false });
+      expect(other?.created).toBe(true);
+      expect(other?.job.id).not.toBe(first?.job.id);
+      const queued = events.filter((e) => e.type === 'status' && e.status === 'queued').map((e) => e.jobId);
+      expect(queued).toEqual([first?.job.id, other?.job.id]);
+      expect((await store.list({ parent: parent.id })).jobs.map((j) => j.childName)).toEqual(['child-1', 'child-0']);
+      expect((await store.list({ parent: 'nobody' })).jobs).toEqual([]);
+      expect((await store.get(parent.id))?.parentId).toBeNull();
+      // A lease that is no longer held adds nothing.
+      await store.finish(lease, { status: 'succeeded', result: null });
+      expect(await kids().spawn(lease, child('child-2'))).toBeNull();
+      expect((await store.list({ parent: parent.id })).jobs).toHaveLength(2);
+    });
+
+    test('a parent waiting for its children sleeps, uncounted, until its last child ends, woken in the store', async () => {
+      const { job: parent, lease } = await runningParent();
+      const a = (await kids().spawn(lease, child('a')))?.job as Job;
+      const b = (await kids().spawn(lease, child('b')))?.job as Job;
+      const c = (await kids().spawn(lease, child('c')))?.job as Job;
+      const asleep = await kids().wait(lease, 0);
+      expect(asleep).toMatchObject({ id: parent.id, status: 'queued', attempt: 0, runAt: '9999-12-31T00:00:00.000Z' });
+      expect(await kids().wait(lease, 0)).toBeNull(); // The lease ended with the attempt.
+      expect(await store.claim({ workerId: 'w1', tasks: ['demo'], limit: 1, leaseMs: 30_000 })).toEqual([]);
+      expect(await store.nextRunAt(['demo'])).toBe('9999-12-31T00:00:00.000Z');
+      expect(await kids().summary(parent.id)).toMatchObject({ total: 3, queued: 3, running: 0, done: 0 });
+      const stillAsleep = async () => expect((await store.get(parent.id))?.runAt).toBe('9999-12-31T00:00:00.000Z');
+
+      const [claimedA] = await store.claim({ workerId: 'w1', tasks: ['kid'], limit: 1, leaseMs: 30_000 });
+      expect(claimedA?.job.id).toBe(a.id);
+      await store.saveProgress(claimedA?.lease as Lease, progressOf(1, 4));
+      expect(await kids().summary(parent.id)).toMatchObject({ total: 3, queued: 2, running: 1, done: 0.25 });
+      await store.finish(claimedA?.lease as Lease, { status: 'succeeded', result: 1 });
+      await stillAsleep();
+      // A reaped child with attempts left has not ended.
+      const [claimedB] = await store.claim({ workerId: 'w1', tasks: ['kid'], limit: 1, leaseMs: 1 });
+      expect(claimedB?.job.id).toBe(b.id);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await store.reapExpiredLeases();
+      expect((await store.get(b.id))?.status).toBe('queued');
+      await stillAsleep();
+      const finishNext = async (result: number) => {
+        const [claimed] = await store.claim({ workerId: 'w1', tasks: ['kid'], limit: 1, leaseMs: 30_000 });
+        await store.finish(claimed?.lease as Lease, { status: 'succeeded', result });
+        return claimed?.job.id;
+      };
+      const second = await finishNext(2);
+      await stillAsleep();
+      const third = await finishNext(3);
+      expect([second, third].sort()).toEqual([b.id, c.id].sort());
+
+      const woken = await store.get(parent.id);
+      expect(woken?.status).toBe('queued');
+      expect(Date.parse(woken?.runAt ?? '')).toBeLessThanOrEqual(Date.now());
+      expect(await kids().summary(parent.id)).toMatchObject({ total: 3, queued: 0, running: 0, succeeded: 3, done: 3 });
+      const [rerun] = await store.claim({ workerId: 'w1', tasks: ['demo'], limit: 1, leaseMs: 30_000 });
+      expect(rerun?.job).toMatchObject({ id: parent.id, attempt: 1 });
+      // The run after the wake-up spawns again: the same children, none added.
+      expect((await kids().spawn(rerun?.lease as Lease, child('a')))?.job.id).toBe(a.id);
+      // All ended: a wait is due again at once.
+      const due = await kids().wait(rerun?.lease as Lease, 0);
+      expect(Date.parse(due?.runAt ?? '')).toBeLessThanOrEqual(Date.now());
+      expect((await store.list({ parent: parent.id })).jobs).toHaveLength(3);
+    });
+
+    test('a child that fails or is cancelled wakes its parent at once, whichever way it ends', async () => {
+      const woken = async (id: string) => Date.parse((await store.get(id))?.runAt ?? '') <= Date.now();
+      /** A parent asleep with two children of `task` (x first), x with `maxAttempts`. */
+      const asleepWithTwo = async (task: string, maxAttempts = 3) => {
+        const { job, lease } = await runningParent(`parent-of-${task}`);
+        await kids().spawn(lease, child('x', { task, maxAttempts }));
+        await kids().spawn(lease, child('y', { task }));
+        await kids().wait(lease, 0);
+        expect(await woken(job.id)).toBe(false);
+        return job;
+      };
+      // A finish that fails it.
+      const first = await asleepWithTwo('kid-1');
+      const [x] = await store.claim({ workerId: 'w1', tasks: ['kid-1'], limit: 1, leaseMs: 30_000 });
+      await store.finish(x?.lease as Lease, { status: 'failed', error: failure });
+      expect(await woken(first.id)).toBe(true);
+      // A cancel of a queued child.
+      const second = await asleepWithTwo('kid-2');
+      const [queuedChild] = (await store.list({ parent: second.id })).jobs;
+      await store.requestCancel(queuedChild?.id as string);
+      expect(await woken(second.id)).toBe(true);
+      // The reaper failing it STALLED (its one attempt spent).
+      const third = await asleepWithTwo('kid-3', 1);
+      const [stalled] = await store.claim({ workerId: 'w1', tasks: ['kid-3'], limit: 1, leaseMs: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await store.reapExpiredLeases();
+      expect((await store.get(stalled?.job.id as string))?.error?.code).toBe('STALLED');
+      expect(await woken(third.id)).toBe(true);
+      // One that failed before its parent went to sleep, unseen by the wait (it read none failed):
+      // due at once. Seen (a settling wait that sleeps on), it wakes nobody.
+      for (const [seen, due] of [
+        [0, true],
+        [1, false],
+      ] as const) {
+        const { job, lease } = await runningParent(`parent-seen-${seen}`);
+        await kids().spawn(lease, child('x', { task: `kid-seen-${seen}` }));
+        await kids().spawn(lease, child('y', { task: `kid-seen-${seen}` }));
+        const [failing] = await store.claim({ workerId: 'w1', tasks: [`kid-seen-${seen}`], limit: 1, leaseMs: 30_000 });
+        await store.finish(failing?.lease as Lease, { status: 'failed', error: failure });
+        await kids().wait(lease, seen);
+        expect(await woken(job.id)).toBe(due);
+      }
+    });
+
+    test('a child that ends in the same batch of finishes as another job still wakes its parent', async () => {
+      const { job: parent, lease } = await runningParent();
+      await kids().spawn(lease, child('x'));
+      await kids().spawn(lease, child('y'));
+      await kids().wait(lease, 0);
+      await enqueue({ task: 'kid' });
+      const claimed = await store.claim({ workerId: 'w1', tasks: ['kid'], limit: 3, leaseMs: 30_000 });
+      expect(claimed).toHaveLength(3);
+      await Promise.all(claimed.map(({ lease: l }) => store.finish(l, { status: 'succeeded', result: 1 })));
+      expect(Date.parse((await store.get(parent.id))?.runAt ?? '')).toBeLessThanOrEqual(Date.now());
+    });
+
+    test('a waiting attempt whose cancel was asked ends cancelled; a waiting bar is written only while queued', async () => {
+      const { job: parent, lease } = await runningParent();
+      await kids().spawn(lease, child('x'));
+      await store.requestCancel(parent.id);
+      const ended = await kids().wait(lease, 0);
+      expect(ended).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+      expect(await kids().saveBar(parent.id, progressOf(1, 2))).toBe(false);
+
+      const other = await runningParent();
+      await kids().spawn(other.lease, child('x'));
+      await kids().wait(other.lease, 0);
+      expect(await kids().saveBar(other.job.id, progressOf(1, 2))).toBe(true);
+      expect((await store.get(other.job.id))?.progress).toMatchObject({ current: 1, total: 2 });
+      expect(await kids().summary('no-such-job')).toEqual({
+        total: 0,
+        queued: 0,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        cancelled: 0,
+        done: 0,
+      });
     });
   });
 }

@@ -21,9 +21,9 @@ afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function succeed(store: Store): Promise<Job> {
-  await store.enqueue({ task: 'demo', params: {}, maxAttempts: 1 });
-  const [claimed] = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 60_000 });
+async function succeed(store: Store, task = 'demo'): Promise<Job> {
+  await store.enqueue({ task, params: {}, maxAttempts: 1 });
+  const [claimed] = await store.claim({ workerId: 'w', tasks: [task], limit: 1, leaseMs: 60_000 });
   if (!claimed) throw new Error('expected a claim');
   return (await store.finish(claimed.lease, { status: 'succeeded', result: 1 })) as Job;
 }
@@ -32,6 +32,24 @@ const record = (store: Store) =>
   (store as Required<Store>).recordWebhookDeliveries({ urls: [URL_A], statuses: [...statuses] });
 const recorded = async (store: Store) =>
   ((await (store as Required<Store>).listWebhookDeliveries()) ?? []).map((d) => d.jobId).sort();
+
+/** `tasks` (the e-mail sender's opted-in tasks): only their jobs are recorded, heard of or swept. */
+async function recordsOnlyTheTasks(store: Store): Promise<void> {
+  const mailed = (jobIds?: string[]) =>
+    (store as Required<Store>).recordWebhookDeliveries({
+      urls: ['mailto:'],
+      statuses: [...statuses],
+      tasks: ['mailed'],
+      jobIds,
+    });
+  await mailed(); // the start mark
+  const heard = [await succeed(store, 'mailed'), await succeed(store, 'demo')];
+  expect(await mailed(heard.map((job) => job.id))).toBe(1);
+  const swept = await succeed(store, 'mailed');
+  await succeed(store, 'demo');
+  expect(await mailed()).toBe(1);
+  expect(await recorded(store)).toEqual([heard[0]?.id, swept.id].sort());
+}
 
 describe('webhook deliveries on SQLite: a start mark and a sweep on finished_at, a minute of overlap', () => {
   function open() {
@@ -71,6 +89,10 @@ describe('webhook deliveries on SQLite: a start mark and a sweep on finished_at,
     finishedAgo(late.id, 40_000);
     expect(await record(store)).toBe(1);
     expect(await recorded(store)).toEqual([late.id]);
+  });
+
+  it('records only the jobs of the tasks asked for', async () => {
+    await recordsOnlyTheTasks(open().store);
   });
 
   it('starts afresh for a url that nobody swept for a day', async () => {
@@ -123,6 +145,10 @@ describe('webhook deliveries on PostgreSQL: snapshots, no clock', async () => {
     expect(await record(store)).toBe(1);
     expect(await recorded(store)).toEqual([quick.id, slow].sort());
     expect(await recorded(store)).not.toContain(before.id);
+  });
+
+  it('records only the jobs of the tasks asked for', async () => {
+    await recordsOnlyTheTasks((await open()).store);
   });
 
   it('starts afresh for a url that nobody swept for a day', async () => {

@@ -436,8 +436,9 @@ describe.each(STORES)('worker on $name', ({ create }) => {
     const worker = createWorker({ store, tasks: [held], logger: silent, concurrency: 1, prefetch: 3 }).start();
     open.workers.push(worker); // stopped below; afterEach stops it only if the test fails first
     await waitForStatus(store, ids[3] as string, 'running');
-    // One runs, three are claimed and wait here, two stay queued for any worker.
-    expect(started).toEqual([ids[0]]);
+    // One runs, three are claimed and wait here, two stay queued for any worker. (The first
+    // starts once its attempt has read the job's recorded steps: a moment after its claim.)
+    await expect.poll(() => started).toEqual([ids[0]]);
     expect(worker.waiting).toBe(3);
     expect((await store.list({ status: 'queued' })).jobs.map((j) => j.id).sort()).toEqual([ids[4], ids[5]].sort());
 

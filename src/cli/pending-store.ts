@@ -54,6 +54,8 @@ export class PendingStore implements Store {
   readLogs: Store['readLogs'] = async (jobId, options) => this.#ready().readLogs(jobId, options);
   saveArtifact: Store['saveArtifact'] = async (jobId, artifact) => this.#ready().saveArtifact(jobId, artifact);
   openArtifact: Store['openArtifact'] = async (jobId, name) => this.#ready().openArtifact(jobId, name);
+  recordStep: Store['recordStep'] = async (lease, step) => this.#ready().recordStep(lease, step);
+  listSteps: Store['listSteps'] = async (jobId) => this.#ready().listSteps(jobId);
   reapExpiredLeases: Store['reapExpiredLeases'] = async () => this.#ready().reapExpiredLeases();
   cleanup: Store['cleanup'] = async (retention) => this.#ready().cleanup(retention);
   nextRunAt: Store['nextRunAt'] = async (tasks) => this.#ready().nextRunAt(tasks);
@@ -77,6 +79,13 @@ export class PendingStore implements Store {
     this.#member('listWebhookDeliveries')(filter);
   pruneWebhookDeliveries: NonNullable<Store['pruneWebhookDeliveries']> = async (before) =>
     this.#member('pruneWebhookDeliveries')(before);
+  // Child jobs: optional members too, so that ctx.spawn works once the real store is there.
+  spawnChild: NonNullable<Store['spawnChild']> = async (parent, input) => this.#member('spawnChild')(parent, input);
+  waitForChildren: NonNullable<Store['waitForChildren']> = async (lease, failuresSeen) =>
+    this.#member('waitForChildren')(lease, failuresSeen);
+  childSummary: NonNullable<Store['childSummary']> = async (parentId) => this.#member('childSummary')(parentId);
+  saveWaitingProgress: NonNullable<Store['saveWaitingProgress']> = async (parentId, progress) =>
+    this.#member('saveWaitingProgress')(parentId, progress);
 
   #member<
     K extends
@@ -84,11 +93,15 @@ export class PendingStore implements Store {
       | 'claimWebhookDeliveries'
       | 'settleWebhookDelivery'
       | 'listWebhookDeliveries'
-      | 'pruneWebhookDeliveries',
+      | 'pruneWebhookDeliveries'
+      | 'spawnChild'
+      | 'waitForChildren'
+      | 'childSummary'
+      | 'saveWaitingProgress',
   >(name: K): NonNullable<Store[K]> {
     const store = this.#ready();
     const member = store[name];
-    if (!member) throw new TypeError(`The ${store.kind} store keeps no webhook deliveries (it has no ${name}).`);
+    if (!member) throw new TypeError(`The ${store.kind} store has no ${name}.`);
     return member.bind(store) as NonNullable<Store[K]>;
   }
 

@@ -64,6 +64,30 @@ export class PermanentJobError extends UnderwayError {
   }
 }
 
+/**
+ * What `ctx.wait` throws when a child job it waits for failed or was cancelled (docs/children.md).
+ * Uncaught, the parent fails at once with code CHILD_FAILED: the child had its own attempts, and
+ * running the parent again would find the same child ended the same way. Caught, the parent goes
+ * on (`ctx.wait(children, { settle: true })` gives every child's outcome instead).
+ */
+export class ChildJobError extends PermanentJobError {
+  /** The child: its id, its name within the parent, its task and how it ended. */
+  readonly child: { id: string; name: string; task: string; status: 'failed' | 'cancelled' };
+  /** The child's own error. */
+  readonly childError: { message: string; code: string };
+
+  constructor(
+    child: { id: string; name: string; task: string; status: 'failed' | 'cancelled' },
+    childError: { message: string; code: string },
+  ) {
+    super(`Child job ${child.name} (${child.task} ${child.id}) ${child.status}: ${childError.message}`, {
+      code: 'CHILD_FAILED',
+    });
+    this.child = child;
+    this.childError = childError;
+  }
+}
+
 /** Turns whatever was thrown into an Error, so every `catch (e: unknown)` has one shape to use. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

@@ -32,6 +32,7 @@ export type TerminalStatus = 'succeeded' | 'failed' | 'cancelled';
  *     │   error with    │ │
  *     └─ attempts left ─┘ │ lease expired: queued again, or failed STALLED when attempts are spent
  *        (or handed back) │
+ *   (or asleep until its child jobs end, uncounted: core/children.ts)
  */
 const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   queued: ['running', 'cancelled'],
@@ -125,6 +126,10 @@ export interface Job<Params = unknown, Result = unknown> {
   concurrencyKey: string | null;
   /** The job this one retries (the HTTP "retry" action), or null. */
   retryOf: string | null;
+  /** The job whose attempt started this one with `ctx.spawn` (docs/children.md), or null. */
+  parentId: string | null;
+  /** Its name among its parent's children (`child-0`, or the name the parent gave), or null. */
+  childName: string | null;
   artifacts: ArtifactInfo[];
   createdAt: IsoDate;
   runAt: IsoDate;

@@ -93,6 +93,27 @@ describe('EtaEstimator on synthetic traces', () => {
   });
 });
 
+describe('EtaEstimator.resume: an attempt going on from an earlier one', () => {
+  it("goes on at the rate the earlier attempt's ETA implies, at once, then follows what it sees", () => {
+    const eta = new EtaEstimator();
+    // Recorded: 50 of 100 with 25 s left, i.e. 2 units a second.
+    eta.resume(50, 100, 25, 0);
+    expect(eta.rate).toBe(2);
+    expect(eta.estimate(50, 100, 0)).toBe(25);
+    // The new attempt goes at the same pace: the estimate stays put, no "unknown" start.
+    expect(eta.update(52, 100, 1_000)).toBe(24);
+    expect(eta.update(60, 100, 5_000)).toBe(20);
+  });
+
+  it('without an ETA to go on, starts as a first sample', () => {
+    const eta = new EtaEstimator();
+    eta.resume(50, 100, null, 0);
+    expect(eta.rate).toBeNull();
+    expect(eta.update(52, 100, 500)).toBeNull();
+    expect(eta.update(54, 100, 1_000)).toBe(12);
+  });
+});
+
 describe('makeProgress and checkProgressArgs', () => {
   it('builds the API shape and caps long messages', () => {
     const p = makeProgress(3, 40, 'x'.repeat(1000), 52, 0);

@@ -58,6 +58,22 @@ export class EtaEstimator {
     return this.estimate(current, total, atMs);
   }
 
+  /**
+   * Goes on from where an earlier attempt left the job (`ctx.step` records its progress): from
+   * that sample, at the rate its ETA implies, taken as settled evidence, so the ETA does not start
+   * over as unknown; without an ETA, as a first sample.
+   */
+  resume(current: number, total: number | null, etaSeconds: number | null, atMs: number): void {
+    this.#last = { at: atMs, current, total };
+    const rate =
+      total !== null && etaSeconds !== null && etaSeconds > 0 && total > current
+        ? (total - current) / etaSeconds
+        : null;
+    this.#startedAt = rate === null ? atMs : atMs - MIN_ELAPSED_SECONDS * 1000;
+    this.#smoothed = rate ?? 0;
+    this.#weight = rate === null ? 0 : 1;
+  }
+
   /** The smoothed rate in units per second, or null before any evidence. */
   get rate(): number | null {
     return this.#weight > 0 ? this.#smoothed / this.#weight : null;

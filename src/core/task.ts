@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { Backoff } from './backoff.ts';
+import type { ChildJob, ChildOutcome, SpawnOptions } from './children.ts';
 import { type ArtifactInfo, type Job, MAX_PRIORITY, MIN_PRIORITY } from './job.ts';
 
 /** What an artifact can be written from. `{ path }` copies (moves, when it can) a finished file. */
@@ -41,6 +42,116 @@ export interface TaskContext {
    * if (code !== 0) throw new Error(`tar failed: ${stderr.trim()}`);
    */
   exec(command: string, args?: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Runs `fn` once per job rather than once per attempt: its result is recorded durably when it
+   * returns, and a later attempt of the job (after a crash, a timeout, an error) gets the recorded
+   * result back without running `fn` again. The job's progress is recorded with it, so a later
+   * attempt's bar starts there, not at 0. See docs/steps.md.
+   *
+   * - The name (1 to 200 characters) is the step's identity within the job: in a loop, number it.
+   *   The same name twice in one attempt is a TypeError.
+   * - The result goes through JSON, on the attempt that ran `fn` too: a Date comes back as its ISO
+   *   string, `undefined` as null, a class instance as a plain object. At most 256 KiB of JSON
+   *   (a RangeError past it); save larger data as an artifact and return its name.
+   * - Recorded only when `fn` returns: a crash between `fn`'s effect and the record runs the step
+   *   again in the next attempt. Make effects idempotent (or commit them with the job's end: `transaction`).
+   * - A cancelled attempt starts no more steps: `ctx.step` throws the abort reason first.
+   *
+   * @example
+   * const files = await ctx.step('list', () => listFiles(dir)); // the same list on every attempt
+   * for (const [i, file] of files.entries()) {
+   *   ctx.progress(i, files.length, `Uploading ${file}`);
+   *   await ctx.step(`upload-${i}`, () => upload(file)); // done files are not uploaded again
+   * }
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a transaction on the job's PostgreSQL database and, in that same transaction,
+   * ends the job succeeded with what `fn` returns: the task's own writes and its job's success
+   * commit together, or neither does. Fenced by the job's lease: if this worker has lost the job
+   * (it stalled past its lease and the job went to another worker), everything `fn` wrote is
+   * rolled back and the attempt stops without recording anything. So a worker killed at any moment
+   * never leaves the writes done and the job to be run again.
+   *
+   * - A throw in `fn` rolls back and fails the attempt like any throw (retried while attempts remain).
+   * - Once it resolves, the job has succeeded: return its value from `run` (the pattern below).
+   *   What `run` does after that is ignored; a second call throws.
+   * - Log lines and progress reported before the commit are stored before it.
+   * - Needs the PostgreSQL store, and the task's tables in the store's database; on SQLite it
+   *   throws a PermanentJobError (code TRANSACTION_UNSUPPORTED). `fn` must not COMMIT or ROLLBACK.
+   *
+   * The client is a `pg` PoolClient: type the parameter as one to use more than `query`.
+   *
+   * @example
+   * async run({ orderId }, ctx) {
+   *   const pdf = await renderInvoice(orderId); // the slow part, outside the transaction
+   *   return ctx.transaction(async (client) => {
+   *     await client.query('INSERT INTO invoices (order_id, pdf) VALUES ($1, $2)', [orderId, pdf]);
+   *     return { orderId };
+   *   });
+   * }
+   */
+  transaction<T, Client extends TaskTransactionClient = TaskTransactionClient>(
+    fn: (client: Client) => Promise<T>,
+  ): Promise<T>;
+  /**
+   * Starts a child job: an ordinary job of `task`, owned by this job's owner, whose results
+   * `ctx.wait` gives back (docs/children.md). Idempotent: its identity within this job is its name
+   * (`options.name`, else `child-<n>` for this attempt's n-th spawn), so a run of this job that
+   * spawns again (a later attempt, or the run after a wait) gets the same child back, never a
+   * second one. Its params are checked against its task's schema, as a start's are.
+   *
+   * @example
+   * const children = await Promise.all(files.map((file) => ctx.spawn(thumbnail, { file })));
+   * const sizes = await ctx.wait(children); // [123, 456, …], in the order given
+   */
+  spawn<Input, Result>(
+    task: SpawnableTask<Input, Result> | string,
+    params: NoInfer<Input>,
+    options?: SpawnOptions,
+  ): Promise<ChildJob<Result>>;
+  /**
+   * The children's results, in the order given, once they have all succeeded. While one is
+   * unfinished, the job gives its worker slot back: this run stops here (the wait throws
+   * `WaitingForChildren`: let it through), and the job runs again, from the start, once every
+   * child has ended (or one failed); then its spawns return the same children and the wait returns at once. Code
+   * before the wait runs again: put it in `ctx.step`s to run it once. A child that failed or was
+   * cancelled makes the wait throw a `ChildJobError` (the job fails unless it catches it); with
+   * `{ settle: true }` it gives each child's outcome instead, failures included.
+   */
+  wait<const C extends readonly ChildJob[]>(children: C): Promise<ChildResults<C>>;
+  wait<const C extends readonly ChildJob[]>(children: C, options: { settle: true }): Promise<ChildOutcomes<C>>;
+}
+
+/**
+ * A task as `ctx.spawn` takes it, as much as types its child's params and result. Written out
+ * rather than as `Task`: a TaskContext must fit the TaskContext of another copy of underway (a task
+ * module built against the package, run by a worker of the sources), and a generic method typed
+ * through `Task`'s conditional types (TaskParamsInput) would not, as `Task` holds a TaskContext.
+ */
+export interface SpawnableTask<Input, Result> {
+  readonly kind: 'underway.task';
+  readonly name: string;
+  readonly params: { readonly _zod: { readonly input: Input } };
+  run(params: never, ctx: never): Result | PromiseLike<Result>;
+}
+
+/** What `ctx.wait(children)` resolves to: each child's result, in order. */
+export type ChildResults<C extends readonly ChildJob[]> = {
+  -readonly [K in keyof C]: C[K] extends ChildJob<infer R> ? R : never;
+};
+
+/** What `ctx.wait(children, { settle: true })` resolves to: each child's outcome, in order. */
+export type ChildOutcomes<C extends readonly ChildJob[]> = {
+  -readonly [K in keyof C]: C[K] extends ChildJob<infer R> ? ChildOutcome<R> : never;
+};
+
+/** The database client `ctx.transaction` gives a task, as far as underway types it (a `pg` PoolClient fits). */
+export interface TaskTransactionClient {
+  query<Row extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    values?: readonly unknown[],
+  ): Promise<{ rows: Row[]; rowCount: number | null }>;
 }
 
 /** Options of `ctx.exec`; `undefined` means the default. */
@@ -136,6 +247,17 @@ export interface TaskOptions<Schema extends z.ZodType, Result> {
   schedule?: TaskSchedule | readonly TaskSchedule[] | undefined;
   /** Sandbox settings for this task's jobs, or `false` to run them in-process. Default: sandboxed. */
   sandbox?: SandboxOptions | undefined;
+  /**
+   * Who is told when its jobs end. `email: true` e-mails each job's owner, when the HTTP options
+   * configure `email` (docs/http.md#e-mail). Default: nobody (webhooks, when configured, hear every task).
+   */
+  notify?: TaskNotify | undefined;
+}
+
+/** Who is told when a task's jobs end (see `TaskOptions.notify`). */
+export interface TaskNotify {
+  /** E-mail the job's owner when it succeeds, fails or is cancelled (the endings `email.events` names). */
+  email?: boolean | undefined;
 }
 
 /** A recurring start of a task's jobs (see `TaskOptions.schedule` and the config's `schedules`). */

@@ -25,6 +25,7 @@ import {
   resolvePaths,
   type UnderwayHttpOptions,
 } from './options.ts';
+import type { OutboxDispatcher } from './outbox.ts';
 import { StartLimiter } from './rate-limit.ts';
 import { assetRoutes } from './routes/assets.ts';
 import { bulkRoutes } from './routes/bulk.ts';
@@ -39,7 +40,6 @@ import { taskRoutes } from './routes/tasks.ts';
 import { ShareLinks } from './share-links.ts';
 import { EventFanout } from './sse.ts';
 import { startWebhooks } from './start-webhooks.ts';
-import type { WebhookDispatcher } from './webhooks.ts';
 
 /** A node request handler; with `next` (Express, Connect) requests outside underway's paths are passed on. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
@@ -78,10 +78,10 @@ export interface Underway {
   store: Store;
   queue: Queue;
   /**
-   * The webhook sender of this process, when webhooks are configured: the delivery log (from the
-   * store, shared by every process), and `idle()` to wait until this process has nothing to send.
+   * The outbox sender of this process, when webhooks or e-mail are configured: the delivery log
+   * (from the store, shared by every process), and `idle()` to wait until this process has nothing to send.
    */
-  webhooks: Pick<WebhookDispatcher, 'deliveries' | 'idle'> | null;
+  webhooks: Pick<OutboxDispatcher, 'deliveries' | 'idle'> | null;
   /**
    * The prom-client registry holding underway's metrics (the `metricsRegistry` option, else its
    * own), for a host that serves or merges them itself.
@@ -134,7 +134,7 @@ export function createUnderway(options: UnderwayHttpOptions): Underway {
     tasks,
     sse: () => fanout,
   });
-  // Durable, from the store's ended jobs (webhooks.ts): nothing hangs on the transitions.
+  // Durable, from the store's ended jobs (outbox.ts: webhooks, e-mail): nothing hangs on the transitions.
   const webhooks = startWebhooks({ store: options.store, tasks, http: options, logger: log });
   const queue = createQueue({ store: options.store, tasks, secretKey: options.secretKey, queues: options.queues });
   // Whoever ends a job in this process (this app's cancel, a worker on the same store, the reaper).

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { Job } from '../core/job.ts';
 import type { TaskRegistry } from '../core/registry.ts';
+import { type StepSummary, summarizeSteps } from '../core/steps.ts';
 import type { Jobs } from '../jobs/jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Queue } from '../queue/queue.ts';
@@ -12,10 +13,10 @@ import type { CsrfGuard } from './csrf.ts';
 import { HttpError, jobNotFound, unauthenticated } from './errors.ts';
 import { type JobJson, toJobJson, type UrlPaths } from './job-json.ts';
 import type { HttpMetrics } from './metrics.ts';
+import type { OutboxDispatcher } from './outbox.ts';
 import type { StartLimiter } from './rate-limit.ts';
 import type { ShareLinks } from './share-links.ts';
 import type { EventFanout } from './sse.ts';
-import type { WebhookDispatcher } from './webhooks.ts';
 
 /**
  * Hono's environment for underway's routes. `incoming` is there when served by node (for the peer
@@ -40,7 +41,7 @@ export interface Deps {
   limiter: StartLimiter | null;
   fanout: EventFanout;
   metrics: HttpMetrics;
-  webhooks: WebhookDispatcher | null;
+  webhooks: OutboxDispatcher | null;
   paths: UrlPaths;
   log: Logger;
 }
@@ -79,8 +80,17 @@ export async function changeableJob(c: AppContext, deps: Deps, id: string): Prom
   return job;
 }
 
-/** The job for this caller; `waiting` (from `queue.waiting`) is added when given, null for a job that does not wait. */
-export function jobJson(c: AppContext, deps: Deps, job: Job, waiting?: JobWaiting | null): JobJson {
+/**
+ * The job for this caller; `waiting` (from `queue.waiting`) is added when given, null for a job
+ * that does not wait, and `steps` (from `stepSummary`) when given.
+ */
+export function jobJson(
+  c: AppContext,
+  deps: Deps,
+  job: Job,
+  waiting?: JobWaiting | null,
+  steps?: StepSummary,
+): JobJson {
   const caller = callerOf(c);
   const viaShare = !canChange(caller, job);
   return toJobJson(job, {
@@ -89,7 +99,13 @@ export function jobJson(c: AppContext, deps: Deps, job: Job, waiting?: JobWaitin
     detail: seesDetail(caller, job),
     shareToken: viaShare ? c.get('shareToken') : null,
     waiting,
+    steps,
   });
+}
+
+/** What one job's JSON says of its steps (one read of them): for a single job's reads, not lists. */
+export async function stepSummary(deps: Deps, job: Job): Promise<StepSummary> {
+  return summarizeSteps(await deps.jobs.listSteps(job.id), job);
 }
 
 /** Jobs for this caller, each with why it waits (the queues' counts read once per page). */

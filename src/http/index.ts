@@ -1,12 +1,13 @@
 /**
  * underway/http: the HTTP API v1 (docs/http.md) as a fetch-standard app that mounts into any
- * Node web app, with live server-sent events, auth, share links, webhooks and metrics.
+ * Node web app, with live server-sent events, auth, share links, webhooks, e-mail and metrics.
  */
 
 export type { FetchEnv, NodeHandler, Underway } from './app.ts';
 export { createUnderway } from './app.ts';
 export type { Authenticate, AuthOptions, HostRequest, TokenEntry, User } from './auth.ts';
 export type { CsrfOptions } from './csrf.ts';
+export type { EmailMessage, EmailMessageInput, EmailOptions } from './email.ts';
 export type { ErrorBody } from './errors.ts';
 export { HttpError } from './errors.ts';
 export type { JobJson } from './job-json.ts';

@@ -1,5 +1,7 @@
+import type { ChildSummary } from '../core/children.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus } from '../core/job.ts';
 import type { TaskRegistry } from '../core/registry.ts';
+import type { StepSummary } from '../core/steps.ts';
 import type { JobWaiting } from '../queue/waiting.ts';
 import { redactParams } from './task-schemas.ts';
 
@@ -31,11 +33,36 @@ export interface JobJson {
   /** Additive: the queue it waits in, and the key it counts under for the queue's per-key limit. */
   queue: string;
   concurrencyKey: string | null;
+  /** Additive: the job whose `ctx.spawn` started this one, and this one's name among its children. */
+  parentId: string | null;
+  childName: string | null;
+  /**
+   * Additive, on `GET /jobs/:id` and the job page: how its child jobs stand, with where to list
+   * them (`GET /jobs?parent=<id>`); null when it has none.
+   */
+  children?: JobChildrenJson | null;
   /**
    * Additive, on reads (`GET /jobs/:id`, `GET /jobs`): why a queued job has not started
    * ("waiting: queue full (2 of 2 running)"), null once it has.
    */
   waiting?: JobWaiting | null;
+  /**
+   * Additive, on `GET /jobs/:id` and the job page: the steps recorded (`ctx.step`), and after which
+   * one the latest attempt resumed (null when it found none recorded before it).
+   */
+  steps?: StepSummary;
+}
+
+/** How a job's children stand (see `JobJson.children`). */
+export interface JobChildrenJson extends ChildSummary {
+  /** `GET /jobs?parent=<id>`: the children themselves, newest first. */
+  url: string;
+}
+
+/** A job's children for its JSON: their counts and where to list them, or null without any. */
+export function childrenJson(id: string, summary: ChildSummary, paths: UrlPaths): JobChildrenJson | null {
+  if (summary.total === 0) return null;
+  return { ...summary, url: `${paths.basePath}/jobs?parent=${encodeURIComponent(id)}` };
 }
 
 /** Where things live, to build `urls`. */
@@ -53,6 +80,8 @@ export interface JobJsonOptions {
   shareToken?: string | null;
   /** Why it waits, read for this answer (`Queue.waiting`); left out of the JSON when not given. */
   waiting?: JobWaiting | null | undefined;
+  /** Its steps, read for this answer; left out of the JSON when not given. */
+  steps?: StepSummary | undefined;
 }
 
 export function jobUrls(id: string, paths: UrlPaths, shareToken?: string | null) {
@@ -93,7 +122,10 @@ export function toJobJson(job: Job, options: JobJsonOptions): JobJson {
     priority: job.priority,
     queue: job.queue,
     concurrencyKey: job.concurrencyKey,
+    parentId: job.parentId,
+    childName: job.childName,
     ...(options.waiting !== undefined && { waiting: options.waiting }),
+    ...(options.steps !== undefined && { steps: options.steps }),
   };
 }
 

@@ -174,6 +174,12 @@ export function openApiDocument(options: {
           },
           { name: 'task', in: 'query', schema: { type: 'string' } },
           { name: 'owner', in: 'query', schema: { type: 'string' }, description: 'Admins only' },
+          {
+            name: 'parent',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'The child jobs of this job (ctx.spawn)',
+          },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT } },
           { name: 'cursor', in: 'query', schema: { type: 'string' } },
         ],
@@ -462,6 +468,23 @@ const SCHEMAS: Record<string, Schema> = {
       priority: { type: 'integer', minimum: MIN_PRIORITY, maximum: MAX_PRIORITY },
       queue: { type: 'string' },
       concurrencyKey: nullable({ type: 'string' }),
+      parentId: nullable({ type: 'string', description: 'The job whose ctx.spawn started this one' }),
+      childName: nullable({ type: 'string', description: 'Its name among its parent’s children' }),
+      children: nullable({
+        type: 'object',
+        description: 'On GET /jobs/{id}: how its child jobs stand, and where to list them; null without any',
+        required: ['total', 'queued', 'running', 'succeeded', 'failed', 'cancelled', 'done', 'url'],
+        properties: {
+          total: { type: 'integer' },
+          queued: { type: 'integer' },
+          running: { type: 'integer' },
+          succeeded: { type: 'integer' },
+          failed: { type: 'integer' },
+          cancelled: { type: 'integer' },
+          done: { type: 'number', description: 'Their bars added up, each child counting 1 at most' },
+          url: { type: 'string', description: 'GET /jobs?parent={id}' },
+        },
+      }),
       waiting: nullable({
         type: 'object',
         description: 'On reads (GET /jobs/{id}, GET /jobs): why a queued job has not started; null once it has',
@@ -477,12 +500,30 @@ const SCHEMAS: Record<string, Schema> = {
               'key full',
               'rate limit',
               'key rate limit',
+              'children',
               'worker',
             ],
           },
           text: { type: 'string', description: 'For people: "waiting: queue full (2 of 2 running)"' },
         },
       }),
+      steps: {
+        type: 'object',
+        description: 'On GET /jobs/{id}: the steps recorded (ctx.step), and where the latest attempt resumed',
+        required: ['recorded', 'resumed'],
+        properties: {
+          recorded: { type: 'integer' },
+          resumed: nullable({
+            type: 'object',
+            required: ['attempt', 'afterStep', 'recorded'],
+            properties: {
+              attempt: { type: 'integer' },
+              afterStep: { type: 'string' },
+              recorded: { type: 'integer', description: 'Steps recorded before that attempt started' },
+            },
+          }),
+        },
+      },
     },
   },
   JobPage: {
@@ -615,7 +656,11 @@ const SCHEMAS: Record<string, Schema> = {
     properties: {
       id: { type: 'string', description: 'The webhook-id header: the same on every try and for every URL' },
       jobId: { type: 'string' },
-      url: { type: 'string' },
+      url: {
+        type: 'string',
+        description:
+          "A webhook's URL (its origin, for the job's owner), or mailto: and the address the owner's e-mail went to",
+      },
       type: { enum: ['job.succeeded', 'job.failed', 'job.cancelled'] },
       state: { enum: ['pending', 'delivered', 'failed'] },
       attempts: { type: 'integer' },
@@ -631,9 +676,10 @@ const SCHEMAS: Record<string, Schema> = {
           required: ['at', 'status', 'error', 'ms'],
           properties: {
             at: dateTime,
-            status: nullable({ type: 'integer' }),
+            status: nullable({ type: 'integer', description: 'The HTTP status; for an e-mail the SMTP reply code' }),
             error: nullable({ type: 'string' }),
             ms: { type: 'number' },
+            to: { type: 'string', description: 'An e-mail: the address it was sent to' },
           },
         },
       },

@@ -7,6 +7,7 @@ import type { Store } from '../store/store.ts';
 import type { AuthOptions } from './auth.ts';
 import type { CsrfOptions } from './csrf.ts';
 import type { DashboardOptions } from './dashboard/options.ts';
+import type { EmailOptions } from './email.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import type { RateLimitOptions } from './rate-limit.ts';
 import type { ShareLinkOptions } from './share-links.ts';
@@ -63,6 +64,8 @@ export interface HttpOptions {
   /** Job starts (and retries) per user. Default 60 a minute. `false` turns it off. */
   rateLimit?: RateLimitOptions | false | undefined;
   webhooks?: WebhookOptions | undefined;
+  /** E-mail to a job's owner when it ends, for the tasks that opt in (`notify: { email: true }`): see EmailOptions. */
+  email?: EmailOptions | undefined;
   /** Largest request body, in bytes. Default 1 MiB. */
   bodyLimitBytes?: number | undefined;
   sse?: SseOptions | undefined;

@@ -7,7 +7,10 @@ import type { StoredWebhookDelivery, WebhookAttempt, WebhookDeliveryFilter } fro
 export interface WebhookDelivery {
   id: string;
   jobId: string;
-  /** The whole URL for admins; its origin only (scheme, host, port) for a job's owner. */
+  /**
+   * The whole URL for admins; its origin only (scheme, host, port) for a job's owner. An e-mail to
+   * the owner: `mailto:` and the address of its latest try (`mailto:` alone before the first).
+   */
   url: string;
   type: `job.${TerminalStatus}`;
   state: StoredWebhookDelivery['state'];
@@ -33,9 +36,15 @@ export async function readDeliveries(
   const stored = (await store.listWebhookDeliveries?.(filter)) ?? [];
   return stored.map(({ event, url, ...rest }) => ({
     ...rest,
-    url: fullUrls ? url : originOf(url),
+    url: url.startsWith('mailto:') ? mailtoOf(url, rest.log) : fullUrls ? url : originOf(url),
     type: `job.${event}` as const,
   }));
+}
+
+/** The owner's own address, which the owner may see: where the latest try went. */
+function mailtoOf(url: string, log: readonly WebhookAttempt[]): string {
+  const to = log.findLast((attempt) => attempt.to)?.to;
+  return to ? `mailto:${to}` : url;
 }
 
 function originOf(url: string): string {

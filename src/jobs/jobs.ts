@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ChildSummary } from '../core/children.ts';
 import { ConflictError, NotFoundError } from '../core/errors.ts';
 import {
   type ArtifactInfo,
@@ -12,9 +13,12 @@ import {
 import { CANCELLED, cancelledError } from '../core/job-texts.ts';
 import { EventHub } from '../store/event-hub.ts';
 import type {
+  ChildInput,
   ClaimedJob,
   ClaimRequest,
   CleanupRetention,
+  CompletedInTransaction,
+  CompleteInTransactionOptions,
   EnqueueInput,
   EnqueueOptions,
   HeartbeatResult,
@@ -25,14 +29,18 @@ import type {
   LogLine,
   NewArtifact,
   NewLogLine,
+  NewStep,
   Pause,
   PauseRequest,
   PauseTarget,
   QueueUsage,
   QueueUsageRequest,
+  RecordedStep,
   StatusCount,
   Store,
+  TransactionClient,
 } from '../store/store.ts';
+import { cancelChildren, childEnded, childrenOf, warn as warnAbout } from './children.ts';
 import { LateEvents } from './late-events.ts';
 
 /** Told of a job that reached a final status, once, in the process that made the transition. */
@@ -64,6 +72,10 @@ export class Jobs {
   readonly #listeners = new EventHub();
   #stopListening: (() => void) | null = null;
   readonly #late = new LateEvents();
+  /** Parents whose bar is being recounted, and whether a child ended since the count began. */
+  readonly #parents = new Map<string, { again: boolean }>();
+  /** Jobs whose children are being cancelled. */
+  readonly #cancelling = new Map<string, Promise<void>>();
 
   private constructor(store: Store) {
     this.store = store;
@@ -136,10 +148,50 @@ export class Jobs {
     return this.store.saveArtifact(lease, artifact);
   }
 
+  /** Records a step's result (ctx.step) under the attempt's lease; false (and no write) when the lease is lost. */
+  recordStep(lease: Lease, step: NewStep): Promise<boolean> {
+    return this.store.recordStep(lease, step);
+  }
+
+  /** A job's recorded steps, in the order recorded: what an attempt resumes from, and what the job page shows. */
+  listSteps(jobId: string): Promise<RecordedStep[]> {
+    return this.store.listSteps(jobId);
+  }
+
   /** Ends an attempt as the outcome says; null (and no write) when the lease is lost. */
   async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
     const job = await this.store.finish(lease, outcome);
     if (job) this.#reportEnded(job);
+    return job;
+  }
+
+  /**
+   * Runs a task's `fn` in a transaction of the store's database and ends its job succeeded in that
+   * transaction (`store.completeInTransaction`, ctx.transaction); the end is reported as a finish's
+   * is. Null when the lease is lost (nothing committed).
+   */
+  async completeInTransaction<T>(
+    lease: Lease,
+    fn: (client: TransactionClient) => Promise<T>,
+    options?: CompleteInTransactionOptions,
+  ): Promise<CompletedInTransaction<T> | null> {
+    if (!this.store.completeInTransaction) {
+      throw new TypeError(`The ${this.store.kind} store cannot complete a job in a transaction.`);
+    }
+    const done = await this.store.completeInTransaction(lease, fn, options);
+    if (done) this.#reportEnded(done.job);
+    return done;
+  }
+
+  /**
+   * Reports the end of a job that an attempt committed in a transaction of another process (a
+   * sandbox child's ctx.transaction), once the store shows it: succeeded at that attempt's number,
+   * which no other attempt can have (a later claim counts a higher one). Returns it, or null.
+   */
+  async confirmCompleted(attempt: Job): Promise<Job | null> {
+    const job = await this.store.get(attempt.id);
+    if (job?.status !== 'succeeded' || job.attempt !== attempt.attempt) return null;
+    this.#reportEnded(job);
     return job;
   }
 
@@ -156,6 +208,78 @@ export class Jobs {
     const job = await this.store.release(lease);
     if (job) this.#reportEnded(job);
     return job;
+  }
+
+  // Child jobs (ctx.spawn, docs/children.md; the rules around them are in ./children.ts).
+
+  /**
+   * Adds a child of the job running under `parent`, or returns the child of that name it has
+   * already; null when the lease is lost. A TypeError on a store without child jobs.
+   */
+  spawn(parent: Lease, input: ChildInput): Promise<{ job: Job; created: boolean } | null> {
+    if (!this.store.spawnChild) throw new TypeError(`The ${this.store.kind} store cannot start child jobs.`);
+    return this.store.spawnChild(parent, input);
+  }
+
+  /**
+   * Ends an attempt that waits for its job's children, uncounted: the job sleeps until the last one
+   * ends or one fails (its bar the sum of theirs meanwhile), or is due at once if they all have, or
+   * more failed than `failuresSeen`; cancelled if a cancel was asked. Null when the lease is lost.
+   */
+  async waitForChildren(lease: Lease, failuresSeen: number): Promise<Job | null> {
+    if (!this.store.waitForChildren) throw new TypeError(`The ${this.store.kind} store cannot wait for child jobs.`);
+    const job = await this.store.waitForChildren(lease, failuresSeen);
+    if (job?.status === 'queued') this.#childrenChanged(job.id);
+    else if (job) this.#reportEnded(job);
+    return job;
+  }
+
+  /** How a job's children stand now (all zero without any, or on a store without child jobs). */
+  async childSummary(parentId: string): Promise<ChildSummary> {
+    if (this.store.childSummary) return this.store.childSummary(parentId);
+    return { total: 0, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, done: 0 };
+  }
+
+  /** Every child of a job, oldest first. */
+  children(parentId: string): Promise<Job[]> {
+    return childrenOf(this.store, parentId);
+  }
+
+  /**
+   * A parent's children changed: its bar and, when it was woken, the event that tells workers. Calls
+   * for one parent while one runs coalesce into one more run: a hundred children ending together
+   * cost a few recounts, not a hundred.
+   */
+  #childrenChanged(parentId: string): void {
+    const pending = this.#parents.get(parentId);
+    if (pending) {
+      pending.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.#parents.set(parentId, state);
+    const run = async (): Promise<void> => {
+      do {
+        state.again = false;
+        await childEnded(this.store, parentId).catch((error: unknown) =>
+          warnAbout('could not update a parent job', parentId, error),
+        );
+      } while (state.again);
+      this.#parents.delete(parentId);
+    };
+    void run();
+  }
+
+  /** Cancels a job's unfinished children once at a time per job, however many callers ask. */
+  #cancelChildren(parentId: string): Promise<void> {
+    let running = this.#cancelling.get(parentId);
+    if (!running) {
+      running = cancelChildren(this.store, parentId, (id) => this.cancel(id)).finally(() =>
+        this.#cancelling.delete(parentId),
+      );
+      this.#cancelling.set(parentId, running);
+    }
+    return running;
   }
 
   /** Queues again, or ends, the running jobs whose worker stopped renewing their lease. */
@@ -209,10 +333,13 @@ export class Jobs {
     const { job, changed } = result;
     if (changed) this.#reportEnded(job);
     else if (isTerminal(job.status)) throw new ConflictError(`Job ${id} has already ended (${job.status}).`);
+    // Its children go with it, whoever asked (the API, the CLI, a bulk cancel): waited for, so the
+    // caller sees them cancelled (queued ones) or asked to stop (running ones) when this returns.
+    await this.#cancelChildren(id);
     return job;
   }
 
-  /** Forgets a finished job with its logs and artifacts; NotFoundError, or ConflictError while it is unfinished. */
+  /** Forgets a finished job with its logs, artifacts and steps; NotFoundError, or ConflictError while it is unfinished. */
   async remove(id: string): Promise<void> {
     const outcome = await this.store.remove(id);
     if (outcome === 'not-found') throw notFound(id);
@@ -273,6 +400,13 @@ export class Jobs {
 
   #reportEnded(job: Job): void {
     if (!isTerminal(job.status)) return;
+    if (job.parentId) this.#childrenChanged(job.parentId);
+    // A parent that failed or was cancelled has no use for its unfinished children: they go too.
+    if (job.status !== 'succeeded') {
+      this.#cancelChildren(job.id).catch((error: unknown) =>
+        warnAbout('could not cancel the children of', job.id, error),
+      );
+    }
     // Listeners are best-effort: the job's end is written already and must not be disturbed.
     const warn = (error: unknown) => process.emitWarning(`underway: a job-ended listener threw: ${String(error)}`);
     for (const listener of this.#ended) {

@@ -1,3 +1,4 @@
+import { isWaitingForChildren } from '../core/children.ts';
 import { ConflictError, NotFoundError, TooLargeError, toError, ValidationError } from '../core/errors.ts';
 import { newJobId } from '../core/ids.ts';
 import { type Job, MAX_PRIORITY, MIN_PRIORITY, toIso } from '../core/job.ts';
@@ -26,7 +27,7 @@ import type {
   TransactionClient,
 } from '../store/store.ts';
 import { type QueueLimits, queueLimitList } from './limits.ts';
-import { type JobWaiting, needsUsage, usageRequestFor, waitingOf } from './waiting.ts';
+import { childrenWaiting, type JobWaiting, needsUsage, usageRequestFor, waitingOf } from './waiting.ts';
 
 /** What `pause` and `resume` act on: a task (or its name), or a whole queue. */
 export type PauseSubject = AnyTask | string | { queue: string };
@@ -251,7 +252,9 @@ export function createQueue(options: {
         }
         usage = await pending;
       }
-      const waiting = waitingOf(job, pauses, limit, usage, now);
+      const waiting = isWaitingForChildren(job)
+        ? childrenWaiting(await jobs.childSummary(job.id))
+        : waitingOf(job, pauses, limit, usage, now);
       if (waiting) result.set(job.id, waiting);
     }
     return result;

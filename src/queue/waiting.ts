@@ -1,3 +1,4 @@
+import { type ChildSummary, isWaitingForChildren, unfinishedOf } from '../core/children.ts';
 import type { Job } from '../core/job.ts';
 import type { Pause, QueueLimit, QueueUsage, QueueUsageRequest } from '../store/store.ts';
 
@@ -16,6 +17,7 @@ export type WaitingReason =
   | 'key full'
   | 'rate limit'
   | 'key rate limit'
+  | 'children'
   | 'worker';
 
 /** What one queue's counts are read with: the request for `store.queueUsage`, from the job and the queue's limits. */
@@ -45,6 +47,8 @@ export function waitingOf(
   now = Date.now(),
 ): JobWaiting | null {
   if (job.status !== 'queued') return null;
+  // Before `scheduled`: its runAt (the end of time) says nothing to a person.
+  if (isWaitingForChildren(job)) return { reason: 'children', text: 'waiting for its child jobs' };
   const runAt = Date.parse(job.runAt);
   if (runAt > now) return { reason: 'scheduled', text: `waiting: runs at ${job.runAt}` };
   const taskPause = pauses.find((pause) => pause.kind === 'task' && pause.name === job.task);
@@ -72,6 +76,11 @@ export function waitingOf(
     }
   }
   return { reason: 'worker', text: 'waiting for a free worker' };
+}
+
+/** Why a parent asleep until its children end waits, with their counts: "waiting for 37 of 100 child jobs". */
+export function childrenWaiting(summary: ChildSummary): JobWaiting {
+  return { reason: 'children', text: `waiting for ${unfinishedOf(summary)} of ${summary.total} child jobs` };
 }
 
 /** Whether `waitingOf` needs the queue's counts for this job. */

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { ChildSummary } from '../core/children.ts';
 import type {
   ArtifactInfo,
   IsoDate,
@@ -12,6 +13,7 @@ import type {
   NewLogLine,
   Outcome,
 } from '../core/job.ts';
+import type { NewStep, RecordedStep } from '../core/steps.ts';
 import type { Retention } from '../core/task.ts';
 import type { EventChannel } from './event-channel.ts';
 import type {
@@ -106,7 +108,7 @@ export interface Store {
   /** How many jobs of each status there are, per task (for metrics and the dashboard). */
   counts(): Promise<StatusCount[]>;
 
-  /** Forgets a finished job with its logs and artifacts. */
+  /** Forgets a finished job with its logs, artifacts and recorded steps. */
   remove(id: string): Promise<'removed' | 'not-found' | 'unfinished'>;
 
   /**
@@ -132,6 +134,18 @@ export interface Store {
    * that is not a valid one (saved before types were checked) reads as `application/octet-stream`.
    */
   openArtifact(jobId: string, name: string): Promise<{ info: ArtifactInfo; body: Readable } | null>;
+
+  /**
+   * Records a step's result (`ctx.step`) under an attempt's lease, with the job's attempt number
+   * and the time (later than the job's earlier records). A name recorded already keeps its record,
+   * unless an earlier attempt made it: a later attempt that ran the step did not see that record,
+   * and its own result, which it went on with, replaces it. False, and nothing written, unless
+   * the job still runs under that lease: a fenced write.
+   */
+  recordStep(lease: Lease, step: NewStep): Promise<boolean>;
+
+  /** A job's recorded steps, in the order they were recorded; removed with the job (remove, cleanup). */
+  listSteps(jobId: string): Promise<RecordedStep[]>;
 
   /**
    * Finds running jobs whose lease expired (their worker died or hung): each goes back to
@@ -194,8 +208,8 @@ export interface Store {
   // store without them cannot keep deliveries, and webhooks are then off (the sender says so).
 
   /**
-   * Adds a `pending` delivery for each (job, url) of jobs that ended with one of `statuses` after
-   * the url was first recorded here (its start mark) and that have none yet; never one twice,
+   * Adds a `pending` delivery for each (job, url) of jobs (of `tasks`, when given) that ended with
+   * one of `statuses` after the url was first recorded here (its start mark) and that have none yet; never one twice,
    * whoever else records at the same time. Returns how many it added.
    */
   recordWebhookDeliveries?(request: RecordWebhookDeliveriesRequest): Promise<number>;
@@ -214,6 +228,56 @@ export interface Store {
 
   /** Deletes deliveries recorded before `before`, whatever their state; returns how many. */
   pruneWebhookDeliveries?(before: IsoDate): Promise<number>;
+
+  // Completing a job in the task's own transaction (`ctx.transaction`): optional, PostgreSQL has
+  // it; on a store without it, tasks that ask are refused (store/task-transaction.ts).
+
+  /**
+   * Runs `fn` on a client inside a transaction of the store's own database, then ends the job
+   * succeeded in that same transaction, fenced by the lease: the task's writes and its job's end
+   * commit together, or neither does. Null, everything rolled back, when the lease is lost; an
+   * error of `fn` rolls back and is thrown as it is.
+   */
+  completeInTransaction?<T>(
+    lease: Lease,
+    fn: (client: TransactionClient) => Promise<T>,
+    options?: CompleteInTransactionOptions,
+  ): Promise<CompletedInTransaction<T> | null>;
+
+  /** How another process (a sandbox child) opens the same `completeInTransaction` on its own connection. */
+  transactionTarget?(): TransactionTarget;
+
+  // Child jobs (ctx.spawn, docs/children.md): optional, both built-in stores have them; on a store
+  // without them a task that spawns is told so. Every end of a child (finish, cancel, reap,
+  // release) counts toward its parent in the same transaction, and wakes it when it was the last.
+
+  /**
+   * Adds a child job of the job running under `parent` (its lease), owned by the parent's owner,
+   * unless the parent has a child of that name already: then returns that one, `created: false`.
+   * Null, and nothing written, when the lease is lost: a fenced write.
+   */
+  spawnChild?(parent: Lease, input: ChildInput): Promise<{ job: Job; created: boolean } | null>;
+
+  /**
+   * Ends an attempt that waits for the job's children, without counting it: back to `queued`, due
+   * at once when every child has ended or more of them failed or were cancelled than
+   * `failuresSeen` (what the attempt's wait read), else asleep (`runAt` WAITING_FOR_CHILDREN_AT)
+   * until the last one ends or one fails; `cancelled` when a cancel was asked. Null (and no
+   * write) when the lease is lost.
+   */
+  waitForChildren?(lease: Lease, failuresSeen: number): Promise<Job | null>;
+
+  /** How a job's children stand now, counted from their rows (all zero for a job without any). */
+  childSummary?(parentId: string): Promise<ChildSummary>;
+
+  /** Writes a queued parent's bar (the sum of its children's); false, and no write, unless it is queued. */
+  saveWaitingProgress?(parentId: string, progress: JobProgress): Promise<boolean>;
+}
+
+/** A child job to add (`spawnChild`): a job as `enqueue` takes it, with its name within its parent. */
+export interface ChildInput extends EnqueueInput {
+  /** Unique among the parent's children (core/children.ts `checkChildName`). */
+  childName: string;
 }
 
 export interface EnqueueInput {
@@ -255,6 +319,37 @@ export interface EnqueueOptions {
  */
 export interface TransactionClient {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+export interface CompleteInTransactionOptions {
+  /**
+   * Called after `fn`, inside the transaction, before the job's end is written: stores what must
+   * come before the end (the attempt's log lines and progress, on other connections) and returns
+   * the result to record (secret params redacted). A throw rolls everything back.
+   */
+  beforeCommit?(value: unknown): Promise<unknown>;
+}
+
+/** A job ended succeeded by `completeInTransaction`, as committed, and what `fn` returned. */
+export interface CompletedInTransaction<T> {
+  job: Job;
+  value: T;
+}
+
+/**
+ * Where a process that has no store object (a sandbox child) opens a store's task transactions:
+ * a module to import, whose `openTaskTransactions(options)` returns `TaskTransactions`, and its
+ * options, plain JSON (they cross IPC, never argv or the environment).
+ */
+export interface TransactionTarget {
+  module: string;
+  options: unknown;
+}
+
+/** A store's `completeInTransaction` opened from a `TransactionTarget`, on connections of its own. */
+export interface TaskTransactions {
+  completeInTransaction: NonNullable<Store['completeInTransaction']>;
+  close(): Promise<void>;
 }
 
 export interface ClaimRequest {
@@ -309,6 +404,12 @@ export interface LimitedClaimRequest extends ClaimRequest {
 export interface ClaimedJob {
   job: Job;
   lease: Lease;
+  /**
+   * Whether the job has recorded steps (ctx.step), when the claim tells (PostgreSQL): false spares
+   * the attempt the read of its steps. Absent: unknown, the attempt reads them (SQLite, where the
+   * read costs microseconds).
+   */
+  stepsRecorded?: boolean;
 }
 
 /** A recurring schedule as stored: when its task's jobs are started, with which params. */
@@ -384,6 +485,8 @@ export interface JobFilter {
   status?: JobStatus | readonly JobStatus[];
   task?: string;
   owner?: string;
+  /** The children of this job (`ctx.spawn`). */
+  parent?: string;
   /** At most 200. Default 50. */
   limit?: number;
   /** From a previous page's `nextCursor`. */
@@ -452,3 +555,5 @@ export const DEFAULT_LIST_LIMIT = 50;
 // A job's log lines and their limits belong to the job model (core/job.ts); here for the stores' callers.
 export type { LogLine, LogStream, NewLogLine } from '../core/job.ts';
 export { DEFAULT_MAX_LOG_LINES, MAX_LOG_LINE_LENGTH } from '../core/job.ts';
+// A step's record belongs to the step rules (core/steps.ts); here for the stores' callers.
+export type { NewStep, RecordedStep } from '../core/steps.ts';

@@ -3,9 +3,9 @@ import type { IsoDate, Job, TerminalStatus } from '../core/job.ts';
 /**
  * Webhook deliveries as the stores keep them (the Store's optional `*WebhookDeliveries` members):
  * one row per (job, url), derived from jobs that ended, so that a delivery outlives the process
- * that would send it. What to send, when to retry and when to give up are decided by the sender
- * (http/webhooks.ts); a store only records, hands out due deliveries one claimer at a time, and
- * writes down what each attempt did.
+ * that would send it. The url is a webhook's, or `mailto:` for the e-mail to the job's owner. What
+ * to send, when to retry and when to give up are decided by the sender (http/outbox.ts); a store
+ * only records, hands out due deliveries one claimer at a time, and writes down what each attempt did.
  *
  *   (job ended) ──record──▶ pending ──claim──▶ (being sent; hidden for the lease)
  *                              ▲                      │ settle
@@ -17,12 +17,17 @@ import type { IsoDate, Job, TerminalStatus } from '../core/job.ts';
 /** Due (or being sent), done, or given up. */
 export type WebhookDeliveryState = 'pending' | 'delivered' | 'failed';
 
-/** One try: when, the HTTP status (null when no answer came), the error in words, how long it took. */
+/**
+ * One try: when, the receiver's answer (an HTTP status; for e-mail the SMTP reply code; null when
+ * no answer came), the error in words, how long it took.
+ */
 export interface WebhookAttempt {
   at: IsoDate;
   status: number | null;
   error: string | null;
   ms: number;
+  /** Where it went when the url does not say: the address an owner's e-mail (`mailto:`) was sent to. */
+  to?: string | undefined;
 }
 
 /** A delivery of one job's end to one URL. */
@@ -55,6 +60,8 @@ export interface RecordWebhookDeliveriesRequest {
   urls: readonly string[];
   /** The endings announced. */
   statuses: readonly TerminalStatus[];
+  /** Only jobs of these tasks (the tasks whose owners are e-mailed); default every task. */
+  tasks?: readonly string[] | undefined;
   /**
    * Jobs just heard to end: a hint that lets a store look at these alone. Without it, the store
    * looks at every job that ended since its last look (the sweep).

@@ -1,17 +1,30 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { checkArtifactName, guessContentType } from '../core/artifact-name.ts';
+import { type ChildJob, type ChildState, waitVerdict } from '../core/children.ts';
 import { checkContentType } from '../core/content-type.ts';
 import { StoreError, serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
 import { Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
+import { resumedLine } from '../core/steps.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
 import type { Jobs } from '../jobs/jobs.ts';
 import { secretKey } from '../secret-key.ts';
+import type { ChildJobs } from './child-jobs.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { decideOutcome } from './outcome.ts';
 import { ProgressReporter } from './progress-reporter.ts';
-import { type AbortCause, AttemptAbort, type Execution, type JobRunner, type RunResult } from './runner.ts';
+import {
+  type AbortCause,
+  AttemptAbort,
+  type Execution,
+  type JobRunner,
+  type RunResult,
+  type SpawnRequest,
+  type WaitRequest,
+} from './runner.ts';
+import { AttemptSteps } from './steps.ts';
+import { AttemptCommit, localTransaction } from './task-transaction.ts';
 
 export interface AttemptOptions {
   jobs: Jobs;
@@ -27,6 +40,10 @@ export interface AttemptOptions {
   secretKey?: SecretKeySource;
   /** How long a finish that met a store error is tried again: the lease (30 s by default). */
   finishRetryMs?: number;
+  /** Starts and reads the job's children (ctx.spawn, ctx.wait); without it a task that spawns is told so. */
+  children?: ChildJobs | undefined;
+  /** Whether the job has recorded steps, as the claim said (ClaimedJob): false, none to read. */
+  stepsRecorded?: boolean | undefined;
 }
 
 const LEASE_LOST = 'This worker lost its claim on the job.';
@@ -56,7 +73,15 @@ export class Attempt {
    * nothing more is written or published for it.
    */
   #leaseLost = false;
+  /** Where the attempt stands with ctx.transaction (task-transaction.ts). */
+  readonly #commit = new AttemptCommit();
   #timers: NodeJS.Timeout[] = [];
+  /** A `ctx.wait` found unfinished children: the attempt ends waiting for them (docs/children.md). */
+  #waitingForChildren = false;
+  /** How many of the job's children had failed or been cancelled when that wait read them. */
+  #failuresSeen = 0;
+  /** The job's recorded steps (ctx.step), read as the attempt starts; none until then. */
+  #steps = new AttemptSteps([], new Redactor([]));
   /** Resolves once the outcome is written (or deliberately not). */
   readonly done: Promise<void>;
   /**
@@ -101,6 +126,8 @@ export class Attempt {
 
   /** Stops the attempt; the first reason wins. A lost lease also stops its writes, whatever the first reason was. */
   abort(kind: AbortCause, message: string): void {
+    // Ended in the task's transaction, the job has no lease left: it is over, not lost to another worker.
+    if (kind === 'lease-lost' && this.#commit.done) return;
     if (kind === 'lease-lost') this.#leaseLost = true;
     if (!this.#controller.signal.aborted) this.#controller.abort(new AttemptAbort(kind, message));
   }
@@ -135,7 +162,10 @@ export class Attempt {
       signal: this.#controller.signal,
       killAfterMs: this.#options.cancelGraceMs,
       report: {
-        progress: (current, total, message) => this.progress.update(current, total, message && redactor.text(message)),
+        progress: (current, total, message) => {
+          if (!this.#steps.holdsBack(current, total))
+            this.progress.update(current, total, message && redactor.text(message));
+        },
         message: (text) => this.progress.message(redactor.text(text)),
         log: (stream, line) => {
           if (!this.#leaseLost) this.#logs.add(stream, redactor.text(line));
@@ -152,14 +182,100 @@ export class Attempt {
           this.abort('lease-lost', LEASE_LOST);
           throw new AttemptAbort('lease-lost', `${LEASE_LOST} ${JSON.stringify(name)} was not saved.`);
         },
+        recallStep: async (name) => this.#recallStep(name),
+        recordStep: (name, result) => this.#recordStep(name, result),
+        spawn: (request) => this.#spawn(request),
+        wait: (request) => this.#wait(request),
       },
+      transaction: localTransaction(this.#options.jobs, this.lease, {
+        beforeCommit: (value) => this.#beforeCommit(value, redactor),
+        committed: (job) => this.#commit.committed(job),
+      }),
     };
-    const running = opened.failure ? Promise.resolve(opened.failure) : runner.run(execution);
+    const failure = opened.failure ?? (await this.#loadSteps(redactor));
+    const running = failure ? Promise.resolve(failure) : runner.run(execution);
     const result = redactor.value(checkJson(await this.#settle(running)));
     this.#endTask();
     for (const timer of this.#timers) clearTimeout(timer);
     await Promise.all([this.progress.flush(), this.#logs.flush()]);
     await this.#finish(result);
+  }
+
+  /**
+   * Reads the job's recorded steps, once, before the task runs (docs/steps.md): the bar starts
+   * where the last one left it, and the log says where this attempt resumes. A read that fails
+   * fails the attempt (retried as any failure is), rather than run steps that were done already.
+   */
+  async #loadSteps(redactor: Redactor): Promise<RunResult | null> {
+    try {
+      // The claim may say there are none (PostgreSQL): then nothing is read, a round trip saved.
+      const recorded = this.#options.stepsRecorded === false ? [] : await this.#options.jobs.listSteps(this.job.id);
+      this.#steps = new AttemptSteps(recorded, redactor);
+    } catch (error) {
+      return { ok: false, error: serializeError(error) };
+    }
+    const last = this.#steps.last;
+    if (last) {
+      if (last.progress) this.progress.resume(last.progress);
+      this.#logs.add('system', resumedLine(this.#steps.recorded));
+    }
+    return null;
+  }
+
+  #recallStep(name: string): { result: unknown } | null {
+    if (this.#leaseLost) throw new AttemptAbort('lease-lost', LEASE_LOST);
+    return this.#steps.recall(name);
+  }
+
+  /** Records a step with the bar as it is now, fenced by the lease: a lost lease records nothing and stops the attempt. */
+  async #recordStep(name: string, result: unknown): Promise<void> {
+    this.#steps.check(name, result);
+    const step = { name, result, progress: this.progress.latest };
+    if (!this.#leaseLost && (await this.#options.jobs.recordStep(this.lease, step))) return;
+    this.abort('lease-lost', LEASE_LOST);
+    throw new AttemptAbort('lease-lost', `${LEASE_LOST} The step ${JSON.stringify(name)} was not recorded.`);
+  }
+
+  /**
+   * Before the task's transaction writes the job's end (ctx.transaction): what the task reported
+   * is stored first, while the lease still fences it, and the result is checked and redacted as
+   * a returned one is. A throw rolls the transaction back.
+   */
+  async #beforeCommit(value: unknown, redactor: Redactor): Promise<unknown> {
+    await Promise.all([this.progress.flush(), this.#logs.flush()]);
+    if (this.#leaseLost) throw new AttemptAbort('lease-lost', LEASE_LOST);
+    this.#controller.signal.throwIfAborted();
+    const checked = checkJson({ ok: true, result: value });
+    if (!checked.ok) throw new TypeError(checked.error.message);
+    this.#commit.tried();
+    return redactor.value(checked.result);
+  }
+
+  /** Starts (or finds again) a child of this job, fenced by the lease: a lost lease starts none and stops the attempt. */
+  async #spawn(request: SpawnRequest): Promise<ChildJob> {
+    const children = this.#options.children;
+    if (!children)
+      throw new TypeError('ctx.spawn: this runner has no way to start child jobs (run the task in a worker).');
+    const child = this.#leaseLost ? null : await children.spawn(this.job, this.lease, request);
+    if (child) return child;
+    this.abort('lease-lost', LEASE_LOST);
+    throw new AttemptAbort(
+      'lease-lost',
+      `${LEASE_LOST} The child job ${JSON.stringify(request.name)} was not started.`,
+    );
+  }
+
+  /** The children's states; when the wait must sleep, this attempt will end waiting for them. */
+  async #wait(request: WaitRequest): Promise<ChildState[]> {
+    const children = this.#options.children;
+    if (!children)
+      throw new TypeError('ctx.wait: this runner has no way to read child jobs (run the task in a worker).');
+    const { states, failuresSeen } = await children.read(this.job, request.ids);
+    if (waitVerdict(states, request.settle === true).kind === 'sleep') {
+      this.#waitingForChildren = true;
+      this.#failuresSeen = failuresSeen;
+    }
+    return states;
   }
 
   /** The run's result, or, if the task ignores an abort past the grace period, a stand-in. */
@@ -188,13 +304,16 @@ export class Attempt {
    */
   async #finish(result: RunResult): Promise<void> {
     const { jobs, task, job, lease } = this.#options;
-    const outcome = decideOutcome(job, task, result, this.aborted);
+    // Ended in the task's own transaction (ctx.transaction): written, and told to onEnded, already.
+    if (await this.#commit.recorded(jobs, job)) return;
+    const outcome = decideOutcome(job, task, result, this.aborted, Date.now(), this.#waitingForChildren);
     // A lost lease (found by a fenced write after an abort of another kind) cannot write either.
     if (outcome === null || this.#leaseLost) return;
     const deadline = Date.now() + (this.#options.finishRetryMs ?? 0);
     for (let delay = FINISH_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, FINISH_RETRY_MAX_DELAY_MS)) {
       try {
         if (outcome.status === 'release') await jobs.release(lease);
+        else if (outcome.status === 'wait') await jobs.waitForChildren(lease, this.#failuresSeen);
         else await jobs.finish(lease, outcome);
         return;
       } catch (error) {

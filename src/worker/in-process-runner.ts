@@ -3,8 +3,11 @@ import { checkContentType } from '../core/content-type.ts';
 import { serializeError } from '../core/errors.ts';
 import { checkProgressArgs } from '../core/progress.ts';
 import type { TaskContext } from '../core/task.ts';
+import { taskChildren } from './children.ts';
 import { exec } from './exec.ts';
 import type { Execution, JobRunner, RunResult } from './runner.ts';
+import { taskStep } from './steps.ts';
+import { transactionMethod } from './task-transaction.ts';
 
 /**
  * Runs task code in the worker's own process. Fast and simple, but a task that never yields or
@@ -59,5 +62,8 @@ export function taskContext(execution: Execution): TaskContext {
     exec(command, args, options) {
       return exec(command, args, options, { signal, log: (stream, line) => report.log(stream, line) });
     },
+    step: taskStep(execution),
+    transaction: transactionMethod(execution),
+    ...taskChildren(execution),
   };
 }

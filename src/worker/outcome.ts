@@ -13,8 +13,10 @@ const RUNNER_CODES = new Set(['CRASHED', 'TIMEOUT', 'STALLED', 'CANCELLED', 'TAS
 
 /**
  * Decides how an attempt ends: success, retry (with backoff) while attempts remain, or a final
- * failure or cancellation. Null means "write nothing": the lease was lost, or the job is handed
- * back at shutdown.
+ * failure or cancellation. Null means "write nothing": the lease was lost. `release` hands the job
+ * back at shutdown; `wait` ends an attempt whose `ctx.wait` found unfinished children (the task's
+ * own result or error after that does not count: the job runs again once they end), unless
+ * something stopped it first.
  */
 export function decideOutcome(
   job: Job,
@@ -22,10 +24,12 @@ export function decideOutcome(
   result: RunResult,
   abort: AttemptAbort | null,
   now = Date.now(),
-): Outcome | { status: 'release' } | null {
+  waitingForChildren = false,
+): Outcome | { status: 'release' } | { status: 'wait' } | null {
   if (abort?.kind === 'lease-lost') return null;
   if (abort?.kind === 'shutdown') return { status: 'release' };
   if (abort?.kind === 'cancel') return { status: 'cancelled', error: cancelledError(CANCELLED.onRequest) };
+  if (waitingForChildren && !abort) return { status: 'wait' };
   if (result.ok && !abort) return { status: 'succeeded', result: result.result };
 
   const error: JobError = abort

@@ -44,6 +44,16 @@ export class ProgressReporter {
     this.#set(makeProgress(current, total, text, eta, now));
   }
 
+  /**
+   * Starts from the progress an earlier attempt recorded (with its last step): shown and saved at
+   * once, and the ETA going on at the rate it had.
+   */
+  resume(progress: JobProgress, now = Date.now()): void {
+    if (this.#stopped) return;
+    this.#eta.resume(progress.current, progress.total, progress.etaSeconds, now);
+    this.#set(makeProgress(progress.current, progress.total, progress.message, progress.etaSeconds, now));
+  }
+
   message(text: string, now = Date.now()): void {
     if (this.#stopped) return;
     const last = this.#latest;

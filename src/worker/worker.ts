@@ -15,6 +15,7 @@ import { Scheduler, scheduleDefinitions } from '../schedule/scheduler.ts';
 import type { ScheduleInput } from '../schedule/schedules.ts';
 import type { ClaimedJob, JobEvent, QueueLimit, Store } from '../store/store.ts';
 import { Attempt } from './attempt.ts';
+import { ChildJobs } from './child-jobs.ts';
 import { inProcessRunner } from './in-process-runner.ts';
 import type { JobRunner } from './runner.ts';
 
@@ -106,6 +107,8 @@ export class Worker {
   readonly #progressRate: number;
   readonly #maxLogLines: number;
   readonly #secretKey: SecretKeySource | undefined;
+  /** Starts and reads the children of the jobs this worker runs (ctx.spawn, ctx.wait). */
+  readonly #children: ChildJobs;
   readonly #running = new Map<string, Attempt>();
   /**
    * Attempts whose task code runs: what `concurrency` bounds. An attempt whose task has ended
@@ -161,9 +164,11 @@ export class Worker {
       limited: this.#limitedTasks,
       limits: this.#limits,
     } = splitByLimits(this.#tasks.all(), options.queues ?? {}));
+    // Schedules and child jobs start jobs as any caller does: checked and sealed by the queue.
+    const queue = createQueue({ store: options.store, tasks: this.#tasks, secretKey: options.secretKey });
+    this.#children = new ChildJobs(this.#jobs, queue);
     if (options.schedules !== false) {
       const definitions = scheduleDefinitions(this.#tasks.all(), options.schedules ?? []);
-      const queue = createQueue({ store: options.store, tasks: this.#tasks, secretKey: options.secretKey });
       this.#scheduler = new Scheduler({ queue, definitions, logger: this.#log });
     }
   }
@@ -303,7 +308,7 @@ export class Worker {
     for (const [id, claim] of this.#waiting) {
       if (this.#busy >= this.#concurrency) return;
       this.#waiting.delete(id);
-      this.#begin(claim.job, claim.lease);
+      this.#begin(claim.job, claim.lease, claim.stepsRecorded);
     }
   }
 
@@ -318,7 +323,7 @@ export class Worker {
     });
   }
 
-  #begin(job: Attempt['job'], lease: Attempt['lease']): void {
+  #begin(job: Attempt['job'], lease: Attempt['lease'], stepsRecorded?: boolean): void {
     const task = this.#tasks.get(job.task);
     if (!task) return; // Cannot happen: claims name only our tasks.
     const attempt = new Attempt({
@@ -332,6 +337,8 @@ export class Worker {
       maxLogLines: this.#maxLogLines,
       secretKey: this.#secretKey,
       finishRetryMs: this.#leaseMs,
+      children: this.#children,
+      stepsRecorded,
     });
     this.#running.set(job.id, attempt);
     this.#busy++;

@@ -1,7 +1,9 @@
 import { isTerminal } from '../../core/job.ts';
+import type { StepSummary } from '../../core/steps.ts';
 import type { LogLine } from '../../store/store.ts';
 import type { JobJson } from '../job-json.ts';
 import type { WebhookDelivery } from '../webhook-log.ts';
+import { Children, type ChildrenView } from './children.tsx';
 import { Layout } from './layout.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
 import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge, Waiting } from './parts.tsx';
@@ -14,6 +16,8 @@ export interface JobPageProps {
   canChange: boolean;
   /** The job's webhook deliveries, for its owner and admins (none, or not given: no section). */
   webhooks?: readonly WebhookDelivery[] | undefined;
+  /** The child jobs it started (ctx.spawn); none, or not given: no section. */
+  children?: ChildrenView | undefined;
 }
 
 /** Seconds between reloads of an unfinished job's page in a browser without JavaScript. */
@@ -24,7 +28,7 @@ export const NO_SCRIPT_REFRESH_SECONDS = 2;
  * facts and the log tail. Everything it shows is what the server knows now; with JavaScript the
  * bar is live and the log grows, and when the job ends the page redraws itself from the server.
  */
-export function JobPage({ frame, job, logs, canChange, webhooks }: JobPageProps) {
+export function JobPage({ frame, job, logs, canChange, webhooks, children }: JobPageProps) {
   const unfinished = !isTerminal(job.status);
   return (
     <Layout
@@ -79,8 +83,10 @@ export function JobPage({ frame, job, logs, canChange, webhooks }: JobPageProps)
             </ul>
           </section>
         )}
+        {children && <Children view={children} />}
         <Facts job={job} />
-        {webhooks && webhooks.length > 0 && <Webhooks deliveries={webhooks} />}
+        <Deliveries title="Webhooks" id="uw-webhooks-title" deliveries={webhooks?.filter((d) => !isEmail(d))} />
+        <Deliveries title="E-mail" id="uw-email-title" deliveries={webhooks?.filter(isEmail)} />
       </div>
       <section class="uw-card" aria-labelledby="uw-log-title">
         <h2 id="uw-log-title">Log</h2>
@@ -171,6 +177,8 @@ function Facts({ job }: { job: JobJson }) {
         <dd>
           {job.attempt} of {job.maxAttempts}
         </dd>
+        {job.steps && job.steps.recorded > 0 && <dt>Steps</dt>}
+        {job.steps && job.steps.recorded > 0 && <dd data-steps="">{stepsText(job.steps)}</dd>}
         <dt>Created</dt>
         <dd>
           <Ago iso={job.createdAt} />
@@ -185,6 +193,15 @@ function Facts({ job }: { job: JobJson }) {
         </dd>
         {job.owner !== null && <dt>Owner</dt>}
         {job.owner !== null && <dd>{job.owner}</dd>}
+        {job.parentId && <dt>Child of</dt>}
+        {job.parentId && (
+          <dd>
+            <a href={job.urls.page.replace(encodeURIComponent(job.id), encodeURIComponent(job.parentId))}>
+              {job.parentId}
+            </a>{' '}
+            <span class="uw-muted">as {job.childName}</span>
+          </dd>
+        )}
         {job.retryOf && <dt>Retry of</dt>}
         {job.retryOf && (
           <dd>
@@ -200,17 +217,41 @@ function Facts({ job }: { job: JobJson }) {
   );
 }
 
+/** "Attempt 2 resumed after step file-11 (12 steps recorded)", or how many are recorded. */
+function stepsText({ recorded, resumed }: StepSummary): string {
+  const count = (n: number) => `${n} step${n === 1 ? '' : 's'} recorded`;
+  if (!resumed) return count(recorded);
+  const detail =
+    recorded > resumed.recorded ? `${resumed.recorded} recorded before it, ${recorded} in all` : count(recorded);
+  return `Attempt ${resumed.attempt} resumed after step ${resumed.afterStep} (${detail})`;
+}
+
 const DELIVERY_WORDS: Record<WebhookDelivery['state'], string> = {
   pending: 'Sending',
   delivered: 'Delivered',
   failed: 'Given up',
 };
 
-/** Who was told of the job's end, and how it went: one row per receiver (its origin, for an owner). */
-function Webhooks({ deliveries }: { deliveries: readonly WebhookDelivery[] }) {
+/** An e-mail to the owner (`mailto:`), beside the webhooks in the same outbox. */
+const isEmail = (d: WebhookDelivery) => d.url.startsWith('mailto:');
+
+/**
+ * Who was told of the job's end, and how it went: one row per receiver (a webhook's origin, for an
+ * owner; the address an e-mail went to). Nothing when there is none.
+ */
+function Deliveries({
+  title,
+  id,
+  deliveries,
+}: {
+  title: string;
+  id: string;
+  deliveries?: WebhookDelivery[] | undefined;
+}) {
+  if (!deliveries?.length) return null;
   return (
-    <section class="uw-card" aria-labelledby="uw-webhooks-title">
-      <h2 id="uw-webhooks-title">Webhooks</h2>
+    <section class="uw-card" aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
       <table class="uw-jobs">
         <thead>
           <tr>
@@ -224,7 +265,8 @@ function Webhooks({ deliveries }: { deliveries: readonly WebhookDelivery[] }) {
           {deliveries.map((d) => (
             <tr data-delivery={d.id} data-state={d.state}>
               <td class="uw-summary">
-                {d.url} <span class="uw-muted">{d.type}</span>
+                {isEmail(d) ? d.url.slice('mailto:'.length) || 'the owner' : d.url}{' '}
+                <span class="uw-muted">{d.type}</span>
               </td>
               <td>
                 {DELIVERY_WORDS[d.state]}
@@ -240,7 +282,8 @@ function Webhooks({ deliveries }: { deliveries: readonly WebhookDelivery[] }) {
                 {d.attempts === 0 ? (
                   <span class="uw-muted">—</span>
                 ) : (
-                  (d.lastError ?? `HTTP ${d.lastStatus}`) + (d.log.at(-1) ? ` (${d.log.at(-1)?.ms} ms)` : '')
+                  (d.lastError ?? `${isEmail(d) ? 'SMTP' : 'HTTP'} ${d.lastStatus}`) +
+                  (d.log.at(-1) ? ` (${d.log.at(-1)?.ms} ms)` : '')
                 )}
               </td>
             </tr>

@@ -4,9 +4,10 @@ import { TooLargeError, ValidationError } from '../../core/errors.ts';
 import { isJobStatus, isTerminal, type JobStatus } from '../../core/job.ts';
 import { Schedules } from '../../schedule/schedules.ts';
 import { canChange } from '../auth.ts';
-import { type AppEnv, type Deps, jobJson, jobJsonsWithWaiting } from '../context.ts';
+import { type AppEnv, type Deps, jobJson, jobJsonsWithWaiting, stepSummary } from '../context.ts';
 import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
 import { readDeliveries } from '../webhook-log.ts';
+import { childrenView } from './children.tsx';
 import { errorsByField, type FormState, paramsFromForm } from './forms.tsx';
 import { JobPage } from './job-page.tsx';
 import { MessagePage } from './layout.tsx';
@@ -143,13 +144,22 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
     const job = await deps.jobs.get(c.req.param('id'));
     if (!job || !(canChange(caller, job) || caller.shareJobId === job.id)) throw jobNotFound(c.req.param('id'));
     const logs = await tailLogs(deps, job.id);
-    const json = jobJson(c, deps, job, await deps.queue.waiting(job));
+    const [waiting, steps] = await Promise.all([deps.queue.waiting(job), stepSummary(deps, job)]);
+    const json = jobJson(c, deps, job, waiting, steps);
     // Webhooks: as GET /jobs/:id/webhooks shows them, for the owner and admins (not a share link).
     const mayChange = canChange(caller, job);
     const webhooks = mayChange ? await readDeliveries(deps.jobs.store, { jobId: job.id }, caller.admin) : undefined;
+    const children = await childrenView(c, deps, job);
     return renderPage(
       c,
-      <JobPage frame={frameOf(c, deps, title)} job={json} logs={logs} canChange={mayChange} webhooks={webhooks} />,
+      <JobPage
+        frame={frameOf(c, deps, title)}
+        job={json}
+        logs={logs}
+        canChange={mayChange}
+        webhooks={webhooks}
+        children={children}
+      />,
     );
   });
 

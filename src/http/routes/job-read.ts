@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { ValidationError } from '../../core/errors.ts';
-import { type AppEnv, type Deps, jobJson, visibleJob } from '../context.ts';
+import { type AppEnv, type Deps, jobJson, stepSummary, visibleJob } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { childrenJson } from '../job-json.ts';
 
 /** Lines sent per logs request; the `Underway-Next-Since` header says where to go on. */
 const LOG_PAGE = 10_000;
@@ -13,7 +14,12 @@ export function jobReadRoutes(deps: Deps): Hono<AppEnv> {
 
   app.get('/jobs/:id', async (c) => {
     const job = await visibleJob(c, deps, c.req.param('id'));
-    return c.json(jobJson(c, deps, job, await deps.queue.waiting(job)));
+    const [waiting, steps, children] = await Promise.all([
+      deps.queue.waiting(job),
+      stepSummary(deps, job),
+      deps.jobs.childSummary(job.id),
+    ]);
+    return c.json({ ...jobJson(c, deps, job, waiting, steps), children: childrenJson(job.id, children, deps.paths) });
   });
 
   app.get('/jobs/:id/logs', async (c) => {

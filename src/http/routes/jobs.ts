@@ -110,6 +110,7 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
       task: query.task || undefined,
       // Everyone but an admin sees only their own jobs; an admin may narrow to one owner.
       owner: caller.admin ? query.owner || undefined : user.id,
+      parent: query.parent || undefined,
       limit,
       cursor: query.cursor || null,
     });

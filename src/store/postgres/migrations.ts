@@ -1,3 +1,4 @@
+import { WAITING_FOR_CHILDREN_AT } from '../../core/children.ts';
 import type { Tables } from './tables.ts';
 
 /**
@@ -267,6 +268,57 @@ export function migrations(t: Tables): readonly string[] {
       LIMIT lim
       FOR UPDATE SKIP LOCKED
     $fn$;
+    `,
+    /* 9 */ `
+    -- Resumable steps (ctx.step): a step's result, recorded durably when it returns, so that a
+    -- later attempt of the same job returns it without running the step again. Kept and removed
+    -- with the job.
+    CREATE TABLE ${t.steps} (
+      job_id      text        NOT NULL,
+      name        text        NOT NULL,
+      result      jsonb       NOT NULL,
+      attempt     integer     NOT NULL,
+      progress    jsonb,
+      recorded_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (job_id, name)
+    );
+    `,
+    /* 10 */ `
+    -- Child jobs (ctx.spawn, docs/children.md): a child knows its parent and its name there, unique
+    -- per parent so that a parent running again gets the same child back. A parent counts the
+    -- children it started and those that ended. The trigger counts every child's end, whichever
+    -- statement made it (finish, cancel, reap, release), in that statement's transaction, and
+    -- wakes the parent asleep until then (run_at at the end of time, core/children.ts) once the
+    -- last one ended, or at once when one failed or was cancelled (its wait then fails, or goes
+    -- back to sleep). children_failed counts those, for a parent going to sleep after its wait
+    -- read its children: one that failed in between wakes it at once (children.ts).
+    -- Counting on the parent's row, not counting its children's rows: an UPDATE
+    -- that waited for the row's lock computes from the row as the other transaction left it, so
+    -- two children ending at once in two transactions cannot both miss the other's end (a count
+    -- of rows would read a snapshot from before the other's commit, and neither would wake it),
+    -- nor can a child's end and its parent's going to sleep (store/postgres/children.ts).
+    ALTER TABLE ${t.jobs} ADD COLUMN parent_id text, ADD COLUMN child_name text,
+      ADD COLUMN children_total integer NOT NULL DEFAULT 0, ADD COLUMN children_ended integer NOT NULL DEFAULT 0,
+      ADD COLUMN children_failed integer NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX ON ${t.jobs} (parent_id, child_name) WHERE parent_id IS NOT NULL;
+
+    CREATE FUNCTION ${t.quotedSchema}.child_ended() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      UPDATE ${t.jobs} SET children_ended = children_ended + 1,
+        children_failed = children_failed + CASE WHEN NEW.status <> 'succeeded' THEN 1 ELSE 0 END,
+        run_at = CASE WHEN status = 'queued' AND run_at = '${WAITING_FOR_CHILDREN_AT}'
+          AND (children_ended + 1 >= children_total OR NEW.status <> 'succeeded') THEN now() ELSE run_at END,
+        changed_xid = CASE WHEN status = 'queued' AND run_at = '${WAITING_FOR_CHILDREN_AT}'
+          AND (children_ended + 1 >= children_total OR NEW.status <> 'succeeded')
+          THEN pg_current_xact_id() ELSE changed_xid END
+      WHERE id = NEW.parent_id;
+      RETURN NULL;
+    END
+    $fn$;
+    CREATE TRIGGER child_ended AFTER UPDATE ON ${t.jobs} FOR EACH ROW
+      WHEN (NEW.parent_id IS NOT NULL AND OLD.status IN ('queued', 'running')
+        AND NEW.status IN ('succeeded', 'failed', 'cancelled'))
+      EXECUTE FUNCTION ${t.quotedSchema}.child_ended();
     `,
   ];
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import pg from 'pg';
+import type { ChildSummary } from '../../core/children.ts';
 import { toError } from '../../core/errors.ts';
 import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobProgress, Lease, Outcome } from '../../core/job.ts';
@@ -13,9 +14,12 @@ import { Fit, type KeyCount } from '../queue-limits.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
+  type ChildInput,
   type ClaimedJob,
   type ClaimRequest,
   type CleanupRetention,
+  type CompletedInTransaction,
+  type CompleteInTransactionOptions,
   DEFAULT_LIST_LIMIT,
   type EnqueueInput,
   type EnqueueOptions,
@@ -30,15 +34,18 @@ import {
   type NewArtifact,
   type NewLogLine,
   type NewSchedule,
+  type NewStep,
   type Pause,
   type PauseRequest,
   type PauseTarget,
   type QueueUsage,
   type QueueUsageRequest,
+  type RecordedStep,
   type Schedule,
   type StatusCount,
   type Store,
   type TransactionClient,
+  type TransactionTarget,
 } from '../store.ts';
 import type {
   ClaimedWebhookDelivery,
@@ -49,6 +56,7 @@ import type {
   WebhookDeliveryFilter,
 } from '../webhook-deliveries.ts';
 import * as artifacts from './artifacts.ts';
+import * as children from './children.ts';
 import { describeTarget, storeError } from './errors.ts';
 import { NotifyPublisher, parsePayload, type WireItem } from './events.ts';
 import { Listener, type ListenerState } from './listener.ts';
@@ -56,7 +64,9 @@ import * as logs from './logs.ts';
 import { migrateSchema } from './migrate.ts';
 import { type JobQueries, jobQueries } from './queries.ts';
 import { type JobRow, jsonParam, toJob } from './rows.ts';
+import * as steps from './steps.ts';
 import { type Tables, tablesFor } from './tables.ts';
+import { completeInTransaction, taskTransactionTarget } from './task-transaction.ts';
 import * as webhooks from './webhooks.ts';
 
 export interface PostgresStoreOptions {
@@ -126,6 +136,7 @@ class PgStore implements PostgresStore {
   readonly #options: PostgresStoreOptions;
   readonly #t: Tables;
   readonly #sql: JobQueries;
+  readonly #children: children.ChildQueries;
   /** Prepared-statement names of the job statements, by their text. */
   readonly #names: Map<string, string>;
   #prepare = true;
@@ -152,11 +163,19 @@ class PgStore implements PostgresStore {
   /** Events from other processes, delivered in order even when one needs a read first. */
   #inbox: Promise<void> = Promise.resolve();
   #closed = false;
+  /**
+   * Connections for tasks' own transactions (ctx.transaction), opened on first use: a pool apart,
+   * so tasks holding transactions open cannot take the connections the heartbeat, the log writes
+   * and the flush before their own commit need (with one pool, as many open transactions as
+   * connections would wait for ever).
+   */
+  #taskPool: pg.Pool | null = null;
 
   constructor(options: PostgresStoreOptions) {
     this.#options = options;
     this.#t = tablesFor(options.schema ?? 'underway');
     this.#sql = jobQueries(this.#t);
+    this.#children = children.childQueries(this.#t);
     this.#names = new Map(
       Object.entries(this.#sql)
         .filter(([key]) => !PLANNED_EACH_TIME.has(key))
@@ -357,10 +376,14 @@ class PgStore implements PostgresStore {
     const jobs = this.#announce(rows);
     // Other processes hear of the claim through the batched publisher, not the trigger (migration 2).
     for (const job of jobs) if (!this.#closed) this.#publisher.add(statusEvent(job));
-    return rows.map((row, index) => ({
-      job: jobs[index] as Job,
-      lease: { jobId: row.id, token: row.lease_token as string },
-    }));
+    return rows.map((row, index) => {
+      const hasSteps = (row as { has_steps?: unknown }).has_steps;
+      return {
+        job: jobs[index] as Job,
+        lease: { jobId: row.id, token: row.lease_token as string },
+        ...(typeof hasSteps === 'boolean' && { stepsRecorded: hasSteps }),
+      };
+    });
   }
 
   async claimLimited(request: LimitedClaimRequest): Promise<ClaimedJob[]> {
@@ -502,6 +525,7 @@ class PgStore implements PostgresStore {
     }
     if (filter.task !== undefined) add('j.task = ?', filter.task);
     if (filter.owner !== undefined) add('j.owner = ?', filter.owner);
+    if (filter.parent !== undefined) add('j.parent_id = ?', filter.parent);
     if (filter.cursor) add('j.seq < ?', decodeCursor(filter.cursor).toString());
     args.push(limit + 1);
     const rows = await this.#query<JobRow>(
@@ -649,6 +673,101 @@ class PgStore implements PostgresStore {
     } catch (error) {
       throw storeError(error, this.#where);
     }
+  }
+
+  // Resumable steps (steps.ts).
+
+  async recordStep(lease: Lease, step: NewStep): Promise<boolean> {
+    await this.#whenReady();
+    return this.#wrap(() => steps.recordStep(this.#pool, this.#t, lease, step));
+  }
+
+  async listSteps(jobId: string): Promise<RecordedStep[]> {
+    await this.#whenReady();
+    return this.#stepLists.add(jobId);
+  }
+
+  /**
+   * Every attempt reads its job's steps once as it starts, and a claim starts several together:
+   * one query for them all, not a round trip per job on the path of every job, steps or not.
+   */
+  readonly #stepLists = new Batcher<string, RecordedStep[]>((jobIds) =>
+    this.#wrap(() => steps.listSteps(this.#pool, this.#t, jobIds)),
+  );
+
+  // Completing a job in the task's own transaction (task-transaction.ts).
+
+  async completeInTransaction<T>(
+    lease: Lease,
+    fn: (client: TransactionClient) => Promise<T>,
+    options: CompleteInTransactionOptions = {},
+  ): Promise<CompletedInTransaction<T> | null> {
+    await this.#whenReady();
+    this.#taskPool ??= this.#newTaskPool();
+    const done = await completeInTransaction(this.#taskPool, this.#sql, this.#where, lease, fn, {
+      beforeCommit: async (value) => {
+        const result = options.beforeCommit ? await options.beforeCommit(value) : value;
+        // As in finish: the job's last log lines reach other processes before its end.
+        await this.#publisher.logsSent(lease.jobId);
+        return result;
+      },
+    });
+    // Tagged with this store's origin, the commit's NOTIFY is skipped here: told in-process now.
+    if (done) this.#hub.deliver(statusEvent(done.job));
+    return done;
+  }
+
+  /** Read once: every attempt's execution carries it, whether its task uses it or not. */
+  transactionTarget(): TransactionTarget {
+    this.#target ??= taskTransactionTarget(this.#options.connectionString, this.#t.schema);
+    return this.#target;
+  }
+  #target: TransactionTarget | null = null;
+
+  #newTaskPool(): pg.Pool {
+    const pool = new pg.Pool({
+      connectionString: this.#options.connectionString,
+      max: this.#options.poolSize ?? 10,
+      application_name: 'underway task transaction',
+      options: `-c underway.origin=${this.#origin}`,
+    });
+    pool.on('error', (error) =>
+      process.emitWarning(`underway: a task transaction's PostgreSQL connection failed: ${error.message}`),
+    );
+    return pool;
+  }
+
+  // Child jobs (children.ts).
+
+  async spawnChild(parent: Lease, input: ChildInput): Promise<{ job: Job; created: boolean } | null> {
+    await this.#whenReady();
+    const row = await this.#wrap(() => children.spawnChild(this.#pool, this.#children, parent, input));
+    if (!row) return null;
+    const job = toJob(row);
+    // Its insert's NOTIFY is this pool's own, skipped here: told in-process now, as enqueue does.
+    if (row.created) this.#hub.deliver(statusEvent(job));
+    return { job, created: row.created };
+  }
+
+  async waitForChildren(lease: Lease, failuresSeen: number): Promise<Job | null> {
+    await this.#whenReady();
+    // As a retry: the job is queued again, so everything this process still holds for it goes first.
+    await this.#publisher.flush();
+    const error = cancelledError(CANCELLED.onRequest);
+    const row = await this.#wrap(() =>
+      children.waitForChildren(this.#pool, this.#children, lease, failuresSeen, error),
+    );
+    return row ? (this.#announce([row])[0] as Job) : null;
+  }
+
+  async childSummary(parentId: string): Promise<ChildSummary> {
+    await this.#whenReady();
+    return this.#wrap(() => children.childSummary(this.#pool, this.#children, parentId));
+  }
+
+  async saveWaitingProgress(parentId: string, progress: JobProgress): Promise<boolean> {
+    await this.#whenReady();
+    return this.#wrap(() => children.saveWaitingProgress(this.#pool, this.#children, parentId, progress));
   }
 
   // Webhook deliveries (webhooks.ts).
@@ -803,6 +922,8 @@ class PgStore implements PostgresStore {
     await this.#publisher.flush();
     await this.#listener?.close();
     await this.#inbox.catch(() => {});
+    // Waits for task transactions still open to give their connections back.
+    await this.#taskPool?.end().catch(() => {});
     await this.#pool.end().catch((error: unknown) => {
       process.emitWarning(`underway: closing the PostgreSQL pool failed: ${toError(error).message}`);
     });

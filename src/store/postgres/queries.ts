@@ -13,6 +13,13 @@ const TOUCH = 'changed_xid = pg_current_xact_id()';
 /** The job statements of one schema, built once per store. Times come from the database clock, so workers on many machines agree. */
 export function jobQueries(t: Tables) {
   const cols = jobColumns(t);
+  /**
+   * Returned by the claims: whether the job has recorded steps (ctx.step), so that an attempt of
+   * a job without any (nearly all) does not read them, a round trip before its task starts.
+   * Reading them in every attempt drained no-op jobs 22 % slower (medians of 6 alternating runs
+   * of 3,000 jobs, concurrency 10: 1,173 against 1,510 jobs/s); this probe costs nothing visible.
+   */
+  const hasSteps = `EXISTS (SELECT 1 FROM ${t.steps} s WHERE s.job_id = j.id) AS has_steps`;
   return {
     /**
      * Insert unless a queued or running job holds the dedupe key; then return that one. One
@@ -72,7 +79,7 @@ export function jobQueries(t: Tables) {
       FROM ${t.dueFunction}($2::text[], $3::integer) AS due(id),
         (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
       WHERE j.id = due.id
-      RETURNING ${cols}`,
+      RETURNING ${cols}, ${hasSteps}`,
 
     /**
      * The limited claim (claimLimited), in one transaction: first a transaction-level advisory lock
@@ -112,7 +119,7 @@ export function jobQueries(t: Tables) {
           lease_token = replace(gen_random_uuid()::text, '-', ''),
           lease_expires_at = now() + $3 * interval '1 millisecond', progress = NULL, ${TOUCH}
       WHERE j.id = ANY($2::text[]) AND j.status = 'queued'
-      RETURNING ${cols}`,
+      RETURNING ${cols}, ${hasSteps}`,
 
     /**
      * Renews many leases. Rows another transaction holds (a finish of the same worker in flight,
@@ -152,6 +159,16 @@ export function jobQueries(t: Tables) {
       WHERE j.id = o.id AND j.lease_token = o.token AND j.status = 'running'
       RETURNING ${cols}, o.token AS fenced_by`,
 
+    /**
+     * A success written inside the task's own transaction (ctx.transaction, task-transaction.ts),
+     * fenced as `finish` is: no row means the lease is lost, and the caller rolls back.
+     */
+    completeInTransaction: `
+      UPDATE ${t.jobs} j SET status = 'succeeded', result = $3::jsonb, error = NULL, finished_at = now(),
+        ${CLEAR_LEASE}, ${TOUCH}
+      WHERE j.id = $1 AND j.lease_token = $2 AND j.status = 'running'
+      RETURNING ${cols}`,
+
     release: `
       UPDATE ${t.jobs} j SET
         status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
@@ -180,7 +197,8 @@ export function jobQueries(t: Tables) {
       WITH target AS (SELECT id, status FROM ${t.jobs} WHERE id = $1),
       gone AS (DELETE FROM ${t.jobs} WHERE id IN (SELECT id FROM target WHERE status IN ${FINISHED}) RETURNING id),
       logs AS (DELETE FROM ${t.logs} WHERE job_id IN (SELECT id FROM gone)),
-      files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone))
+      files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone)),
+      steps AS (DELETE FROM ${t.steps} WHERE job_id IN (SELECT id FROM gone))
       SELECT status FROM target`,
 
     /**
@@ -201,7 +219,7 @@ export function jobQueries(t: Tables) {
       RETURNING ${cols}`,
 
     /**
-     * Deletes up to $6 finished jobs past retention (with logs and artifacts) per call; the store
+     * Deletes up to $6 finished jobs past retention (with logs, artifacts and steps) per call; the store
      * repeats it, so a big backlog is removed in short transactions rather than one long one.
      */
     cleanup: `
@@ -213,7 +231,8 @@ export function jobQueries(t: Tables) {
         LIMIT $6),
       gone AS (DELETE FROM ${t.jobs} WHERE id IN (SELECT id FROM doomed) RETURNING id),
       logs AS (DELETE FROM ${t.logs} WHERE job_id IN (SELECT id FROM gone)),
-      files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone))
+      files AS (DELETE FROM ${t.artifacts} WHERE job_id IN (SELECT id FROM gone)),
+      steps AS (DELETE FROM ${t.steps} WHERE job_id IN (SELECT id FROM gone))
       SELECT count(*)::int AS n FROM gone`,
 
     /** Uploads abandoned half-way (their process died) for a day are deleted with their chunks. */

@@ -13,6 +13,7 @@ export interface Tables {
   migrations: string;
   /** Paused tasks (migration 6) and queues (migration 8). */
   paused: string;
+  steps: string;
   /** Recurring schedules (migration 6). */
   schedules: string;
   notifyFunction: string;
@@ -44,6 +45,7 @@ export function tablesFor(schema: string): Tables {
     chunks: `${q}.artifact_chunks`,
     migrations: `${q}.migrations`,
     paused: `${q}.paused`,
+    steps: `${q}.steps`,
     schedules: `${q}.schedules`,
     notifyFunction: `${q}.notify_status`,
     touchFunction: `${q}.touch_status`,

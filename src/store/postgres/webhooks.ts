@@ -70,14 +70,15 @@ export async function recordDeliveries(
        SELECT j.id, e.url, j.id || '.' || j.status, j.status, 'pending', now()
        FROM e JOIN ${t.jobs} j
          ON j.changed_xid >= pg_snapshot_xmin(e.seen) AND NOT pg_visible_in_snapshot(j.changed_xid, e.seen)
-       WHERE e.fresh AND j.status = ANY($2::text[])
+       WHERE e.fresh AND j.status = ANY($2::text[]) AND ($4::text[] IS NULL OR j.task = ANY($4::text[]))
        ON CONFLICT (job_id, url) DO NOTHING
        RETURNING 1),
      moved AS (
        UPDATE ${w.endpoints} x SET seen = pg_current_snapshot(), swept_at = now()
        FROM e, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit WHERE x.url = e.url)
      SELECT (SELECT count(*)::int FROM ins) AS n, (SELECT count(*)::int FROM e) AS endpoints`,
-    [urls, request.statuses, STALE_ENDPOINT_MS],
+    // $4 null: every task; else only theirs (the e-mail sender's opted-in tasks).
+    [urls, request.statuses, STALE_ENDPOINT_MS, request.tasks ?? null],
   );
   const [row] = rows;
   // A url seen for the first time: its start mark is the snapshot of now (one statement, once).

@@ -1,3 +1,5 @@
+import { WAITING_FOR_CHILDREN_MS } from '../../core/children.ts';
+
 /**
  * The SQLite schema, one numbered step at a time. `PRAGMA user_version` records the last step
  * applied; `PRAGMA application_id` marks the file as underway's, so that pointing underway at
@@ -174,5 +176,45 @@ export const MIGRATIONS: readonly string[] = [
     SELECT kind, name, paused_by, reason, paused_at FROM underway_paused;
   DROP TABLE underway_paused;
   ALTER TABLE underway_paused_new RENAME TO underway_paused;
+  `,
+  /* 8 */ `
+  -- Resumable steps (ctx.step): a step's result, recorded durably when it returns, so that a later
+  -- attempt of the same job returns it without running the step again. Kept and removed with the job.
+  CREATE TABLE underway_steps (
+    job_id      TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    result      TEXT    NOT NULL,
+    attempt     INTEGER NOT NULL,
+    progress    TEXT,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, name)
+  ) WITHOUT ROWID;
+  `,
+  /* 9 */ `
+  -- Child jobs (ctx.spawn, docs/children.md): a child knows its parent and its name there, unique
+  -- per parent so that a parent running again gets the same child back. A parent counts the
+  -- children it started and those that ended; the trigger counts every child's end, by whichever
+  -- statement (finish, cancel, reap, release), and in that same transaction wakes the parent
+  -- asleep until then (run_at at the end of time, core/children.ts) once the last one ended, or
+  -- at once when one failed or was cancelled (its wait then fails, or goes back to sleep).
+  -- children_failed counts those, for a parent going to sleep after its wait read its children:
+  -- one that failed in between wakes it at once (store/sqlite/children.ts).
+  ALTER TABLE underway_jobs ADD COLUMN parent_id TEXT;
+  ALTER TABLE underway_jobs ADD COLUMN child_name TEXT;
+  ALTER TABLE underway_jobs ADD COLUMN children_total INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE underway_jobs ADD COLUMN children_ended INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE underway_jobs ADD COLUMN children_failed INTEGER NOT NULL DEFAULT 0;
+  CREATE UNIQUE INDEX underway_jobs_children ON underway_jobs (parent_id, child_name) WHERE parent_id IS NOT NULL;
+  CREATE TRIGGER underway_child_ended AFTER UPDATE OF status ON underway_jobs
+    WHEN NEW.parent_id IS NOT NULL AND OLD.status IN ('queued', 'running')
+      AND NEW.status IN ('succeeded', 'failed', 'cancelled')
+  BEGIN
+    UPDATE underway_jobs SET children_ended = children_ended + 1,
+      children_failed = children_failed + (NEW.status <> 'succeeded'),
+      run_at = CASE WHEN status = 'queued' AND run_at = ${WAITING_FOR_CHILDREN_MS}
+          AND (children_ended + 1 >= children_total OR NEW.status <> 'succeeded')
+        THEN CAST(unixepoch('subsec') * 1000 AS INTEGER) ELSE run_at END
+    WHERE id = NEW.parent_id;
+  END;
   `,
 ];

@@ -21,6 +21,9 @@ export interface JobRow {
   queue: string | null;
   concurrency_key: string | null;
   retry_of: string | null;
+  /** The parent and the name within it of a child job (migration 9 on SQLite, 10 on PostgreSQL). */
+  parent_id: string | null;
+  child_name: string | null;
   created_at: number;
   run_at: number;
   started_at: number | null;
@@ -70,6 +73,8 @@ export function toJob(row: JobRow, artifacts: ArtifactInfo[]): Job {
     queue: row.queue ?? row.task,
     concurrencyKey: row.concurrency_key,
     retryOf: row.retry_of,
+    parentId: row.parent_id ?? null,
+    childName: row.child_name ?? null,
     artifacts,
     createdAt: iso(row.created_at),
     runAt: iso(row.run_at),

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
+import type { ChildSummary } from '../../core/children.ts';
 import { newJobId } from '../../core/ids.ts';
 import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
 import { CANCELLED, cancelledError, stalledMessage } from '../../core/job-texts.ts';
@@ -12,6 +13,7 @@ import { Fit, type KeyCount, LIMITED_SCAN } from '../queue-limits.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
+  type ChildInput,
   type ClaimedJob,
   type ClaimRequest,
   type CleanupRetention,
@@ -28,11 +30,13 @@ import {
   type NewArtifact,
   type NewLogLine,
   type NewSchedule,
+  type NewStep,
   type Pause,
   type PauseRequest,
   type PauseTarget,
   type QueueUsage,
   type QueueUsageRequest,
+  type RecordedStep,
   type Schedule,
   type StatusCount,
   type Store,
@@ -46,10 +50,12 @@ import type {
   WebhookDeliveryFilter,
 } from '../webhook-deliveries.ts';
 import { ArtifactFiles } from './artifact-files.ts';
+import * as children from './children.ts';
 import { SqliteEventBus } from './event-bus.ts';
 import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
 import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
+import * as steps from './steps.ts';
 import * as webhooks from './webhooks.ts';
 
 export interface SqliteStoreOptions extends OpenOptions {
@@ -455,6 +461,10 @@ class SqliteStore implements Store {
       where.push('owner = ?');
       args.push(filter.owner);
     }
+    if (filter.parent !== undefined) {
+      where.push('parent_id = ?');
+      args.push(filter.parent);
+    }
     if (filter.cursor) {
       where.push('seq < ?');
       args.push(decodeCursor(filter.cursor));
@@ -629,7 +639,7 @@ class SqliteStore implements Store {
 
   #deleteJobs(ids: string[]): void {
     const list = JSON.stringify(ids);
-    for (const table of ['underway_logs', 'underway_artifacts']) {
+    for (const table of ['underway_logs', 'underway_artifacts', 'underway_steps']) {
       this.#prepare(`DELETE FROM ${table} WHERE job_id IN (SELECT value FROM json_each(?))`).run(list);
     }
     this.#prepare('DELETE FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))').run(list);
@@ -707,6 +717,46 @@ class SqliteStore implements Store {
     );
     const body = row ? await this.#files.open(jobId, row.name) : null;
     return row && body ? { info: toArtifactInfo(row), body } : null;
+  }
+
+  // Resumable steps (store/sqlite/steps.ts).
+
+  async recordStep(lease: Lease, step: NewStep): Promise<boolean> {
+    const now = Date.now();
+    return this.#write(() => steps.recordStep(this.#prepareFn, lease, step, now));
+  }
+
+  async listSteps(jobId: string): Promise<RecordedStep[]> {
+    return this.#read(() => steps.listSteps(this.#prepareFn, jobId));
+  }
+
+  // Child jobs (store/sqlite/children.ts).
+
+  async spawnChild(parent: Lease, input: ChildInput): Promise<{ job: Job; created: boolean } | null> {
+    const now = Date.now();
+    const spawned = this.#write(() => children.spawnChild(this.#prepareFn, parent, input, now));
+    if (!spawned) return null;
+    const job = spawned.created ? toJob(spawned.row, []) : this.#job(spawned.row);
+    if (spawned.created) this.#publishStatus(job);
+    return { job, created: spawned.created };
+  }
+
+  async waitForChildren(lease: Lease, failuresSeen: number): Promise<Job | null> {
+    const now = Date.now();
+    const error = JSON.stringify(cancelledError(CANCELLED.onRequest));
+    const row = this.#write(() => children.waitForChildren(this.#prepareFn, lease, failuresSeen, error, now));
+    if (!row) return null;
+    const job = this.#job(row);
+    this.#publishStatus(job);
+    return job;
+  }
+
+  async childSummary(parentId: string): Promise<ChildSummary> {
+    return this.#read(() => children.childSummary(this.#prepareFn, parentId));
+  }
+
+  async saveWaitingProgress(parentId: string, progress: JobProgress): Promise<boolean> {
+    return this.#write(() => children.saveWaitingProgress(this.#prepareFn, parentId, progress));
   }
 
   async reapExpiredLeases(): Promise<Job[]> {

@@ -55,6 +55,8 @@ export function recordDeliveries(prepare: Prepare, request: RecordWebhookDeliver
   const now = Date.now();
   const urls = JSON.stringify([...new Set(request.urls)]);
   const statuses = JSON.stringify(request.statuses);
+  // null: every task; else only theirs (the e-mail sender's opted-in tasks).
+  const tasks = request.tasks ? JSON.stringify(request.tasks) : null;
   prepare(
     `INSERT INTO underway_webhook_endpoints (url, since, swept_at)
        SELECT value, ?, ? FROM json_each(?) WHERE true ON CONFLICT (url) DO NOTHING`,
@@ -72,8 +74,9 @@ export function recordDeliveries(prepare: Prepare, request: RecordWebhookDeliver
          FROM underway_jobs j JOIN underway_webhook_endpoints e ON j.finished_at >= e.since
          WHERE j.id IN (SELECT value FROM json_each(?)) AND e.url IN (SELECT value FROM json_each(?))
            AND j.status IN (SELECT value FROM json_each(?))
+           AND (? IS NULL OR j.task IN (SELECT value FROM json_each(?)))
          ON CONFLICT (job_id, url) DO NOTHING`,
-    ).run(now, now, now, JSON.stringify(request.jobIds), urls, statuses).changes;
+    ).run(now, now, now, JSON.stringify(request.jobIds), urls, statuses, tasks, tasks).changes;
   }
   const endpoints = prepare(
     `SELECT url, max(since, swept_at - ?) AS "from" FROM underway_webhook_endpoints
@@ -86,10 +89,11 @@ export function recordDeliveries(prepare: Prepare, request: RecordWebhookDeliver
        SELECT j.id, ?, j.id || '.' || j.status, j.status, 'pending', ?, ?, ?
        FROM underway_jobs j INDEXED BY underway_jobs_finished
        WHERE j.finished_at >= ? AND j.status IN (SELECT value FROM json_each(?))
+         AND (? IS NULL OR j.task IN (SELECT value FROM json_each(?)))
        ON CONFLICT (job_id, url) DO NOTHING`,
   );
   let added = 0;
-  for (const { url, from } of endpoints) added += sweep.run(url, now, now, now, from, statuses).changes;
+  for (const { url, from } of endpoints) added += sweep.run(url, now, now, now, from, statuses, tasks, tasks).changes;
   prepare(`UPDATE underway_webhook_endpoints SET swept_at = ? WHERE url IN (SELECT value FROM json_each(?))`).run(
     now,
     urls,

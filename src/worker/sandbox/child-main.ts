@@ -16,9 +16,13 @@ import { type AnyTask, type ArtifactSource, isTask } from '../../core/task.ts';
 import { killTree, onSubprocess } from '../exec.ts';
 import { taskContext } from '../in-process-runner.ts';
 import { AttemptAbort, type Execution } from '../runner.ts';
+import { ChildSpawns } from './child-spawns.ts';
+import { ChildSteps } from './child-steps.ts';
+import { ChildTransaction, type TransactionAccess } from './child-transaction.ts';
 import {
   type ArtifactPayload,
   type ChildMessage,
+  commitMarker,
   EXIT_IPC_LOST,
   endMarker,
   type JobRef,
@@ -65,6 +69,11 @@ interface Current {
   controller: AbortController;
   pending: Map<number, (info: ArtifactInfo | Error) => void>;
   nextRequest: number;
+  steps: ChildSteps;
+  /** ctx.spawn and ctx.wait, answered by the worker. */
+  spawns: ChildSpawns;
+  /** ctx.transaction's side in this child; null when the worker's store cannot (the task is refused). */
+  transaction: ChildTransaction | null;
 }
 let current: Current | null = null;
 
@@ -154,7 +163,12 @@ function executionFor(job: JobRef, params: unknown, task: AnyTask, state: Curren
         if (info instanceof Error) throw info;
         return info;
       },
+      recallStep: (name) => state.steps.recall(name),
+      recordStep: (name, result) => state.steps.record(name, result),
+      spawn: (request) => state.spawns.spawn(request),
+      wait: (request) => state.spawns.wait(request),
     },
+    transaction: state.transaction?.execution() ?? null,
   };
 }
 
@@ -170,9 +184,21 @@ function artifactError(error: SerializedError | undefined): Error {
   return error?.code ? Object.assign(made, { code: error.code }) : made;
 }
 
-async function run(job: JobRef, params: unknown): Promise<void> {
+async function run(job: JobRef, params: unknown, transaction: TransactionAccess | null): Promise<void> {
   if (current) return; // The parent sends one job at a time; a second one is a parent bug.
-  const state: Current = { jobId: job.id, controller: new AbortController(), pending: new Map(), nextRequest: 1 };
+  const state: Current = {
+    jobId: job.id,
+    controller: new AbortController(),
+    pending: new Map(),
+    nextRequest: 1,
+    steps: new ChildSteps(job.id, send),
+    spawns: new ChildSpawns(job.id, send),
+    transaction:
+      transaction &&
+      new ChildTransaction(job.id, transaction, send, (requestId) =>
+        markOutput(commitMarker(nonce, job.id, requestId)),
+      ),
+  };
   current = state;
   const task = tasks.get(job.task);
   let outcome: Body<Extract<ChildMessage, { type: 'result' | 'error' }>>;
@@ -196,7 +222,12 @@ async function run(job: JobRef, params: unknown): Promise<void> {
 
 /** Writes the end marker on both pipes and waits until they took it. */
 function endOutput(jobId: string): Promise<unknown> {
-  const marker = `${endMarker(nonce, jobId)}\n`;
+  return markOutput(endMarker(nonce, jobId));
+}
+
+/** Writes a marker line on both pipes and waits until they took it. */
+function markOutput(line: string): Promise<unknown> {
+  const marker = `${line}\n`;
   return Promise.all([
     new Promise<void>((done) => writeOut(marker, () => done())),
     new Promise<void>((done) => writeErr(marker, () => done())),
@@ -213,12 +244,21 @@ process.on('message', (raw: unknown) => {
       void init(message.module);
       break;
     case 'run':
-      void run(message.job, message.params);
+      void run(message.job, message.params, message.transaction ?? null);
       break;
     case 'cancel':
       if (current?.jobId === message.jobId && !current.controller.signal.aborted) {
         current.controller.abort(new AttemptAbort(message.kind, message.message));
       }
+      break;
+    case 'step-answer':
+      if (current?.jobId === message.jobId) current.steps.answer(message);
+      break;
+    case 'child-jobs-answer':
+      if (current?.jobId === message.jobId) current.spawns.answer(message);
+      break;
+    case 'commit-prepared':
+      if (current?.jobId === message.jobId) current.transaction?.answer(message);
       break;
     case 'artifact-saved': {
       const done = current?.jobId === message.jobId ? current.pending.get(message.requestId) : undefined;

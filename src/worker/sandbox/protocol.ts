@@ -1,6 +1,8 @@
+import type { ChildJob, ChildState } from '../../core/children.ts';
 import type { SerializedError } from '../../core/errors.ts';
 import type { ArtifactInfo } from '../../core/job.ts';
 import type { AbortCause } from '../runner.ts';
+import type { TransactionAccess } from './child-transaction.ts';
 
 /**
  * The one message protocol between the worker (parent) and a sandbox child, over Node's IPC
@@ -13,6 +15,10 @@ import type { AbortCause } from '../runner.ts';
  *     │ ── run {job, params} ──────────────▶    │ one job at a time
  *     │ ◀── progress | caption | log | subprocess
  *     │ ◀── artifact {requestId} ──  ── artifact-saved ──▶
+ *     │ ◀── step-recall | step-record {requestId} ──  ── step-answer ──▶
+ *     │ ◀── prepare-commit {requestId, result} ──  ── commit-prepared ──▶  (ctx.transaction,
+ *     │ ◀── committed                                  child-transaction.ts)
+ *     │ ◀── spawn | wait {requestId} ──  ── child-jobs-answer ──▶  (ctx.spawn, ctx.wait: child-spawns.ts)
  *     │ ── cancel {reason} ────────────────▶    │ aborts ctx.signal
  *     │ ◀── result | error {rssBytes, spawned} ─ │ back to idle
  */
@@ -31,9 +37,50 @@ export type ArtifactPayload = { kind: 'inline'; base64: string } | { kind: 'file
 
 export type ParentMessage =
   | { v: 1; type: 'init'; module: string; nonce: string; tmpDir: string }
-  | { v: 1; type: 'run'; job: JobRef; params: unknown }
+  /** `transaction`: what ctx.transaction needs; absent or null when the store cannot (the task is refused). */
+  | { v: 1; type: 'run'; job: JobRef; params: unknown; transaction?: TransactionAccess | null }
   | { v: 1; type: 'cancel'; jobId: string; kind: AbortCause; message: string }
-  | { v: 1; type: 'artifact-saved'; jobId: string; requestId: number; info?: ArtifactInfo; error?: SerializedError };
+  | { v: 1; type: 'artifact-saved'; jobId: string; requestId: number; info?: ArtifactInfo; error?: SerializedError }
+  | StepAnswer
+  | CommitPrepared
+  | ChildJobsAnswer;
+
+/** The worker's answer to a spawn (the child job) or a wait (the children's states), or why it refused. */
+export interface ChildJobsAnswer {
+  v: 1;
+  type: 'child-jobs-answer';
+  jobId: string;
+  requestId: number;
+  child?: ChildJob;
+  states?: ChildState[];
+  error?: SerializedError;
+}
+
+/**
+ * The worker's answer to a prepare-commit (ctx.transaction): every line before it is stored, and
+ * this is the result to record (absent: null); or why the commit must not happen.
+ */
+export interface CommitPrepared {
+  v: 1;
+  type: 'commit-prepared';
+  jobId: string;
+  requestId: number;
+  result?: unknown;
+  error?: SerializedError;
+}
+
+/**
+ * The worker's answer to a step request (ctx.step): a recall's `recalled` (null: the step must
+ * run), a record's nothing, or why it failed.
+ */
+export interface StepAnswer {
+  v: 1;
+  type: 'step-answer';
+  jobId: string;
+  requestId: number;
+  recalled?: { result: unknown } | null;
+  error?: SerializedError;
+}
 
 export type ChildMessage =
   | { v: 1; type: 'ready'; pid: number; tasks: string[] }
@@ -51,6 +98,24 @@ export type ChildMessage =
       payload: ArtifactPayload;
     }
   | { v: 1; type: 'subprocess'; jobId: string; pid: number; state: 'started' | 'ended' }
+  | { v: 1; type: 'step-recall'; jobId: string; requestId: number; name: string }
+  /** `result` is a JSON value; absent reads as null (IPC drops an undefined field). */
+  | { v: 1; type: 'step-record'; jobId: string; requestId: number; name: string; result?: unknown }
+  /** `result` is what ctx.transaction's fn returned (absent: undefined); a marker with `requestId` went down both pipes first. */
+  | { v: 1; type: 'prepare-commit'; jobId: string; requestId: number; result?: unknown }
+  | { v: 1; type: 'committed'; jobId: string }
+  /** `params` is what the task gave (checked by the worker); absent reads as undefined. */
+  | {
+      v: 1;
+      type: 'spawn';
+      jobId: string;
+      requestId: number;
+      task: string;
+      name: string;
+      options: Record<string, unknown>;
+      params?: unknown;
+    }
+  | { v: 1; type: 'wait'; jobId: string; requestId: number; ids: string[]; settle: boolean }
   | { v: 1; type: 'result'; jobId: string; result: unknown; rssBytes: number; spawned?: boolean }
   | {
       v: 1;
@@ -72,6 +137,11 @@ export const EXIT_IPC_LOST = 74;
  */
 export function endMarker(nonce: string, jobId: string): string {
   return `\u001b[underway-end:${nonce}:${jobId}]`;
+}
+
+/** What the child writes to both pipes before a prepare-commit: lines before it belong before the commit. */
+export function commitMarker(nonce: string, jobId: string, requestId: number): string {
+  return endMarker(nonce, `${jobId}:commit:${requestId}`);
 }
 
 type Check = (value: unknown) => boolean;
@@ -105,6 +175,17 @@ const CHILD_SHAPES: Record<ChildMessage['type'], Record<string, Check>> = {
   log: { jobId: str, stream: oneOf('stdout', 'stderr', 'system'), line: str },
   artifact: { jobId: str, requestId: int, name: str, contentType: nullable(str), payload },
   subprocess: { jobId: str, pid: int, state: oneOf('started', 'ended') },
+  'step-recall': { jobId: str, requestId: int, name: str },
+  'step-record': { jobId: str, requestId: int, name: str },
+  'prepare-commit': { jobId: str, requestId: int },
+  committed: { jobId: str },
+  spawn: { jobId: str, requestId: int, task: str, name: str, options: record },
+  wait: {
+    jobId: str,
+    requestId: int,
+    ids: (v) => Array.isArray(v) && v.every(str),
+    settle: (v) => typeof v === 'boolean',
+  },
   result: { jobId: str, rssBytes: num },
   error: { jobId: str, error, rssBytes: num },
 };
@@ -137,6 +218,9 @@ export function parseParentMessage(value: unknown): ParentMessage | null {
       return record(message.job) && str((message.job as { id?: unknown }).id) ? (value as ParentMessage) : null;
     case 'cancel':
     case 'artifact-saved':
+    case 'step-answer':
+    case 'commit-prepared':
+    case 'child-jobs-answer':
       return str(message.jobId) ? (value as ParentMessage) : null;
     default:
       return null;

@@ -8,8 +8,16 @@ import { killTree, LineSplitter } from '../exec.ts';
 import type { Execution, RunResult } from '../runner.ts';
 import { cleanError, drained, exitReason } from './exit-reason.ts';
 import { MemoryWatch, memoryLimitError } from './memory-limit.ts';
+import { PipeMarks } from './pipe-marks.ts';
 import type { ChildTree, PoolTree } from './process-tree.ts';
-import { type ChildMessage, endMarker, type ParentMessage, PROTOCOL_VERSION, parseChildMessage } from './protocol.ts';
+import {
+  type ChildMessage,
+  commitMarker,
+  endMarker,
+  type ParentMessage,
+  PROTOCOL_VERSION,
+  parseChildMessage,
+} from './protocol.ts';
 
 const IS_WINDOWS = process.platform === 'win32';
 /** After a child's IPC channel closes, how long it may take to exit on its own before it counts as "lost its IPC channel". */
@@ -41,6 +49,8 @@ interface RunningJob {
   resolve(result: RunResult): void;
   outcome: RunResult | null;
   markers: Set<'stdout' | 'stderr'>;
+  /** Markers written mid-job, before a ctx.transaction commit (pipe-marks.ts). */
+  marks: PipeMarks;
   lines: number;
   subprocesses: Set<number>;
   /** The child said the job started a process (so the process-group mode looks for leftovers). */
@@ -160,6 +170,7 @@ export class SandboxProcess {
         resolve,
         outcome: null,
         markers: new Set(),
+        marks: new PipeMarks(),
         lines: 0,
         subprocesses: new Set(),
         spawned: false,
@@ -183,7 +194,10 @@ export class SandboxProcess {
         running.watch = new MemoryWatch({ childPid: pid, pids: () => this.#tree.jobPids(), limitBytes, onExceeded });
       }
       const ref = { id: job.id, task: job.task, attempt: job.attempt, maxAttempts: job.maxAttempts, owner: job.owner };
-      this.#send({ v: PROTOCOL_VERSION, type: 'run', job: ref, params: execution.params });
+      // A function cannot cross IPC: the child opens the store's transactions itself, from the target.
+      const { transaction } = execution;
+      const access = transaction?.target ? { target: transaction.target, lease: transaction.lease } : null;
+      this.#send({ v: PROTOCOL_VERSION, type: 'run', job: ref, params: execution.params, transaction: access });
       if (signal.aborted) running.onAbort();
       else signal.addEventListener('abort', running.onAbort, { once: true });
     });
@@ -240,7 +254,7 @@ export class SandboxProcess {
       if (job && line.slice(at) === endMarker(this.#nonce, job.execution.job.id)) {
         job.markers.add(stream);
         this.#settleIfDone();
-      }
+      } else job?.marks.add(line.slice(at), stream);
       return;
     }
     if (stream === 'stderr' && line.includes('JavaScript heap out of memory')) this.#sawOom = true;
@@ -304,6 +318,20 @@ export class SandboxProcess {
         case 'artifact':
           this.#saveArtifact(job, message);
           break;
+        case 'step-recall':
+        case 'step-record':
+          this.#answerStep(job, message);
+          break;
+        case 'spawn':
+        case 'wait':
+          this.#answerChildJobs(job, message);
+          break;
+        case 'prepare-commit':
+          this.#prepareCommit(job, message);
+          break;
+        case 'committed':
+          job.execution.transaction?.committed(null);
+          break;
         case 'result':
         case 'error':
           if (job.outcome) break; // Over its memory limit already: that is how it ends.
@@ -342,6 +370,61 @@ export class SandboxProcess {
       .finally(() => {
         if (payload.kind === 'file' && payload.temporary) void rm(payload.path, { force: true });
       });
+  }
+
+  /**
+   * The child's ctx.transaction is about to commit: once every line it wrote before is read (its
+   * markers came through both pipes), the attempt stores them with the progress and gives the
+   * result to record; the answer lets the child commit, or says why not (child-transaction.ts).
+   */
+  #prepareCommit(job: RunningJob, message: Extract<ChildMessage, { type: 'prepare-commit' }>): void {
+    const { jobId, requestId } = message;
+    const answer = (reply: { result: unknown } | { error: SerializedError }) =>
+      this.#send({ v: PROTOCOL_VERSION, type: 'commit-prepared', jobId, requestId, ...reply });
+    const access = job.execution.transaction;
+    if (!access) {
+      answer({ error: { name: 'Error', message: 'This job was given no transaction.' } });
+      return;
+    }
+    job.marks
+      .wait(commitMarker(this.#nonce, jobId, requestId), MARKER_WAIT_MS)
+      .then(() => access.beforeCommit(message.result))
+      .then(
+        (result) => answer({ result }),
+        (error: unknown) => answer({ error: serializeError(error) }),
+      );
+  }
+
+  /** Answers a step request of the child (ctx.step) from the attempt: a recorded result, a record made, or why not. */
+  /** A ctx.spawn or ctx.wait of the child's task, done by the attempt (child-jobs.ts), answered over IPC. */
+  #answerChildJobs(job: RunningJob, message: Extract<ChildMessage, { type: 'spawn' | 'wait' }>): void {
+    const { report } = job.execution;
+    const { jobId, requestId } = message;
+    const asked =
+      message.type === 'spawn'
+        ? report
+            .spawn({ task: message.task, params: message.params, name: message.name, options: message.options })
+            .then((child) => ({ child }))
+        : report.wait({ ids: message.ids, settle: message.settle }).then((states) => ({ states }));
+    asked.then(
+      (answer) => this.#send({ v: PROTOCOL_VERSION, type: 'child-jobs-answer', jobId, requestId, ...answer }),
+      (error: unknown) =>
+        this.#send({ v: PROTOCOL_VERSION, type: 'child-jobs-answer', jobId, requestId, error: serializeError(error) }),
+    );
+  }
+
+  #answerStep(job: RunningJob, message: Extract<ChildMessage, { type: 'step-recall' | 'step-record' }>): void {
+    const { report } = job.execution;
+    const { jobId, requestId } = message;
+    const asked =
+      message.type === 'step-recall'
+        ? report.recallStep(message.name).then((recalled) => ({ recalled }))
+        : report.recordStep(message.name, message.result ?? null).then(() => ({}));
+    asked.then(
+      (answer) => this.#send({ v: PROTOCOL_VERSION, type: 'step-answer', jobId, requestId, ...answer }),
+      (error: unknown) =>
+        this.#send({ v: PROTOCOL_VERSION, type: 'step-answer', jobId, requestId, error: serializeError(error) }),
+    );
   }
 
   /** Ends the job once the child answered and both pipes delivered their last line (or `force`). */

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import express from 'express';
 import {
   type AnyTask,
+  ChildJobError,
   createQueue,
   createWorker,
   defineTask,
@@ -197,3 +198,26 @@ for await (const { job: now } of watch(job.id)) {
 }
 await cancel(job.id);
 createClient({ basePath: '/underway/api', headers: { authorization: 'Bearer …' } });
+
+// Child jobs (docs/children.md): the child's params are checked, its result typed through the wait.
+export const album = defineTask({
+  name: 'photos.album',
+  params: z.object({ photos: z.array(z.string()) }),
+  async run({ photos }, ctx) {
+    const children = await Promise.all(photos.map((photo) => ctx.spawn(report, { month: photo })));
+    // @ts-expect-error the child task's params are checked
+    await ctx.spawn(report, { month: 12 });
+    const results = await ctx.wait(children);
+    expectType(results).toBe<{ days: number; format: 'csv' | 'pdf' }[]>();
+    const [pong, byName] = await ctx.wait([await ctx.spawn(ping, {}), await ctx.spawn('ping', {}, { name: 'p' })]);
+    expectType(pong).toBe<'pong'>();
+    expectType(byName).toBe<unknown>();
+    try {
+      const outcomes = await ctx.wait(children, { settle: true });
+      return outcomes.filter((o) => o.status === 'succeeded').length;
+    } catch (error) {
+      if (error instanceof ChildJobError) return error.child.name;
+      throw error;
+    }
+  },
+});
