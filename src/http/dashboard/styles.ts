@@ -11,14 +11,16 @@ export const PAGES_CSS_FILE = 'underway-pages.css';
  *
  * Themable with custom properties, set anywhere above the element (`:root` will do):
  * `--underway-accent` (the bar), `--underway-muted` (the caption), `--underway-danger` (the
- * error line), `--underway-bar-height`. The defaults follow `prefers-color-scheme`, as the
- * dashboard's own colours do.
+ * error line), `--underway-bar-height`. The defaults follow the host page's own `color-scheme`
+ * (`light-dark()`), not the system's: a page that declares none stays light, and so do they, so
+ * a light page on a dark system keeps readable captions (axe found grey on white otherwise).
  */
 export const COMPONENTS_CSS = `
 :where(underway-progress,underway-indicator,.uw-progress){--uw-accent:var(--underway-accent,#2457c5);
 --uw-muted:var(--underway-muted,#5d6068);--uw-danger:var(--underway-danger,#b42318)}
-@media (prefers-color-scheme:dark){:where(underway-progress,underway-indicator,.uw-progress){
---uw-accent:var(--underway-accent,#7ea6ff);--uw-muted:var(--underway-muted,#a3a7b1);--uw-danger:var(--underway-danger,#ff8a80)}}
+@supports (color:light-dark(#000,#fff)){:where(underway-progress,underway-indicator,.uw-progress){
+--uw-accent:var(--underway-accent,light-dark(#2457c5,#7ea6ff));--uw-muted:var(--underway-muted,light-dark(#5d6068,#a3a7b1));
+--uw-danger:var(--underway-danger,light-dark(#b42318,#ff8a80))}}
 :where(underway-progress,.uw-progress){display:block}
 :where(:is(underway-progress,.uw-progress) progress){accent-color:var(--uw-accent);width:100%;height:var(--underway-bar-height,.9rem);vertical-align:middle}
 :where(:is(underway-progress,.uw-progress) .uw-caption){display:flex;flex-wrap:wrap;gap:.2rem 1rem;font-size:.9rem;margin-top:.25rem}
