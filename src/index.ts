@@ -56,13 +56,19 @@ export type {
   JobEvent,
   JobFilter,
   JobPage,
+  JobStats,
   NewStep,
   Pause,
   QueueLimit,
   QueueUsage,
   RecordedStep,
+  RunTimes,
   Schedule,
+  StatsBucket,
+  StatsRequest,
   Store,
+  WorkerInfo,
+  WorkerRecord,
 } from './store/store.ts';
 export { inProcessRunner } from './worker/in-process-runner.ts';
 export type { JobRunner } from './worker/runner.ts';

@@ -87,11 +87,17 @@ afterAll(async () => {
 
 const SCREENS: Screen[] = [
   { name: 'list', path: () => '/', ready: () => `tr[data-job="${jobs.running}"]` },
+  {
+    name: 'list-searched',
+    path: () => '/?q=q3&bulk=cancel&done=2&skipped=1',
+    ready: () => `tr[data-job="${jobs.succeeded}"]`,
+  },
   { name: 'job-running', path: () => `/jobs/${jobs.running}`, ready: () => 'underway-progress[data-status="running"]' },
   { name: 'job-succeeded', path: () => `/jobs/${jobs.succeeded}`, ready: () => '#uw-job[data-status="succeeded"]' },
   { name: 'job-failed', path: () => `/jobs/${jobs.failed}`, ready: () => '#uw-job[data-status="failed"]' },
   { name: 'job-cancelled', path: () => `/jobs/${jobs.cancelled}`, ready: () => '#uw-job[data-status="cancelled"]' },
   { name: 'not-found', path: () => '/jobs/no-such-job', ready: () => 'main' },
+  { name: 'overview', path: () => '/overview', ready: () => '#uw-overview #uw-chart-hour' },
 ];
 
 /** axe-core's serious and critical violations on the page as it stands. */

@@ -86,6 +86,70 @@ describe('dashboard pages (no browser)', () => {
     expect(await env.store.listPauses()).toEqual([]);
   });
 
+  it('searches the list by id and params text, and acts on the ticked rows: only on jobs the user may change', async () => {
+    let user = 'alice';
+    env = setup({ auth: { authenticate: () => ({ id: user, roles: [] }) } });
+    const start = async (text: string, owner = 'alice') =>
+      (await env.underway.queue.start('echo', { text }, { owner })).job.id;
+    const q3 = await start('Q3 <numbers>');
+    const weekly = await start('weekly');
+    const bobs = await start('Q3 for bob', 'bob');
+    const csrf = 'd'.repeat(43);
+    const page = async (path: string) => (await env.underway.app.request(`http://localhost${path}`)).text();
+    const bulk = (fields: [string, string][]) =>
+      env.underway.app.request('http://localhost/jobs/bulk', {
+        method: 'POST',
+        body: new URLSearchParams([...fields, ['_csrf', csrf]]),
+        headers: { cookie: `underway_csrf=${csrf}`, origin: 'http://localhost' },
+      });
+
+    const html = await page('/?q=q3');
+    expect(html).toContain(`data-job="${q3}"`);
+    expect(html).not.toContain(`data-job="${weekly}"`);
+    expect(html).not.toContain(`data-job="${bobs}"`);
+    expect(html).toContain('value="q3"');
+    expect(await page(`/?q=${weekly.slice(0, 8)}`)).toContain(`data-job="${weekly}"`);
+    expect(await page('/?q=nothing-like-it')).toContain('No jobs match this filter.');
+    const api = await env.underway.app.request('http://localhost/api/jobs?q=WEEKLY');
+    expect(((await api.json()) as { jobs: { id: string }[] }).jobs.map((job) => job.id)).toEqual([weekly]);
+
+    // Ticked: both of alice's jobs and bob's, which she may not change: skipped, untouched.
+    const cancelled = await bulk([
+      ['action', 'cancel'],
+      ['job', q3],
+      ['job', weekly],
+      ['job', bobs],
+      ['back', '/?q=q3'],
+    ]);
+    expect(cancelled.status).toBe(303);
+    const back = cancelled.headers.get('location') ?? '';
+    expect(back).toBe('/?q=q3&bulk=cancel&done=2&skipped=1');
+    expect(await page(back)).toContain('Cancelled 2 jobs; 1 skipped');
+    expect((await env.store.get(q3))?.status).toBe('cancelled');
+    expect((await env.store.get(weekly))?.status).toBe('cancelled');
+    expect((await env.store.get(bobs))?.status).toBe('queued');
+
+    const deleted = await bulk([
+      ['action', 'delete'],
+      ['job', q3],
+      ['back', '//evil.example/'],
+    ]);
+    expect(deleted.headers.get('location')).toBe('/?bulk=delete&done=1&skipped=0');
+    expect(await env.store.get(q3)).toBeNull();
+
+    expect((await bulk([['action', 'cancel']])).status).toBe(400);
+    expect(
+      (
+        await bulk([
+          ['action', 'explode'],
+          ['job', weekly],
+        ])
+      ).status,
+    ).toBe(400);
+    user = 'bob';
+    expect(await page('/?q=q3')).toContain(`data-job="${bobs}"`);
+  });
+
   it('shows 404 for a job the caller may not see, and nothing without a user', async () => {
     env = setup();
     const job = await (

@@ -92,6 +92,33 @@ describe('dashboard in Chromium', () => {
     expect(trouble).toEqual([]);
   });
 
+  it('keeps ticked rows ticked while the list redraws itself, and cancels them together', async () => {
+    const first = await start('quick.sum', { a: 1, b: 2, key: 'tick-1' });
+    const second = await start('quick.sum', { a: 3, b: 4, key: 'tick-2' });
+    const page = await open('/');
+    const trouble = watchForTrouble(page);
+    await mark(page);
+    for (const id of [first, second]) await page.locator(`tr[data-job="${id}"] input[name="job"]`).check();
+    // A job started elsewhere redraws the list from the server; the ticks stay.
+    const other = await start('quick.sum', { a: 5, b: 6 });
+    await page.locator(`tr[data-job="${other}"]`).waitFor();
+    expect(
+      await page
+        .locator('input[name="job"]:checked')
+        .evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).value)),
+    ).toEqual([second, first]);
+    await page.getByLabel('With the selected jobs').selectOption('cancel');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'Cancelled' }).textContent())
+      .toContain('Cancelled 2 jobs.');
+    expect((await env.store.get(first))?.status).toBe('cancelled');
+    expect((await env.store.get(second))?.status).toBe('cancelled');
+    // The form was posted: a new page, not the one marked.
+    expect(await sameDocument(page)).toBeUndefined();
+    expect(trouble).toEqual([]);
+  });
+
   it('cancels a running job from its page: "Cancelling…" until it really ends, then cancelled', async () => {
     const id = await start('stubborn', { key: 'stubborn' });
     await waitForStatus(env.store, id, 'running');

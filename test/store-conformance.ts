@@ -3,7 +3,7 @@ import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/core/errors.ts';
 import type { Job, JobError, JobProgress, Lease, Outcome } from '../src/core/job.ts';
-import type { EnqueueInput, JobEvent, Store } from '../src/store/store.ts';
+import type { EnqueueInput, JobEvent, JobFilter, Store } from '../src/store/store.ts';
 import { MAX_WEBHOOK_LOG, type RecordWebhookDeliveriesRequest } from '../src/store/webhook-deliveries.ts';
 import { progressEvent } from './helpers/events.ts';
 
@@ -408,6 +408,92 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       });
     });
 
+    test('stats counts attempts started, jobs succeeded and failed per bucket, and run-time percentiles per task', async () => {
+      const since = new Date(Date.now() - 3_600_000).toISOString();
+      const until = new Date(Date.now() + 60_000).toISOString();
+      for (let i = 0; i < 5; i++) await enqueue();
+      await enqueue({ task: 'other' });
+      const cancelledQueued = await enqueue({ task: 'other' });
+      await store.requestCancel(cancelledQueued.id); // ended, never started: in no count
+      // Three attempts claimed together, ended ≥ 30 ms apart: their run times are in that order.
+      const three = await store.claim({ workerId: 'w1', tasks: ['demo'], limit: 3, leaseMs: 30_000 });
+      expect(three).toHaveLength(3);
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 30));
+      await store.finish(three[0]?.lease as Lease, { status: 'succeeded', result: 1 });
+      await pause();
+      await store.finish(three[1]?.lease as Lease, { status: 'failed', error: failure });
+      await pause();
+      await store.finish(three[2]?.lease as Lease, { status: 'succeeded', result: 3 });
+      await claimOne(); // still running: started, not ended
+      const other = await claimOne(['other']);
+      await store.finish(other.lease, { status: 'succeeded', result: null });
+
+      // One bucket wide enough for everything.
+      const whole = await store.stats({ since, until, bucketMs: 2 * 3_600_000 });
+      expect(whole.buckets).toEqual([{ at: since, started: 5, succeeded: 3, failed: 1 }]);
+      const [demo, others] = whole.runTimes;
+      expect(whole.runTimes.map((r) => [r.task, r.count])).toEqual([
+        ['demo', 3],
+        ['other', 1],
+      ]);
+      // Nearest rank of 3: p50 is the 2nd, p95 and p99 the 3rd.
+      expect(demo?.p50).toBeGreaterThanOrEqual(30);
+      expect(demo?.p95).toBeGreaterThanOrEqual((demo?.p50 ?? 0) + 30);
+      expect(demo?.p99).toBe(demo?.p95);
+      expect(others?.p50).toBe(others?.p99);
+
+      // Minute buckets: the same sums, each bucket at since + n minutes, oldest first.
+      const minutes = await store.stats({ since, until, bucketMs: 60_000 });
+      const sum = (key: 'started' | 'succeeded' | 'failed') => minutes.buckets.reduce((n, b) => n + b[key], 0);
+      expect([sum('started'), sum('succeeded'), sum('failed')]).toEqual([5, 3, 1]);
+      for (const bucket of minutes.buckets) expect((Date.parse(bucket.at) - Date.parse(since)) % 60_000).toBe(0);
+      const times = minutes.buckets.map((b) => Date.parse(b.at));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+
+      // A window with nothing in it.
+      expect(await store.stats({ since: until, until: inOneHour(), bucketMs: 60_000 })).toEqual({
+        buckets: [],
+        runTimes: [],
+      });
+    });
+
+    test('the workers registry: touched rows with what each runs, removed and pruned', async () => {
+      const startedAt = new Date(Date.now() - 5_000).toISOString();
+      const info = (id: string) => ({
+        id,
+        host: 'box',
+        pid: 42,
+        concurrency: 4,
+        tasks: ['demo', 'other'],
+        beatMs: 10_000,
+        startedAt,
+      });
+      const before = Date.now();
+      await store.touchWorker(info('w1'));
+      await store.touchWorker(info('w2'));
+      await enqueue();
+      const claimed = await claimOne(); // by w1
+      const [w1, w2] = await store.workers();
+      expect(w1).toMatchObject({ ...info('w1'), running: [{ id: claimed.job.id, task: 'demo' }] });
+      expect(w1?.running[0]?.startedAt).toBe((await store.get(claimed.job.id))?.startedAt);
+      expect(w2).toMatchObject({ ...info('w2'), running: [] });
+      expect(Date.parse(w1?.seenAt ?? '')).toBeGreaterThanOrEqual(before - 1_000);
+
+      await store.touchWorker({ ...info('w1'), concurrency: 8 }); // an upsert, not a second row
+      const again = await store.workers();
+      expect(again.map((w) => [w.id, w.concurrency])).toEqual([
+        ['w1', 8],
+        ['w2', 4],
+      ]);
+      expect(Date.parse(again[0]?.seenAt ?? '')).toBeGreaterThanOrEqual(Date.parse(w1?.seenAt ?? ''));
+
+      expect(await store.removeWorker('w2')).toBe(true);
+      expect(await store.removeWorker('w2')).toBe(false);
+      expect(await store.pruneWorkers(new Date(before - 60_000).toISOString())).toBe(0);
+      expect(await store.pruneWorkers(new Date(Date.now() + 60_000).toISOString())).toBe(1);
+      expect(await store.workers()).toEqual([]);
+    });
+
     test('limited claims racing for the last places never go over the limit', async () => {
       const limits = [{ queue: 'demo', concurrency: 2, perKey: null, rate: null, ratePerKey: null }];
       for (let i = 0; i < 12; i++) await enqueue();
@@ -531,6 +617,84 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await claimOne()).job.attempt).toBe(1);
     });
 
+    test('attempt history: a retried job keeps the first attempt and its error; a first-time success has none', async () => {
+      const job = await enqueue();
+      const first = await claimOne();
+      const before = Date.now();
+      const runAt = new Date(Date.now() - 1).toISOString();
+      const error: JobError = { code: 'TASK_ERROR', message: 'first <img src=x onerror=alert(1)>', detail: 'at x:1' };
+      const requeued = await store.finish(first.lease, { status: 'retry', error, runAt });
+      const record = {
+        attempt: 1,
+        workerId: 'w1',
+        startedAt: first.job.startedAt,
+        outcome: 'retry',
+        runAt,
+        error: { code: 'TASK_ERROR', message: error.message }, // the detail (stack) is not kept
+      };
+      expect(requeued?.attempts).toEqual([{ ...record, endedAt: expect.any(String) }]);
+      const endedAt = Date.parse(requeued?.attempts[0]?.endedAt ?? '');
+      expect(endedAt).toBeGreaterThanOrEqual(before - 1_000); // PostgreSQL's clock, not this process's
+      expect(endedAt).toBeLessThanOrEqual(Date.now() + 1_000);
+      const second = await claimOne();
+      const done = await store.finish(second.lease, { status: 'succeeded', result: 2 });
+      // The final attempt is the row itself: its start, end and worker.
+      expect(done).toMatchObject({ status: 'succeeded', attempt: 2, workerId: 'w1', error: null });
+      expect(done?.attempts).toEqual(requeued?.attempts);
+      expect(await store.get(job.id)).toEqual(done);
+
+      const easy = await enqueue();
+      const only = await claimOne();
+      expect(await store.finish(only.lease, { status: 'succeeded', result: 1 })).toMatchObject({
+        id: easy.id,
+        attempts: [],
+        workerId: 'w1',
+      });
+      expect((await store.get(easy.id))?.attempts).toEqual([]);
+    });
+
+    test('attempt history: a reaped stall and a release are recorded; a stall that ends the job is the row', async () => {
+      const job = await enqueue({ maxAttempts: 2 });
+      const released = await claimOne();
+      const handedBack = await store.release(released.lease);
+      expect(handedBack?.attempts).toMatchObject([{ attempt: 1, workerId: 'w1', outcome: 'released', error: null }]);
+      const first = await claimOne(['demo'], 60_000);
+      expect(first.job.attempt).toBe(1); // the release did not count
+      await store.heartbeat([first.lease], -1_000);
+      const [reaped] = await store.reapExpiredLeases();
+      expect(reaped).toMatchObject({ id: job.id, status: 'queued' });
+      expect(reaped?.attempts).toEqual([
+        expect.objectContaining({ outcome: 'released' }),
+        {
+          attempt: 1,
+          workerId: 'w1',
+          startedAt: first.job.startedAt,
+          endedAt: expect.any(String),
+          outcome: 'stalled',
+          runAt: expect.any(String),
+          error: { code: 'STALLED', message: expect.stringMatching(/attempt 1 stopped responding/) },
+        },
+      ]);
+      const second = await claimOne(['demo'], 60_000);
+      await store.heartbeat([second.lease], -1_000);
+      const [failed] = await store.reapExpiredLeases();
+      expect(failed).toMatchObject({ status: 'failed', attempt: 2, error: { code: 'STALLED' } });
+      expect(failed?.attempts).toHaveLength(2);
+    });
+
+    test('attempt history keeps the last 50 attempts', async () => {
+      const job = await enqueue({ maxAttempts: 100 });
+      const past = new Date(Date.now() - 1).toISOString();
+      for (let i = 1; i <= 52; i++) {
+        const { lease } = await claimOne();
+        await store.finish(lease, { status: 'retry', error: { code: 'TASK_ERROR', message: `try ${i}` }, runAt: past });
+      }
+      const attempts = (await store.get(job.id))?.attempts ?? [];
+      expect(attempts).toHaveLength(50);
+      expect(attempts.map((a) => a.attempt)).toEqual(Array.from({ length: 50 }, (_, i) => i + 3));
+      expect(attempts.at(-1)?.error?.message).toBe('try 52');
+    });
+
     test('cancel: a queued job ends at once, a running one is asked, an unknown one is null', async () => {
       const queued = await enqueue();
       const cancelled = await store.requestCancel(queued.id);
@@ -568,6 +732,21 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await store.list({ status: ['queued', 'running'] })).jobs).toHaveLength(7);
       expect((await store.list({ limit: 7 })).nextCursor).toBeNull();
       await expect(store.list({ cursor: 'garbage' })).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    test('list: a search finds jobs by the start of their id or by text in their params, any case', async () => {
+      const report = await enqueue({ task: 'search', params: { title: 'Q3 Numbers', ratio: '50%' } });
+      const other = await enqueue({ task: 'search', params: { title: 'Q4 summary', ratio: '50 of 70' } });
+      const ids = async (search: string, more: JobFilter = {}) =>
+        (await store.list({ task: 'search', search, ...more })).jobs.map((job) => job.id);
+      expect(await ids('q3 numbers')).toEqual([report.id]);
+      expect(await ids(report.id.slice(0, 8))).toEqual([report.id]);
+      expect(await ids('Q')).toEqual([other.id, report.id]);
+      // % and _ are themselves, not wildcards.
+      expect(await ids('50%')).toEqual([report.id]);
+      expect(await ids('Q_')).toEqual([]);
+      expect(await ids('summary', { owner: 'nobody' })).toEqual([]);
+      expect(await ids('no such text')).toEqual([]);
     });
 
     test('counts jobs by task and status', async () => {
@@ -1231,12 +1410,16 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       await kids().spawn(lease, child('x'));
       await store.requestCancel(parent.id);
       const ended = await kids().wait(lease, 0);
-      expect(ended).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+      expect(ended).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' }, attempts: [] });
       expect(await kids().saveBar(parent.id, progressOf(1, 2))).toBe(false);
 
       const other = await runningParent();
       await kids().spawn(other.lease, child('x'));
-      await kids().wait(other.lease, 0);
+      const asleep = await kids().wait(other.lease, 0);
+      // Going to sleep ends the attempt, uncounted: it is recorded, not due again until woken.
+      expect(asleep?.attempts).toMatchObject([
+        { attempt: 1, workerId: 'w1', outcome: 'waited', runAt: null, error: null },
+      ]);
       expect(await kids().saveBar(other.job.id, progressOf(1, 2))).toBe(true);
       expect((await store.get(other.job.id))?.progress).toMatchObject({ current: 1, total: 2 });
       expect(await kids().summary('no-such-job')).toEqual({

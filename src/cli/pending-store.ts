@@ -67,6 +67,11 @@ export class PendingStore implements Store {
   listSchedules: Store['listSchedules'] = async () => this.#ready().listSchedules();
   removeSchedule: Store['removeSchedule'] = async (name) => this.#ready().removeSchedule(name);
   fireSchedule: Store['fireSchedule'] = async (request) => this.#ready().fireSchedule(request);
+  stats: Store['stats'] = async (request) => this.#ready().stats(request);
+  touchWorker: Store['touchWorker'] = async (worker) => this.#ready().touchWorker(worker);
+  removeWorker: Store['removeWorker'] = async (id) => this.#ready().removeWorker(id);
+  pruneWorkers: Store['pruneWorkers'] = async (before) => this.#ready().pruneWorkers(before);
+  workers: Store['workers'] = async () => this.#ready().workers();
   // Webhook deliveries: optional members, present here so that webhooks start with the server and
   // work once the real store (which has them, both built-in ones do) is there.
   recordWebhookDeliveries: NonNullable<Store['recordWebhookDeliveries']> = async (request) =>

@@ -1,4 +1,4 @@
-import { visibleBidi } from '../core/format.ts';
+import { NOTHING_PRINTED, visibleBidi } from '../core/format.ts';
 import { JobFeed } from './feed.ts';
 import { paintProgress } from './format.ts';
 import { isFinished, type LogEntry, type WatchUpdate } from './types.ts';
@@ -23,6 +23,7 @@ export function enhanceDashboard(doc: Document = document): void {
   }
   if (page === 'list') enhanceList(doc, api);
   if (page === 'job') enhanceJob(doc);
+  if (page === 'overview') enhanceOverview(doc, api);
   if (page === 'wait') {
     doc.addEventListener('underway:end', () => {
       const to = doc.querySelector<HTMLElement>('#uw-wait')?.dataset.redirect;
@@ -31,8 +32,11 @@ export function enhanceDashboard(doc: Document = document): void {
   }
 }
 
-/** Redraws one region (`#id`) from a fresh render of this page; at most one fetch at a time. */
-function regionRefresher(doc: Document, id: string): () => void {
+/**
+ * Redraws one region (`#id`) from a fresh render of this page; at most one fetch at a time.
+ * `keep` carries state of the old region into the new one before the swap.
+ */
+function regionRefresher(doc: Document, id: string, keep?: (from: Element, to: Element) => void): () => void {
   let running = false;
   let again = false;
   const run = async () => {
@@ -47,7 +51,11 @@ function regionRefresher(doc: Document, id: string): () => void {
         // DOMParser never runs scripts; the server escaped every task text in this HTML.
         const fresh = new DOMParser().parseFromString(await response.text(), 'text/html').getElementById(id);
         const current = doc.getElementById(id);
-        if (fresh && current) current.replaceWith(doc.importNode(fresh, true));
+        if (fresh && current) {
+          const next = doc.importNode(fresh, true);
+          keep?.(current, next);
+          current.replaceWith(next);
+        }
       }
     } finally {
       running = false;
@@ -60,8 +68,19 @@ function regionRefresher(doc: Document, id: string): () => void {
   return () => void run();
 }
 
+/** A redrawn list keeps the rows a person has ticked for a bulk action. */
+function keepTicked(from: Element, to: Element): void {
+  const boxes = (region: Element) => [...region.querySelectorAll<HTMLInputElement>('input[name="job"]')];
+  const ticked = new Set(
+    boxes(from)
+      .filter((box) => box.checked)
+      .map((box) => box.value),
+  );
+  for (const box of boxes(to)) box.checked = ticked.has(box.value);
+}
+
 function enhanceList(doc: Document, api: string): void {
-  const refresh = regionRefresher(doc, 'uw-jobs');
+  const refresh = regionRefresher(doc, 'uw-jobs', keepTicked);
   const redrawnFor = new Set<string>();
   let first = true;
   JobFeed.of(api).listen((change, feed) => {
@@ -97,6 +116,29 @@ function agrees(doc: Document, jobs: { id: string; status: string }[]): boolean 
   for (const [id, status] of shown) if ((status === 'queued' || status === 'running') && !live.has(id)) return false;
   // A job the page does not show may be new, or only filtered out or on another page: one redraw tells.
   return jobs.every((j) => shown.get(j.id) === j.status);
+}
+
+/**
+ * Overview: the figures redrawn from the server every 10 s while the tab is visible, and 2 s after
+ * a job starts or ends (coalesced: a busy queue costs one redraw per 2 s). Open number tables stay open.
+ */
+function enhanceOverview(doc: Document, api: string): void {
+  const refresh = regionRefresher(doc, 'uw-overview', (from, to) => {
+    for (const open of from.querySelectorAll('details[open] table[data-chart]')) {
+      to.querySelector(`table[data-chart="${CSS.escape(open.getAttribute('data-chart') ?? '')}"]`)
+        ?.closest('details')
+        ?.setAttribute('open', '');
+    }
+  });
+  setInterval(() => doc.visibilityState !== 'hidden' && refresh(), 10_000);
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  JobFeed.of(api).listen((change) => {
+    if (change.type !== 'status' || soon) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      refresh();
+    }, 2_000);
+  });
 }
 
 function enhanceJob(doc: Document): void {
@@ -143,6 +185,10 @@ function enhanceJob(doc: Document): void {
   };
   doc.addEventListener('underway:update', (e) => {
     const update = (e as CustomEvent<WatchUpdate>).detail;
+    // The log is outside the redrawn region: its note follows the job's end here, whichever
+    // update brings it (a redraw for a cancel request may already show the end).
+    const empty = doc.querySelector('.uw-log-empty');
+    if (empty && isFinished(update.job.status)) empty.textContent = NOTHING_PRINTED;
     if (update.type === 'log') append([update.log]);
     else if (update.type === 'snapshot') void catchUp();
     else if (update.type === 'status' && changed(update.job)) refresh();

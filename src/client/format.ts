@@ -87,6 +87,7 @@ export function paintProgress(
   // No value attribute at all is what makes a <progress> indeterminate.
   if (view.value === null) bar.removeAttribute('value');
   else bar.value = view.value;
+  bar.hidden = !view.bar;
   bar.textContent = view.percent;
   bar.setAttribute('aria-valuetext', view.label);
   for (const part of PARTS) {

@@ -50,6 +50,7 @@ describe('progressView: the words under a bar, on the server and in the browser'
       progressView({ status: 'running', progress: progress(3, 40, 52, 'Zipping'), cancelRequested: false }),
     ).toEqual({
       value: 7.5,
+      bar: true,
       percent: '7 %',
       step: 'step 3 of 40',
       eta: 'about 52 s left',
@@ -78,8 +79,26 @@ describe('progressView: the words under a bar, on the server and in the browser'
     });
     expect(progressView({ status: 'failed', progress: null, cancelRequested: false })).toMatchObject({
       value: 0,
+      bar: false,
+      percent: 'Failed',
       step: '',
       eta: '',
+    });
+  });
+
+  it('keeps the bar where a failed or cancelled job stopped, and says so', () => {
+    expect(progressView({ status: 'failed', progress: progress(42, 100, 30), cancelRequested: false })).toMatchObject({
+      value: 42,
+      bar: true,
+      percent: 'Failed at 42 %',
+      eta: '',
+    });
+    expect(
+      progressView({ status: 'cancelled', progress: progress(17, null, null), cancelRequested: true }),
+    ).toMatchObject({ bar: false, percent: 'Cancelled at step 17' });
+    expect(progressView({ status: 'running', progress: progress(42, 100, 30), cancelRequested: false })).toMatchObject({
+      bar: true,
+      percent: '42 %',
     });
   });
 });

@@ -27,6 +27,9 @@ export function durationParts(seconds: number): DurationParts {
 
 const UNIT_WORDS = { days: ' days', hours: ' h', minutes: ' min', seconds: ' s' } as const;
 
+/** Under a finished job's empty log: the server's job page and the page script, when a job ends while shown. */
+export const NOTHING_PRINTED = 'Nothing was printed.';
+
 /** "less than a second", "12 s", "3 min 5 s", "2 h 10 min", "3 days". */
 export function humanDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return 'unknown';
@@ -72,6 +75,12 @@ export function stepCaption(current: number, total: number | null, words: Number
 export interface ProgressView {
   /** 0..100 for the bar; null draws an indeterminate bar. */
   value: number | null;
+  /**
+   * false: no bar at all. A failed or cancelled job that never said how far it got shows its end
+   * in words ("Failed"), not as an empty bar at 0 %.
+   */
+  bar: boolean;
+  /** "42 %"; for a job that failed or was cancelled, where it stopped: "Failed at 42 %", "Cancelled at step 17". */
   percent: string;
   step: string;
   eta: string;
@@ -90,12 +99,19 @@ export interface ProgressInput {
 /** The words under a bar, for the dashboard's server-side pages and the browser bundle alike. */
 export function progressView(job: ProgressInput, words: NumberWords = PLAIN_NUMBERS): ProgressView {
   const p = job.progress;
-  const ended = job.status === 'succeeded' || job.status === 'failed' || job.status === 'cancelled';
+  const stopped = job.status === 'failed' || job.status === 'cancelled';
   let value: number | null = p && p.total !== null && p.percent !== null ? Math.min(100, Math.max(0, p.percent)) : null;
+  // A failed or cancelled job keeps the bar where its last attempt stopped.
+  const bar = !stopped || value !== null;
   if (job.status === 'succeeded') value = 100;
-  if (job.status === 'queued') value = 0;
-  if (ended && value === null) value = 0;
-  const percent = value === null || job.status === 'queued' ? '' : words.percent(Math.floor(value));
+  if (job.status === 'queued' || (stopped && value === null)) value = 0;
+  let percent = value === null || job.status === 'queued' ? '' : words.percent(Math.floor(value));
+  if (job.status === 'failed' || job.status === 'cancelled') {
+    percent = stoppedCaption(
+      job.status,
+      bar ? percent : p && p.current > 0 ? stepCaption(p.current, p.total, words) : '',
+    );
+  }
   const step =
     p && job.status === 'running' && (p.total !== null || p.current > 0) ? stepCaption(p.current, p.total, words) : '';
   const eta =
@@ -106,7 +122,13 @@ export function progressView(job: ProgressInput, words: NumberWords = PLAIN_NUMB
   if (job.status === 'queued') message = 'Waiting to start';
   else if (job.status === 'running' && job.cancelRequested) message = 'Cancelling…';
   const label = [percent, step, eta, message].filter(Boolean).join(', ') || job.status;
-  return { value, percent, step, eta, message, label };
+  return { value, bar, percent, step, eta, message, label };
+}
+
+/** "Failed at 42 %", "Cancelled at step 17", or "Failed" when it is not known how far it got. */
+function stoppedCaption(status: 'failed' | 'cancelled', where: string): string {
+  const word = status === 'failed' ? 'Failed' : 'Cancelled';
+  return where ? `${word} at ${where}` : word;
 }
 
 /**

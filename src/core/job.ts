@@ -135,7 +135,44 @@ export interface Job<Params = unknown, Result = unknown> {
   runAt: IsoDate;
   startedAt: IsoDate | null;
   finishedAt: IsoDate | null;
+  /** The worker running its current attempt, or that ran its latest one; null before its first claim. */
+  workerId: string | null;
+  /**
+   * The attempts that ended without ending the job, oldest first (the last {@link MAX_ATTEMPT_RECORDS}):
+   * a failure retried, a stall reaped, a hand-back by a stopping worker, a sleep for child jobs.
+   * The current or final attempt is the job itself (`attempt`, `startedAt`, `finishedAt`, `error`):
+   * `attemptHistory` (core/attempts.ts) puts the two together.
+   */
+  attempts: AttemptRecord[];
 }
+
+/** How an attempt ended without ending its job. */
+export type AttemptOutcome =
+  /** It failed with attempts left: queued again, due at `runAt` (the backoff). */
+  | 'retry'
+  /** Its lease expired (the worker died or froze) and the reaper queued the job again. */
+  | 'stalled'
+  /** A stopping worker handed it back unfinished; it did not count against `maxAttempts`. */
+  | 'released'
+  /** It went to sleep until its child jobs end (ctx.wait); it did not count either. */
+  | 'waited';
+
+/** One attempt that ended without ending its job, as the statement that ended it wrote it (Oban's `errors`). */
+export interface AttemptRecord {
+  /** Its number; a released or waiting attempt is not counted, so the next one has the same number. */
+  attempt: number;
+  workerId: string | null;
+  startedAt: IsoDate | null;
+  endedAt: IsoDate;
+  outcome: AttemptOutcome;
+  /** When the job was due again: the retry's backoff, at once after a stall or a release; null while asleep. */
+  runAt: IsoDate | null;
+  /** Why it failed (`retry`, `stalled`); the detail (stack) is not kept. */
+  error: Pick<JobError, 'code' | 'message'> | null;
+}
+
+/** Attempt records kept per job: the oldest go first (a job retried forever stays one row of bounded size). */
+export const MAX_ATTEMPT_RECORDS = 50;
 
 /** A worker's fenced hold on a running job: both parts must match for a write to land. */
 export interface Lease {

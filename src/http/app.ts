@@ -36,6 +36,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import { healthRoute, metricsRoute, supportRoutes } from './routes/ops.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { ShareLinks } from './share-links.ts';
 import { EventFanout } from './sse.ts';
@@ -280,6 +281,7 @@ function buildApp(deps: Deps, options: UnderwayHttpOptions, paths: ResolvedPaths
   });
   api.route('/', taskRoutes(deps));
   api.route('/', queueRoutes(deps));
+  api.route('/', statsRoutes(deps));
   api.route('/', scheduleRoutes(deps));
   api.route('/', jobRoutes(deps));
   api.route('/', bulkRoutes(deps));
@@ -332,7 +334,8 @@ function ownedPaths(paths: ResolvedPaths, dashboard: boolean): (path: string) =>
     exact
       .add(pages || '/')
       .add(`${pages}/`)
-      .add(`${pages}/jobs`);
+      .add(`${pages}/jobs`)
+      .add(`${pages}/overview`);
   const under = (path: string, prefix: string) => prefix === '' || path === prefix || path.startsWith(`${prefix}/`);
   return (path) =>
     exact.has(path) ||

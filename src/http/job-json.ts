@@ -1,5 +1,5 @@
 import type { ChildSummary } from '../core/children.ts';
-import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, JobStatus } from '../core/job.ts';
+import type { ArtifactInfo, AttemptRecord, IsoDate, Job, JobError, JobProgress, JobStatus } from '../core/job.ts';
 import type { TaskRegistry } from '../core/registry.ts';
 import type { StepSummary } from '../core/steps.ts';
 import type { JobWaiting } from '../queue/waiting.ts';
@@ -36,6 +36,14 @@ export interface JobJson {
   /** Additive: the job whose `ctx.spawn` started this one, and this one's name among its children. */
   parentId: string | null;
   childName: string | null;
+  /** Additive: the worker running its current attempt, or that ran its latest one (null on a share link). */
+  workerId: string | null;
+  /**
+   * Additive: the attempts that ended without ending the job, oldest first (the last 50): retried,
+   * stalled, released by a stopping worker, asleep for its children. The current or final attempt
+   * is the job itself (`attempt`, `startedAt`, `finishedAt`, `error`).
+   */
+  attempts: AttemptRecord[];
   /**
    * Additive, on `GET /jobs/:id` and the job page: how its child jobs stand, with where to list
    * them (`GET /jobs?parent=<id>`); null when it has none.
@@ -124,6 +132,9 @@ export function toJobJson(job: Job, options: JobJsonOptions): JobJson {
     concurrencyKey: job.concurrencyKey,
     parentId: job.parentId,
     childName: job.childName,
+    // Worker ids name hosts: for those who see error details (owner, admins), not share links.
+    workerId: options.detail ? job.workerId : null,
+    attempts: options.detail ? job.attempts : job.attempts.map((a) => ({ ...a, workerId: null })),
     ...(options.waiting !== undefined && { waiting: options.waiting }),
     ...(options.steps !== undefined && { steps: options.steps }),
   };

@@ -132,6 +132,16 @@ export function openApiDocument(options: {
         },
       },
     },
+    [`${b}/stats`]: {
+      get: {
+        summary:
+          "The operators' overview (admins): jobs per task and status, started/succeeded/failed per minute over the last hour and per 30 min over the last day, run-time percentiles, queues, workers",
+        responses: {
+          200: { description: 'The figures now', content: json(ref('Stats')) },
+          ...errors(401, 403),
+        },
+      },
+    },
     [`${b}/queues/{name}/pause`]: {
       post: {
         summary: "Pause a queue (admins): every task's jobs in it wait; running ones finish",
@@ -179,6 +189,12 @@ export function openApiDocument(options: {
             in: 'query',
             schema: { type: 'string' },
             description: 'The child jobs of this job (ctx.spawn)',
+          },
+          {
+            name: 'q',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'Jobs whose id starts with this text or whose params contain it, any case',
           },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT } },
           { name: 'cursor', in: 'query', schema: { type: 'string' } },
@@ -470,6 +486,42 @@ const SCHEMAS: Record<string, Schema> = {
       concurrencyKey: nullable({ type: 'string' }),
       parentId: nullable({ type: 'string', description: 'The job whose ctx.spawn started this one' }),
       childName: nullable({ type: 'string', description: 'Its name among its parent’s children' }),
+      workerId: nullable({
+        type: 'string',
+        description: 'The worker running its current attempt, or that ran its latest one',
+      }),
+      attempts: {
+        type: 'array',
+        description:
+          'The attempts that ended without ending the job, oldest first (the last 50); the current or final attempt is the job itself',
+        items: {
+          type: 'object',
+          required: ['attempt', 'workerId', 'startedAt', 'endedAt', 'outcome', 'runAt', 'error'],
+          properties: {
+            attempt: {
+              type: 'integer',
+              description: 'A released or waiting attempt is not counted: the next has its number',
+            },
+            workerId: nullable({ type: 'string' }),
+            startedAt: nullable(dateTime),
+            endedAt: dateTime,
+            outcome: {
+              enum: ['retry', 'stalled', 'released', 'waited'],
+              description:
+                'Failed and retried; lease expired and reaped; handed back by a stopping worker; asleep for its child jobs',
+            },
+            runAt: nullable({
+              ...dateTime,
+              description: 'When the job was due again; null while asleep for its children',
+            }),
+            error: nullable({
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string' }, message: { type: 'string' } },
+            }),
+          },
+        },
+      },
       children: nullable({
         type: 'object',
         description: 'On GET /jobs/{id}: how its child jobs stand, and where to list them; null without any',
@@ -641,6 +693,106 @@ const SCHEMAS: Record<string, Schema> = {
           running: { type: 'integer' },
           startedInWindow: { type: 'integer', description: 'Started within the rate window (0 without a rate limit)' },
           oldestDueAt: nullable(dateTime),
+        },
+      },
+    },
+  },
+  StatsSeries: {
+    type: 'object',
+    required: ['bucketMs', 'since', 'buckets', 'runTimes'],
+    properties: {
+      bucketMs: { type: 'integer' },
+      since: dateTime,
+      buckets: {
+        type: 'array',
+        description: 'Every bucket, oldest first, zeros too',
+        items: {
+          type: 'object',
+          required: ['at', 'started', 'succeeded', 'failed'],
+          properties: {
+            at: dateTime,
+            started: { type: 'integer', description: 'Attempts started (still running, or ended since)' },
+            succeeded: { type: 'integer' },
+            failed: { type: 'integer' },
+          },
+        },
+      },
+      runTimes: {
+        type: 'array',
+        description: 'Per task, of the attempts that succeeded or failed in the window (nearest rank, milliseconds)',
+        items: {
+          type: 'object',
+          required: ['task', 'count', 'p50', 'p95', 'p99'],
+          properties: {
+            task: { type: 'string' },
+            count: { type: 'integer' },
+            p50: { type: 'number' },
+            p95: { type: 'number' },
+            p99: { type: 'number' },
+          },
+        },
+      },
+    },
+  },
+  Stats: {
+    type: 'object',
+    required: ['at', 'counts', 'lastHour', 'lastDay', 'queues', 'workers'],
+    properties: {
+      at: dateTime,
+      counts: {
+        type: 'array',
+        description: 'Per task: how many jobs are in each status now',
+        items: {
+          type: 'object',
+          required: ['task', 'queued', 'running', 'succeeded', 'failed', 'cancelled'],
+          properties: {
+            task: { type: 'string' },
+            queued: { type: 'integer' },
+            running: { type: 'integer' },
+            succeeded: { type: 'integer' },
+            failed: { type: 'integer' },
+            cancelled: { type: 'integer' },
+          },
+        },
+      },
+      lastHour: ref('StatsSeries'),
+      lastDay: ref('StatsSeries'),
+      queues: { type: 'array', items: ref('Queue') },
+      workers: {
+        type: 'array',
+        description: 'The workers registry: alive ones first (seen within 3 heartbeats), dead ones until pruned',
+        items: {
+          type: 'object',
+          required: [
+            'id',
+            'host',
+            'pid',
+            'concurrency',
+            'tasks',
+            'startedAt',
+            'seenAt',
+            'alive',
+            'heartbeatMs',
+            'running',
+          ],
+          properties: {
+            id: { type: 'string', description: "The id it claims with: a running job's workerId" },
+            host: { type: 'string' },
+            pid: { type: 'integer' },
+            concurrency: { type: 'integer' },
+            tasks: { type: 'array', items: { type: 'string' } },
+            startedAt: dateTime,
+            seenAt: dateTime,
+            alive: { type: 'boolean' },
+            heartbeatMs: { type: 'integer' },
+            running: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { id: { type: 'string' }, task: { type: 'string' }, startedAt: nullable(dateTime) },
+              },
+            },
+          },
         },
       },
     },

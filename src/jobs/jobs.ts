@@ -25,6 +25,7 @@ import type {
   JobEvent,
   JobFilter,
   JobPage,
+  JobStats,
   LimitedClaimRequest,
   LogLine,
   NewArtifact,
@@ -36,9 +37,12 @@ import type {
   QueueUsage,
   QueueUsageRequest,
   RecordedStep,
+  StatsRequest,
   StatusCount,
   Store,
   TransactionClient,
+  WorkerInfo,
+  WorkerRecord,
 } from '../store/store.ts';
 import { cancelChildren, childEnded, childrenOf, warn as warnAbout } from './children.ts';
 import { LateEvents } from './late-events.ts';
@@ -370,6 +374,29 @@ export class Jobs {
   /** How full a queue is now (a snapshot): what a waiting job's reason and the queues' overview are read from. */
   queueUsage(request: QueueUsageRequest): Promise<QueueUsage> {
     return this.store.queueUsage(request);
+  }
+
+  /** Jobs started, succeeded and failed per bucket, and run times per task (the Overview page). */
+  stats(request: StatsRequest): Promise<JobStats> {
+    return this.store.stats(request);
+  }
+
+  // The workers registry: each worker writes its own row; the Overview reads them all.
+
+  touchWorker(worker: WorkerInfo): Promise<void> {
+    return this.store.touchWorker(worker);
+  }
+
+  removeWorker(id: string): Promise<boolean> {
+    return this.store.removeWorker(id);
+  }
+
+  pruneWorkers(before: IsoDate): Promise<number> {
+    return this.store.pruneWorkers(before);
+  }
+
+  workers(): Promise<WorkerRecord[]> {
+    return this.store.workers();
   }
 
   // Events: every job's, from every process sharing the store.

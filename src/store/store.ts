@@ -179,6 +179,27 @@ export interface Store {
   queueUsage(request: QueueUsageRequest): Promise<QueueUsage>;
 
   /**
+   * The operators' figures over `since`..`until`: attempts started, jobs succeeded and failed per
+   * bucket of `bucketMs` (only buckets with any), and each task's run times (nearest-rank p50,
+   * p95, p99 of the attempts that succeeded or failed then). Reads the running jobs and those
+   * finished since `since` (underway_jobs_finished), never the whole table: an attempt that went
+   * back to `queued` (retry, release) is not counted as started.
+   */
+  stats(request: StatsRequest): Promise<JobStats>;
+
+  /** Adds or refreshes a worker's row in the workers registry, seen now: one statement (each heartbeat tick). */
+  touchWorker(worker: WorkerInfo): Promise<void>;
+
+  /** Deletes a worker's row (a graceful stop); false when there was none. */
+  removeWorker(id: string): Promise<boolean>;
+
+  /** Deletes the rows of workers not seen since `before` (dead ones); returns how many. */
+  pruneWorkers(before: IsoDate): Promise<number>;
+
+  /** Every registered worker, by id, with the jobs each runs now (running jobs whose `workerId` is its id). */
+  workers(): Promise<WorkerRecord[]>;
+
+  /**
    * Adds a recurring schedule, or updates the one of that name. Its `nextAt` is kept unless its
    * timing (cron, interval, time zone) changed or it is new: a process restarting with the same
    * config must not move a tick that is due and not yet fired.
@@ -396,6 +417,58 @@ export interface QueueUsage {
   oldestDueAt: IsoDate | null;
 }
 
+export interface StatsRequest {
+  since: IsoDate;
+  until: IsoDate;
+  /** The width of a bucket; a bucket starts at `since` + n × `bucketMs`. */
+  bucketMs: number;
+}
+
+export interface StatsBucket {
+  /** Its start (`since` + n × `bucketMs`). */
+  at: IsoDate;
+  started: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface RunTimes {
+  task: string;
+  /** Attempts that succeeded or failed in the window. */
+  count: number;
+  /** Milliseconds from the attempt's start to its end, nearest rank. */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface JobStats {
+  /** Only the buckets with something in them, oldest first. */
+  buckets: StatsBucket[];
+  /** By task. */
+  runTimes: RunTimes[];
+}
+
+/** A worker as it registers itself (`touchWorker`). */
+export interface WorkerInfo {
+  /** The id it claims jobs with (a job's `workerId`). */
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  tasks: readonly string[];
+  /** Its heartbeat interval: it is alive while seen within a few of these. */
+  beatMs: number;
+  startedAt: IsoDate;
+}
+
+export interface WorkerRecord extends Omit<WorkerInfo, 'tasks'> {
+  tasks: string[];
+  seenAt: IsoDate;
+  /** The jobs it runs now, oldest start first. */
+  running: { id: string; task: string; startedAt: IsoDate | null }[];
+}
+
 export interface LimitedClaimRequest extends ClaimRequest {
   /** The limits of the queues of `tasks`' jobs: every claimed job fits them, counting every running job. */
   limits: readonly QueueLimit[];
@@ -487,6 +560,12 @@ export interface JobFilter {
   owner?: string;
   /** The children of this job (`ctx.spawn`). */
   parent?: string;
+  /**
+   * Jobs whose id starts with this text, or whose params (as stored: secret values sealed)
+   * contain it, ignoring ASCII case. It reads every job the other filters leave, newest first,
+   * until the page is full: meant for people looking, not for a program's hot path.
+   */
+  search?: string;
   /** At most 200. Default 50. */
   limit?: number;
   /** From a previous page's `nextCursor`. */

@@ -17,6 +17,7 @@ import type { ClaimedJob, JobEvent, QueueLimit, Store } from '../store/store.ts'
 import { Attempt } from './attempt.ts';
 import { ChildJobs } from './child-jobs.ts';
 import { inProcessRunner } from './in-process-runner.ts';
+import { WorkerRegistration } from './registration.ts';
 import type { JobRunner } from './runner.ts';
 
 /** A queue's limits (see `WorkerOptions.queues`). */
@@ -128,6 +129,8 @@ export class Worker {
   #pollTimer: NodeJS.Timeout | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #reapTimer: NodeJS.Timeout | null = null;
+  /** This worker's row in the workers registry (the Overview page), refreshed at each heartbeat tick. */
+  #registration: WorkerRegistration | null = null;
   #unsubscribe: (() => void) | null = null;
   #idleWaiters: (() => void)[] = [];
   /** Fires recurring schedules (schedule/scheduler.ts); null with `schedules: false`. */
@@ -188,7 +191,22 @@ export class Worker {
     this.#state = 'running';
     const names = new Set(this.#tasks.names());
     this.#unsubscribe = this.#jobs.subscribe((event) => this.#onEvent(event, names));
-    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(50, this.#leaseMs / 3));
+    const beatMs = Math.max(50, this.#leaseMs / 3);
+    this.#registration = new WorkerRegistration(
+      this.#jobs,
+      {
+        id: this.id,
+        host: hostname(),
+        pid: process.pid,
+        concurrency: this.#concurrency,
+        tasks: [...names],
+        beatMs,
+        startedAt: new Date().toISOString(),
+      },
+      (error) => this.#outage.failed(error),
+    );
+    this.#registration.start();
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), beatMs);
     this.#reapTimer = setInterval(() => void this.#reap(), this.#reapMs);
     this.#log.info({ tasks: [...names], concurrency: this.#concurrency }, 'worker started');
     this.#scheduler?.start().catch((error: unknown) => {
@@ -368,6 +386,7 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
+    this.#registration?.beat();
     const leases = [
       ...[...this.#running.values()].map((a) => a.lease),
       ...[...this.#waiting.values()].map((c) => c.lease),
@@ -453,6 +472,7 @@ export class Worker {
       await this.idle();
     }
     if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    await this.#registration?.stop(this.#log);
     await this.#runner.close();
     this.#state = 'stopped';
     this.#log.info('worker stopped');

@@ -1,12 +1,16 @@
+import { type AttemptView, attemptHistory } from '../../core/attempts.ts';
+import { NOTHING_PRINTED } from '../../core/format.ts';
 import { isTerminal } from '../../core/job.ts';
 import type { StepSummary } from '../../core/steps.ts';
 import type { LogLine } from '../../store/store.ts';
 import type { JobJson } from '../job-json.ts';
 import type { WebhookDelivery } from '../webhook-log.ts';
 import { Children, type ChildrenView } from './children.tsx';
+import { Attempts, DurationFacts, Timeline } from './job-history.tsx';
 import { Layout } from './layout.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
 import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge, Waiting } from './parts.tsx';
+import { ResultView } from './result-view.tsx';
 
 export interface JobPageProps {
   frame: PageFrame;
@@ -30,6 +34,7 @@ export const NO_SCRIPT_REFRESH_SECONDS = 2;
  */
 export function JobPage({ frame, job, logs, canChange, webhooks, children }: JobPageProps) {
   const unfinished = !isTerminal(job.status);
+  const attempts = attemptHistory(job);
   return (
     <Layout
       frame={frame}
@@ -59,11 +64,7 @@ export function JobPage({ frame, job, logs, canChange, webhooks, children }: Job
         {job.status === 'succeeded' && (
           <section class="uw-card" aria-labelledby="uw-result-title">
             <h2 id="uw-result-title">Result</h2>
-            {job.result === null ? (
-              <p class="uw-muted">No result value.</p>
-            ) : (
-              <JsonView value={job.result} label="Result" />
-            )}
+            {job.result === null ? <p class="uw-muted">No result value.</p> : <ResultView value={job.result} />}
           </section>
         )}
         {job.artifacts.length > 0 && (
@@ -84,7 +85,9 @@ export function JobPage({ frame, job, logs, canChange, webhooks, children }: Job
           </section>
         )}
         {children && <Children view={children} />}
-        <Facts job={job} />
+        <Attempts attempts={attempts} maxAttempts={job.maxAttempts} />
+        <Timeline job={job} attempts={attempts} />
+        <Facts job={job} attempts={attempts} />
         <Deliveries title="Webhooks" id="uw-webhooks-title" deliveries={webhooks?.filter((d) => !isEmail(d))} />
         <Deliveries title="E-mail" id="uw-email-title" deliveries={webhooks?.filter(isEmail)} />
       </div>
@@ -95,7 +98,9 @@ export function JobPage({ frame, job, logs, canChange, webhooks, children }: Job
             .map((l) => `${l.at.slice(11, 19)} ${l.stream === 'stdout' ? '' : `[${l.stream}] `}${l.line}\n`)
             .join('')}
         </pre>
-        {logs.length === 0 && <p class="uw-muted uw-log-empty">Nothing printed yet.</p>}
+        {logs.length === 0 && (
+          <p class="uw-muted uw-log-empty">{unfinished ? 'Nothing printed yet.' : NOTHING_PRINTED}</p>
+        )}
       </section>
     </Layout>
   );
@@ -166,7 +171,7 @@ function ErrorCard({ job }: { job: JobJson }) {
   );
 }
 
-function Facts({ job }: { job: JobJson }) {
+function Facts({ job, attempts }: { job: JobJson; attempts: readonly AttemptView[] }) {
   return (
     <section class="uw-card" aria-labelledby="uw-facts-title">
       <h2 id="uw-facts-title">About this job</h2>
@@ -191,6 +196,7 @@ function Facts({ job }: { job: JobJson }) {
         <dd>
           <Ago iso={job.finishedAt} />
         </dd>
+        <DurationFacts job={job} attempts={attempts} />
         {job.owner !== null && <dt>Owner</dt>}
         {job.owner !== null && <dd>{job.owner}</dd>}
         {job.parentId && <dt>Child of</dt>}

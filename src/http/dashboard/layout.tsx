@@ -45,6 +45,11 @@ export function Layout({ frame, title, page, refresh, refreshTo, children }: Lay
           <a class="uw-brand" href={home}>
             {frame.title}
           </a>
+          {frame.admin && (
+            <nav aria-label="Dashboard" class="uw-nav">
+              <a href={home}>Jobs</a> <a href={`${frame.pagesPath}/overview`}>Overview</a>
+            </nav>
+          )}
           {frame.user !== null && <underway-indicator href={home} />}
           {frame.user !== null && <span class="uw-user">Signed in as {frame.user}</span>}
         </header>

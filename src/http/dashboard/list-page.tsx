@@ -1,3 +1,4 @@
+import { humanDuration } from '../../core/format.ts';
 import { JOB_STATUSES, type JobStatus } from '../../core/job.ts';
 import type { AnyTask } from '../../core/task.ts';
 import type { JobJson } from '../job-json.ts';
@@ -14,24 +15,36 @@ export interface ListPageProps {
   startable: AnyTask[];
   /** All task names, for the filter. */
   taskNames: string[];
-  filter: { status: JobStatus | ''; task: string; cursor: string };
+  filter: { status: JobStatus | ''; task: string; q: string; cursor: string };
   nextCursor: string | null;
+  /** What the last bulk action did, to say so above the list. */
+  bulkDone?: BulkNotice | undefined;
   form?: FormState | undefined;
   /** For admins: the tasks with their pause state, and the schedules (operations.tsx). */
   operations?: Omit<OperationsProps, 'pagesPath' | 'csrf'> | undefined;
 }
+
+export interface BulkNotice {
+  action: 'cancel' | 'retry' | 'delete';
+  done: number;
+  skipped: number;
+}
+
+const BULK_VERBS = { cancel: 'Cancelled', retry: 'Retried', delete: 'Deleted' } as const;
 
 /**
  * The job list, newest first: filters, pages, a start form per task. Without JavaScript it is a
  * plain page (reload to see changes); with it, one `/api/events` stream moves the bars and the
  * list is redrawn from this same page when a job starts or ends.
  */
-export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor, form, operations }: ListPageProps) {
+export function ListPage(props: ListPageProps) {
+  const { frame, jobs, startable, taskNames, filter, nextCursor, form, operations, bulkDone } = props;
   const here = homePath(frame.pagesPath);
   const query = (cursor: string) => {
     const q = new URLSearchParams();
     if (filter.status) q.set('status', filter.status);
     if (filter.task) q.set('task', filter.task);
+    if (filter.q) q.set('q', filter.q);
     if (cursor) q.set('cursor', cursor);
     const text = q.toString();
     return text ? `${here}?${text}` : here;
@@ -75,18 +88,49 @@ export function ListPage({ frame, jobs, startable, taskNames, filter, nextCursor
             </select>
           </div>
           <div>
+            <label for="uw-filter-q">Search</label>
+            <input id="uw-filter-q" name="q" type="search" value={filter.q} placeholder="id or params text" />
+          </div>
+          <div>
             <button type="submit" class="uw-secondary">
               Filter
             </button>
           </div>
         </form>
+        {bulkDone && (
+          <p role="status" class="uw-notice">
+            {`${BULK_VERBS[bulkDone.action]} ${bulkDone.done} ${bulkDone.done === 1 ? 'job' : 'jobs'}`}
+            {bulkDone.skipped > 0 &&
+              `; ${bulkDone.skipped} skipped (ended, changed or not yours meanwhile, or not allowed)`}
+            .
+          </p>
+        )}
+        {jobs.length > 0 && (
+          // The rows' boxes belong to this form through their form attribute: no form around the table.
+          <form id="uw-bulk" method="post" action={`${frame.pagesPath}/jobs/bulk`} class="uw-inline-form">
+            <input type="hidden" name="_csrf" value={frame.csrf} />
+            <input type="hidden" name="back" value={query(filter.cursor)} />
+            <label for="uw-bulk-action">With the selected jobs</label>
+            <select id="uw-bulk-action" name="action">
+              <option value="cancel">Cancel</option>
+              <option value="retry">Retry</option>
+              <option value="delete">Delete</option>
+            </select>
+            <button type="submit" class="uw-secondary">
+              Apply
+            </button>
+          </form>
+        )}
         <div id="uw-jobs" data-live-region="">
           {jobs.length === 0 ? (
-            <p class="uw-muted">No jobs{filter.status || filter.task ? ' match this filter' : ' yet'}.</p>
+            <p class="uw-muted">No jobs{filter.status || filter.task || filter.q ? ' match this filter' : ' yet'}.</p>
           ) : (
             <table class="uw-jobs">
               <thead>
                 <tr>
+                  <th scope="col">
+                    <span class="uw-sr">Select</span>
+                  </th>
                   <th scope="col">Job</th>
                   <th scope="col">Status</th>
                   <th scope="col">Progress or result</th>
@@ -115,6 +159,9 @@ function JobRow({ job }: { job: JobJson }) {
   const unfinished = job.status === 'queued' || job.status === 'running';
   return (
     <tr data-job={job.id} data-status={job.status}>
+      <td class="uw-select">
+        <input type="checkbox" name="job" value={job.id} form="uw-bulk" aria-label={`Select ${job.task} ${job.id}`} />
+      </td>
       <td>
         <a href={job.urls.page}>{job.task}</a>
         <div class="uw-muted uw-summary">{job.id.slice(0, 8)}</div>
@@ -144,7 +191,23 @@ function JobRow({ job }: { job: JobJson }) {
       </td>
       <td class="uw-when">
         <Ago iso={job.createdAt} />
+        <RunTime job={job} />
       </td>
     </tr>
   );
+}
+
+/** How long it ran, once it has ended; when it started, while it runs. */
+function RunTime({ job }: { job: JobJson }) {
+  if (!job.startedAt) return null;
+  if (job.status === 'running') {
+    return (
+      <div>
+        started <Ago iso={job.startedAt} />
+      </div>
+    );
+  }
+  if (!job.finishedAt) return null;
+  const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
+  return <div>ran {seconds < 1 ? 'under a second' : humanDuration(seconds)}</div>;
 }

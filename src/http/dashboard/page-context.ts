@@ -10,6 +10,8 @@ export interface PageFrame {
   csrf: string;
   /** The signed-in user's id, for the header; null on a share-link view. */
   user: string | null;
+  /** Whether the caller is an admin: the header then links the Overview. */
+  admin?: boolean;
 }
 
 /** The list page: `/`, or the pages path itself (`/underway`). */
@@ -46,6 +48,7 @@ export function frameOf(c: Context<AppEnv>, deps: Deps, title: string): PageFram
     basePath: deps.paths.basePath,
     csrf: user ? deps.csrf.issue(c) : '',
     user: user?.id ?? null,
+    admin: c.get('caller').admin,
   };
 }
 

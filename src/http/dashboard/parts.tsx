@@ -41,6 +41,7 @@ export function ProgressBar({ job, live, events }: ProgressBarProps) {
       <progress
         max="100"
         value={view.value === null ? undefined : String(view.value)}
+        hidden={!view.bar}
         aria-label={`Progress of ${job.task}`}
         aria-valuetext={view.label}
       >

@@ -6,13 +6,15 @@ import { Schedules } from '../../schedule/schedules.ts';
 import { canChange } from '../auth.ts';
 import { type AppEnv, type Deps, jobJson, jobJsonsWithWaiting, stepSummary } from '../context.ts';
 import { HttpError, jobNotFound, toHttpError, unauthenticated } from '../errors.ts';
+import { overviewOf } from '../overview.ts';
 import { readDeliveries } from '../webhook-log.ts';
 import { childrenView } from './children.tsx';
 import { errorsByField, type FormState, paramsFromForm } from './forms.tsx';
 import { JobPage } from './job-page.tsx';
 import { MessagePage } from './layout.tsx';
-import { ListPage } from './list-page.tsx';
+import { type BulkNotice, ListPage } from './list-page.tsx';
 import { type DashboardOptions, DEFAULT_PAGE_SIZE, LOG_TAIL_LINES } from './options.ts';
+import { OverviewPage } from './overview-page.tsx';
 import { frameOf, homePath, resolvePageCaller, safeLocalPath } from './page-context.ts';
 import { renderPage } from './render.ts';
 import { WaitPage } from './wait-page.tsx';
@@ -27,11 +29,15 @@ type PageContext = Context<AppEnv>;
  *   GET  /jobs/:id              the job's page
  *   POST /jobs/:id/cancel|retry|delete   its buttons → 303
  *   GET  /jobs/:id/wait?to=     the waiting page of startOrWait; 303 to `to` once the job ended
+ *   GET  /overview              the operators' figures (admins): GET /api/stats as a page
  *   (its assets, /assets/underway-client.js and .css, are served with the API: routes/assets.ts)
  *
  * Forms are plain POSTs with the CSRF token as a hidden field (checked against the cookie and
  * the Origin exactly as the API checks its header), so everything works without JavaScript.
  */
+/** Ticked rows one bulk form may carry: a few pages of the list. */
+const MAX_BULK_SELECTED = 200;
+
 export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const title = options.title ?? 'underway';
@@ -68,10 +74,12 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
     const status = c.req.query('status') ?? '';
     const task = c.req.query('task') ?? '';
     const cursor = c.req.query('cursor') ?? '';
+    const q = c.req.query('q')?.trim() ?? '';
     const page = await deps.queue.list({
       status: isJobStatus(status) ? status : undefined,
       task: task || undefined,
       owner: caller.admin ? undefined : user.id,
+      search: q || undefined,
       limit: pageSize,
       cursor: cursor || null,
     });
@@ -84,8 +92,9 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
         jobs={await jobJsonsWithWaiting(c, deps, page.jobs)}
         startable={startable}
         taskNames={deps.tasks.names()}
-        filter={{ status: isJobStatus(status) ? (status as JobStatus) : '', task, cursor }}
+        filter={{ status: isJobStatus(status) ? (status as JobStatus) : '', task, q, cursor }}
         nextCursor={page.nextCursor}
+        bulkDone={bulkNotice(c)}
         form={form}
         operations={operations}
       />,
@@ -94,6 +103,14 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
   };
 
   app.get('/', (c) => listPage(c));
+
+  // The operators' Overview: GET /api/stats's figures as a page (overview-page.tsx). Admins only.
+  app.use('/overview', caller);
+  app.get('/overview', async (c) => {
+    requireUser(c);
+    if (!c.get('caller').admin) throw new HttpError(403, 'FORBIDDEN', 'Only an admin may see the overview.');
+    return renderPage(c, <OverviewPage frame={frameOf(c, deps, title)} overview={await overviewOf(deps)} />);
+  });
 
   // An admin's Pause and Resume buttons (the API's POST /tasks|queues/:name/pause|resume, as forms).
   for (const kind of ['tasks', 'queues'] as const) {
@@ -177,6 +194,45 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
     );
   });
 
+  // The list's bulk form: the ticked rows (each a `job` field), one action, then back to the list
+  // as it was. Each job is checked and changed on its own, as its own button would.
+  app.post('/jobs/bulk', async (c) => {
+    const user = requireUser(c);
+    const { fields, lists } = await readFields(c, deps);
+    const action = fields.action;
+    if (action !== 'cancel' && action !== 'retry' && action !== 'delete') {
+      throw new ValidationError('Choose what to do with the selected jobs: cancel, retry or delete.', ['action']);
+    }
+    const ids = [...new Set(lists.job ?? [])];
+    if (ids.length === 0) throw new ValidationError('Select at least one job first.', ['job']);
+    if (ids.length > MAX_BULK_SELECTED) {
+      throw new ValidationError(`Select at most ${MAX_BULK_SELECTED} jobs at a time.`, ['job']);
+    }
+    let done = 0;
+    for (const id of ids) {
+      const job = await deps.jobs.get(id);
+      if (!job || !canChange(c.get('caller'), job)) continue;
+      try {
+        if (action === 'cancel') await deps.queue.cancel(job.id);
+        else if (action === 'delete') await deps.queue.remove(job.id);
+        else {
+          if (!deps.auth.mayStart(user, job.task)) continue;
+          deps.limiter?.take(user.id);
+          await deps.queue.retry(job);
+        }
+        done++;
+      } catch (error) {
+        // A job that ended or changed meanwhile, or the start rate spent: skipped and counted.
+        if (toHttpError(error).status >= 500) throw error;
+      }
+    }
+    const back = new URL(safeLocalPath(fields.back) ?? homePath(pages), 'http://list');
+    back.searchParams.set('bulk', action);
+    back.searchParams.set('done', String(done));
+    back.searchParams.set('skipped', String(ids.length - done));
+    return c.redirect(`${back.pathname}${back.search}`, 303);
+  });
+
   app.post('/jobs/:id/:action{cancel|retry|delete}', async (c) => {
     const user = requireUser(c);
     await readForm(c, deps);
@@ -208,18 +264,40 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
  * the Origin), as the API checks its header. Text fields only; files are not part of a start form.
  */
 async function readForm(c: PageContext, deps: Deps): Promise<Record<string, string>> {
+  return (await readFields(c, deps)).fields;
+}
+
+/** readForm's fields (a repeated one's last value), and every value of each field, for the list's ticked rows. */
+async function readFields(
+  c: PageContext,
+  deps: Deps,
+): Promise<{ fields: Record<string, string>; lists: Record<string, string[]> }> {
   let body: Record<string, unknown>;
   try {
-    body = await c.req.parseBody();
+    body = await c.req.parseBody({ all: true });
   } catch {
     // A multipart body that does not match its declared boundary, or bytes that are no form.
     throw new HttpError(400, 'BAD_REQUEST', 'The form could not be read: its body does not match its content type.');
   }
-  const form: Record<string, string> = {};
+  const fields: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   // A NUL character in a field is refused where everything stored is checked: the queue.
-  for (const [key, value] of Object.entries(body)) if (typeof value === 'string') form[key] = value;
-  deps.csrf.check(c, c.get('caller'), form._csrf);
-  return form;
+  for (const [key, value] of Object.entries(body)) {
+    const values = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+    lists[key] = values;
+    const last = values.at(-1);
+    if (last !== undefined) fields[key] = last;
+  }
+  deps.csrf.check(c, c.get('caller'), fields._csrf);
+  return { fields, lists };
+}
+
+/** The list's note on what a bulk action just did, from the query its redirect set. */
+function bulkNotice(c: PageContext): BulkNotice | undefined {
+  const action = c.req.query('bulk');
+  if (action !== 'cancel' && action !== 'retry' && action !== 'delete') return undefined;
+  const count = (name: string) => Math.max(0, Math.floor(Number(c.req.query(name)) || 0));
+  return { action, done: count('done'), skipped: count('skipped') };
 }
 
 /** The last LOG_TAIL_LINES lines of a job's log, oldest first. The store reads forwards only, so this pages through. */

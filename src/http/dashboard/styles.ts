@@ -98,7 +98,44 @@ pre{background:var(--code);padding:.75rem;border-radius:.35rem;overflow:auto;fon
 .uw-error{border-color:var(--bad)}.uw-error h2{color:var(--bad);margin-top:0}
 details summary{cursor:pointer;color:var(--muted)}
 .uw-pager{display:flex;gap:1rem;margin:1rem 0}
+table.uw-jobs td.uw-select{width:2rem}form#uw-bulk{margin:.75rem 0}
+p.uw-notice{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--accent);padding:.5rem .75rem;border-radius:.35rem}
 .uw-tasks{display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(18rem,1fr))}
 .uw-tasks .uw-card{margin:0}.uw-tasks h3{margin:0 0 .3rem;font-size:1rem}
+.uw-nav{display:flex;gap:.75rem}
+.uw-charts{display:grid;gap:1rem;align-items:start;grid-template-columns:repeat(auto-fit,minmax(min(100%,26rem),1fr))}
+figure.uw-chart{margin:0;background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.75rem;min-width:0}
+svg.uw-chart-svg{display:block;width:100%;height:auto}
+.uw-chart-grid line{stroke:var(--line)}.uw-chart-grid text{fill:var(--muted);font-size:15px}
+.uw-series{fill:none;stroke-width:2.5;stroke-linejoin:round}
+.uw-series-started{stroke:var(--accent)}.uw-series-succeeded{stroke:var(--ok)}.uw-series-failed{stroke:var(--bad);stroke-dasharray:6 4}
+ul.uw-legend{list-style:none;display:flex;flex-wrap:wrap;gap:.3rem 1rem;margin:.5rem 0;padding:0;font-size:.9rem}
+svg.uw-legend-key{width:1.5rem;height:.5rem;vertical-align:middle;margin-right:.35rem}
+table.uw-figures{border-collapse:collapse;width:100%}
+table.uw-figures th,table.uw-figures td{padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top;text-align:right}
+table.uw-figures :is(th:first-child,caption){text-align:left;overflow-wrap:anywhere}
+table.uw-figures tbody th{font-weight:400}table.uw-figures td{font-variant-numeric:tabular-nums}
+table.uw-figures caption{font-weight:600;padding:.2rem 0}
+@media (max-width:40rem){table.uw-figures{font-size:.85rem}table.uw-figures th,table.uw-figures td{padding:.3rem .25rem}
+table.uw-figures thead th{font-size:.75rem}table.uw-figures :is(th,td):first-child{min-width:5.5rem}
+table.uw-counts thead th+th{writing-mode:vertical-rl;rotate:180deg;text-align:left;vertical-align:bottom}
+.uw-chart-grid text{font-size:22px}table.uw-figures .uw-status{border:0;padding:0;font-size:inherit}}
+ul.uw-workers{list-style:none;padding:0;margin:0;display:grid;gap:1rem;grid-template-columns:repeat(auto-fill,minmax(min(100%,20rem),1fr))}
+ul.uw-workers>li{margin:0}ul.uw-workers h3{margin:0 0 .4rem;font-size:1rem;overflow-wrap:anywhere}
+ul.uw-workers>li[data-alive=false]{border-style:dashed}
+ul.uw-running{margin:.3rem 0 0;padding-left:1.2rem}
 .uw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+ol.uw-attempts{list-style:none;margin:0;padding:0;display:grid;gap:1rem}
+ol.uw-attempts>li{border-left:3px solid var(--line);padding-left:.75rem}
+ol.uw-attempts>li:is([data-outcome=retry],[data-outcome=stalled],[data-outcome=failed]){border-color:var(--bad)}
+ol.uw-attempts>li[data-outcome=succeeded]{border-color:var(--ok)}ol.uw-attempts>li[data-outcome=running]{border-color:var(--accent)}
+ol.uw-attempts>li:is([data-outcome=cancelled],[data-outcome=released],[data-outcome=waited]){border-color:var(--warn)}
+ol.uw-attempts h3{font-size:1rem;margin:0 0 .4rem}
+ol.uw-timeline{margin:0;padding-left:1.5rem}ol.uw-timeline li{margin:.25rem 0;overflow-wrap:anywhere}
+dl.uw-result{grid-template-columns:minmax(0,max-content) minmax(0,1fr)}dl.uw-result dt{overflow-wrap:anywhere}
+p.uw-result-text{margin:0;white-space:pre-wrap;overflow-wrap:anywhere}
+.uw-table-scroll{overflow-x:auto;max-width:100%}
+table.uw-result-table{border-collapse:collapse}
+table.uw-result-table th,table.uw-result-table td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
+details.uw-raw{margin-top:.75rem}details.uw-raw>summary{margin-bottom:.4rem}
 `;

@@ -111,6 +111,7 @@ export function jobRoutes(deps: Deps): Hono<AppEnv> {
       // Everyone but an admin sees only their own jobs; an admin may narrow to one owner.
       owner: caller.admin ? query.owner || undefined : user.id,
       parent: query.parent || undefined,
+      search: query.q?.trim() || undefined,
       limit,
       cursor: query.cursor || null,
     });

@@ -51,7 +51,8 @@ function admin(c: AppContext, what: string): string {
   return user.id;
 }
 
-function toQueueJson(queue: QueueView): QueueJson {
+/** A queue as `GET /queues` and `GET /stats` show it. */
+export function toQueueJson(queue: QueueView): QueueJson {
   return {
     name: queue.name,
     tasks: queue.tasks,

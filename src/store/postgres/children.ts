@@ -3,6 +3,7 @@ import { type ChildSummary, WAITING_FOR_CHILDREN_AT } from '../../core/children.
 import { newJobId } from '../../core/ids.ts';
 import type { JobError, JobProgress, Lease } from '../../core/job.ts';
 import type { ChildInput } from '../store.ts';
+import { appendAttempt } from './attempts.ts';
 import { type JobRow, jobColumns, jsonParam } from './rows.ts';
 import type { Tables } from './tables.ts';
 
@@ -63,7 +64,8 @@ export function childQueries(t: Tables) {
         attempt = attempt - 1,
         run_at = CASE WHEN children_ended >= children_total OR children_failed > $4::int THEN now()
           ELSE '${WAITING_FOR_CHILDREN_AT}' END,
-        worker_id = NULL, lease_token = NULL, lease_expires_at = NULL, changed_xid = pg_current_xact_id()
+        attempts = CASE WHEN cancel_requested THEN attempts ELSE ${appendAttempt('now()', 'NULL', "'waited'", 'NULL')} END,
+        lease_token = NULL, lease_expires_at = NULL, changed_xid = pg_current_xact_id()
       WHERE id = $1 AND lease_token = $2 AND status = 'running'
       RETURNING ${cols}`,
 

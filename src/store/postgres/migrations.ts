@@ -320,5 +320,30 @@ export function migrations(t: Tables): readonly string[] {
         AND NEW.status IN ('succeeded', 'failed', 'cancelled'))
       EXECUTE FUNCTION ${t.quotedSchema}.child_ended();
     `,
+    /* 11 */ `
+    -- The workers registry (the Overview page, docs/dashboard.md): a row per worker process,
+    -- written when it starts and at each heartbeat tick (one statement), deleted when it stops. A
+    -- worker is alive while seen_at is within a few of its beats (beat_ms); rows of workers that
+    -- died are pruned by the next worker that starts. What each runs is read from the jobs
+    -- (worker_id, status 'running').
+    CREATE TABLE ${t.workers} (
+      id          text        PRIMARY KEY,
+      host        text        NOT NULL,
+      pid         integer     NOT NULL,
+      concurrency integer     NOT NULL,
+      tasks       jsonb       NOT NULL,
+      beat_ms     integer     NOT NULL,
+      started_at  timestamptz NOT NULL DEFAULT now(),
+      seen_at     timestamptz NOT NULL DEFAULT now()
+    );
+    `,
+    /* 12 */ `
+    -- Attempt history (the job page, docs/dashboard.md): one record per attempt that ended without
+    -- ending its job (retried, stalled, released, asleep for its children), appended by the
+    -- statement that ends that attempt (postgres/queries.ts, appendAttempt), the last 50 kept.
+    -- NULL for a job whose every attempt ended it: nothing written on the happy path. Adding a
+    -- nullable column without a default rewrites nothing.
+    ALTER TABLE ${t.jobs} ADD COLUMN attempts jsonb;
+    `,
   ];
 }

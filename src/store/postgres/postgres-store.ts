@@ -11,6 +11,7 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
 import { Fit, type KeyCount } from '../queue-limits.ts';
+import { likeEscaped } from '../search.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
@@ -28,6 +29,7 @@ import {
   type JobEvent,
   type JobFilter,
   type JobPage,
+  type JobStats,
   type LimitedClaimRequest,
   type LogLine,
   MAX_LIST_LIMIT,
@@ -42,10 +44,13 @@ import {
   type QueueUsageRequest,
   type RecordedStep,
   type Schedule,
+  type StatsRequest,
   type StatusCount,
   type Store,
   type TransactionClient,
   type TransactionTarget,
+  type WorkerInfo,
+  type WorkerRecord,
 } from '../store.ts';
 import type {
   ClaimedWebhookDelivery,
@@ -62,6 +67,7 @@ import { NotifyPublisher, parsePayload, type WireItem } from './events.ts';
 import { Listener, type ListenerState } from './listener.ts';
 import * as logs from './logs.ts';
 import { migrateSchema } from './migrate.ts';
+import * as overview from './overview.ts';
 import { type JobQueries, jobQueries } from './queries.ts';
 import { type JobRow, jsonParam, toJob } from './rows.ts';
 import * as steps from './steps.ts';
@@ -526,6 +532,12 @@ class PgStore implements PostgresStore {
     if (filter.task !== undefined) add('j.task = ?', filter.task);
     if (filter.owner !== undefined) add('j.owner = ?', filter.owner);
     if (filter.parent !== undefined) add('j.parent_id = ?', filter.parent);
+    if (filter.search) {
+      // jsonb as text puts a space after each colon and comma: a search for a value still finds it.
+      const text = likeEscaped(filter.search);
+      args.push(`${text}%`, `%${text}%`);
+      where.push(`(j.id LIKE $${args.length - 1} ESCAPE '\\' OR j.params::text ILIKE $${args.length} ESCAPE '\\')`);
+    }
     if (filter.cursor) add('j.seq < ?', decodeCursor(filter.cursor).toString());
     args.push(limit + 1);
     const rows = await this.#query<JobRow>(
@@ -633,6 +645,30 @@ class PgStore implements PostgresStore {
     // Heard here after the commit, as other processes hear the trigger's NOTIFY (this pool's own is skipped).
     for (const { job, created: isNew } of created) if (isNew) this.#hub.deliver(statusEvent(job));
     return created.map(({ job }) => job);
+  }
+
+  // The Overview's figures and the workers registry (overview.ts).
+
+  readonly #overviewQuery = <R>(sql: string, values: unknown[]): Promise<R[]> => this.#query<R>(sql, values);
+
+  async stats(request: StatsRequest): Promise<JobStats> {
+    return overview.stats(this.#overviewQuery, this.#t, request);
+  }
+
+  async touchWorker(worker: WorkerInfo): Promise<void> {
+    await overview.touchWorker(this.#overviewQuery, this.#t, worker);
+  }
+
+  async removeWorker(id: string): Promise<boolean> {
+    return overview.removeWorker(this.#overviewQuery, this.#t, id);
+  }
+
+  async pruneWorkers(before: IsoDate): Promise<number> {
+    return overview.pruneWorkers(this.#overviewQuery, this.#t, before);
+  }
+
+  async workers(): Promise<WorkerRecord[]> {
+    return overview.workers(this.#overviewQuery, this.#t);
   }
 
   async counts(): Promise<StatusCount[]> {

@@ -1,8 +1,10 @@
+import { appendAttempt } from './attempts.ts';
 import { jobColumns } from './rows.ts';
 import type { Tables } from './tables.ts';
 
 const FINISHED = `('succeeded', 'failed', 'cancelled')`;
-const CLEAR_LEASE = 'worker_id = NULL, lease_token = NULL, lease_expires_at = NULL';
+/** worker_id stays: the worker of the latest attempt, shown on the job's page. */
+const CLEAR_LEASE = 'lease_token = NULL, lease_expires_at = NULL';
 /**
  * Every statement that changes a job's status or cancel request records its transaction, for the
  * listener's catch-up (listener.ts). A BEFORE UPDATE trigger did this until migration 4; set here,
@@ -153,6 +155,9 @@ export function jobQueries(t: Tables) {
         error = CASE WHEN o.kind = 'succeeded' THEN NULL ELSE o.error END,
         finished_at = CASE WHEN o.kind = 'retry' AND NOT j.cancel_requested THEN NULL ELSE now() END,
         run_at = CASE WHEN o.kind = 'retry' THEN o.run_at ELSE j.run_at END,
+        attempts = CASE WHEN o.kind = 'retry' AND NOT j.cancel_requested
+          THEN ${appendAttempt('now()', 'o.run_at', "'retry'", "jsonb_build_object('code', o.error->'code', 'message', o.error->'message')")}
+          ELSE j.attempts END,
         ${CLEAR_LEASE}, ${TOUCH}
       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[])
         AS o(id, token, kind, result, error, run_at)
@@ -174,6 +179,7 @@ export function jobQueries(t: Tables) {
         status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
         finished_at = CASE WHEN cancel_requested THEN now() ELSE NULL END,
         error = CASE WHEN cancel_requested THEN $3::jsonb ELSE error END,
+        attempts = CASE WHEN cancel_requested THEN attempts ELSE ${appendAttempt('now()', 'now()', "'released'", 'NULL')} END,
         attempt = attempt - 1, run_at = now(), ${CLEAR_LEASE}, ${TOUCH}
       WHERE id = $1 AND lease_token = $2 AND status = 'running'
       RETURNING ${cols}`,
@@ -213,6 +219,9 @@ export function jobQueries(t: Tables) {
           ELSE jsonb_build_object('code', 'STALLED', 'message',
             format($2::text, attempt) || CASE WHEN attempt < max_attempts THEN '' ELSE $3::text END) END,
         finished_at = CASE WHEN NOT cancel_requested AND attempt < max_attempts THEN NULL ELSE now() END,
+        attempts = CASE WHEN NOT cancel_requested AND attempt < max_attempts
+          THEN ${appendAttempt('now()', 'now()', "'stalled'", "jsonb_build_object('code', 'STALLED', 'message', format($2::text, attempt))")}
+          ELSE attempts END,
         run_at = now(), ${CLEAR_LEASE}, ${TOUCH}
       WHERE j.id IN (
         SELECT id FROM ${t.jobs} WHERE status = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED)

@@ -1,5 +1,6 @@
 import { servedContentType } from '../../core/content-type.ts';
 import type { ArtifactInfo, Job, JobError, JobProgress, JobStatus } from '../../core/job.ts';
+import { toAttemptRecords } from '../attempt-records.ts';
 import type { Tables } from './tables.ts';
 
 /** A row of jobs as pg returns it (jsonb parsed, timestamptz as Date, bigint as string), with its artifacts. */
@@ -30,6 +31,10 @@ export interface JobRow {
   started_at: Date | null;
   finished_at: Date | null;
   lease_token: string | null;
+  /** The worker of the latest attempt (kept after it ends). */
+  worker_id: string | null;
+  /** The attempts that ended without ending the job (migration 12); null when none did. */
+  attempts: unknown;
   /** From the artifacts subquery: json, timestamps as text. */
   artifacts: { name: string; size: number; contentType: string; createdAt: string }[];
 }
@@ -87,6 +92,8 @@ export function toJob(row: JobRow): Job {
     runAt: iso(row.run_at),
     startedAt: isoOrNull(row.started_at),
     finishedAt: isoOrNull(row.finished_at),
+    workerId: row.worker_id ?? null,
+    attempts: toAttemptRecords(row.attempts),
   };
 }
 

@@ -16,6 +16,8 @@ export interface Tables {
   steps: string;
   /** Recurring schedules (migration 6). */
   schedules: string;
+  /** The workers registry (migration 11). */
+  workers: string;
   notifyFunction: string;
   touchFunction: string;
   /** The claim's choice of due jobs (migration 3). */
@@ -47,6 +49,7 @@ export function tablesFor(schema: string): Tables {
     paused: `${q}.paused`,
     steps: `${q}.steps`,
     schedules: `${q}.schedules`,
+    workers: `${q}.workers`,
     notifyFunction: `${q}.notify_status`,
     touchFunction: `${q}.touch_status`,
     dueFunction: `${q}.due_jobs`,

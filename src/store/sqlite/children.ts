@@ -3,6 +3,7 @@ import { type ChildSummary, WAITING_FOR_CHILDREN_MS } from '../../core/children.
 import { newJobId } from '../../core/ids.ts';
 import type { JobProgress, Lease } from '../../core/job.ts';
 import type { ChildInput } from '../store.ts';
+import { appendAttempt } from './attempts.ts';
 import type { JobRow } from './rows.ts';
 
 /**
@@ -76,9 +77,10 @@ export function waitForChildren(
          error = CASE WHEN cancel_requested = 1 THEN ? ELSE error END,
          attempt = attempt - 1,
          run_at = CASE WHEN children_ended >= children_total OR children_failed > ? THEN ? ELSE ? END,
-         worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
+         attempts = CASE WHEN cancel_requested = 1 THEN attempts ELSE ${appendAttempt('?', 'NULL', "'waited'", 'NULL')} END,
+         lease_token = NULL, lease_expires_at = NULL
        WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`,
-  ).get(now, cancelledError, failuresSeen, now, WAITING_FOR_CHILDREN_MS, lease.jobId, lease.token) as
+  ).get(now, cancelledError, failuresSeen, now, WAITING_FOR_CHILDREN_MS, now, lease.jobId, lease.token) as
     | JobRow
     | undefined;
   return row ?? null;

@@ -217,4 +217,28 @@ export const MIGRATIONS: readonly string[] = [
     WHERE id = NEW.parent_id;
   END;
   `,
+  /* 10 */ `
+  -- The workers registry (the Overview page, docs/dashboard.md): a row per worker process,
+  -- written when it starts and at each heartbeat tick (one statement), deleted when it stops. A
+  -- worker is alive while seen_at is within a few of its beats (beat_ms); rows of workers that
+  -- died are pruned by the next worker that starts. What each runs is read from underway_jobs
+  -- (worker_id, status 'running').
+  CREATE TABLE underway_workers (
+    id          TEXT    PRIMARY KEY,
+    host        TEXT    NOT NULL,
+    pid         INTEGER NOT NULL,
+    concurrency INTEGER NOT NULL,
+    tasks       TEXT    NOT NULL, -- a JSON array of task names
+    beat_ms     INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    seen_at     INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  /* 11 */ `
+  -- Attempt history (the job page, docs/dashboard.md): a JSON array with one record per attempt
+  -- that ended without ending its job (retried, stalled, released, asleep for its children),
+  -- appended by the statement that ends that attempt (store/sqlite/attempts.ts), the last 50
+  -- kept. NULL for a job whose every attempt ended it: nothing written on the happy path.
+  ALTER TABLE underway_jobs ADD COLUMN attempts TEXT;
+  `,
 ];

@@ -1,5 +1,6 @@
 import { servedContentType } from '../../core/content-type.ts';
 import type { ArtifactInfo, Job, JobStatus } from '../../core/job.ts';
+import { toAttemptRecords } from '../attempt-records.ts';
 
 /** A row of underway_jobs as SQLite returns it. */
 export interface JobRow {
@@ -31,6 +32,8 @@ export interface JobRow {
   worker_id: string | null;
   lease_token: string | null;
   lease_expires_at: number | null;
+  /** JSON: the attempts that ended without ending the job (migration 11); null when none did. */
+  attempts: string | null;
 }
 
 export interface ArtifactRow {
@@ -80,6 +83,8 @@ export function toJob(row: JobRow, artifacts: ArtifactInfo[]): Job {
     runAt: iso(row.run_at),
     startedAt: isoOrNull(row.started_at),
     finishedAt: isoOrNull(row.finished_at),
+    workerId: row.worker_id,
+    attempts: toAttemptRecords(json(row.attempts ?? null)),
   };
 }
 

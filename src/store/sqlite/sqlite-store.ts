@@ -10,6 +10,7 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventChannel } from '../event-channel.ts';
 import { EventHub } from '../event-hub.ts';
 import { Fit, type KeyCount, LIMITED_SCAN } from '../queue-limits.ts';
+import { likeEscaped } from '../search.ts';
 import { statusEvent } from '../status-event.ts';
 import {
   type CancelResult,
@@ -24,6 +25,7 @@ import {
   type HeartbeatResult,
   type JobFilter,
   type JobPage,
+  type JobStats,
   type LimitedClaimRequest,
   type LogLine,
   MAX_LIST_LIMIT,
@@ -38,8 +40,11 @@ import {
   type QueueUsageRequest,
   type RecordedStep,
   type Schedule,
+  type StatsRequest,
   type StatusCount,
   type Store,
+  type WorkerInfo,
+  type WorkerRecord,
 } from '../store.ts';
 import type {
   ClaimedWebhookDelivery,
@@ -50,10 +55,12 @@ import type {
   WebhookDeliveryFilter,
 } from '../webhook-deliveries.ts';
 import { ArtifactFiles } from './artifact-files.ts';
+import { appendAttempt } from './attempts.ts';
 import * as children from './children.ts';
 import { SqliteEventBus } from './event-bus.ts';
 import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
+import * as overview from './overview.ts';
 import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
 import * as steps from './steps.ts';
 import * as webhooks from './webhooks.ts';
@@ -364,7 +371,8 @@ class SqliteStore implements Store {
 
   #finishRow(lease: Lease, outcome: Outcome, now: number): JobRow | undefined {
     const fence = `WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`;
-    const clearLease = 'worker_id = NULL, lease_token = NULL, lease_expires_at = NULL';
+    // worker_id stays: the worker of the latest attempt, shown on the job's page.
+    const clearLease = 'lease_token = NULL, lease_expires_at = NULL';
     if (outcome.status === 'succeeded') {
       return this.#prepare(
         `UPDATE underway_jobs SET status = 'succeeded', result = ?, error = NULL, finished_at = ?, ${clearLease} ${fence}`,
@@ -376,10 +384,19 @@ class SqliteStore implements Store {
         `UPDATE underway_jobs SET
              status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
              finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
-             error = ?, run_at = ?, ${clearLease} ${fence}`,
-      ).get(now, JSON.stringify(outcome.error), Date.parse(outcome.runAt), lease.jobId, lease.token) as
-        | JobRow
-        | undefined;
+             error = ?, run_at = ?,
+             attempts = CASE WHEN cancel_requested = 1 THEN attempts ELSE ${appendAttempt('?', '?', "'retry'", '?')} END,
+             ${clearLease} ${fence}`,
+      ).get(
+        now,
+        JSON.stringify(outcome.error),
+        Date.parse(outcome.runAt),
+        now,
+        Date.parse(outcome.runAt),
+        JSON.stringify({ code: outcome.error.code, message: outcome.error.message }),
+        lease.jobId,
+        lease.token,
+      ) as JobRow | undefined;
     }
     return this.#prepare(`UPDATE underway_jobs SET status = ?, error = ?, finished_at = ?, ${clearLease} ${fence}`).get(
       outcome.status,
@@ -399,9 +416,10 @@ class SqliteStore implements Store {
                status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
                finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
                error = CASE WHEN cancel_requested = 1 THEN ? ELSE error END,
-               attempt = attempt - 1, run_at = ?, worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
+               attempts = CASE WHEN cancel_requested = 1 THEN attempts ELSE ${appendAttempt('?', '?', "'released'", 'NULL')} END,
+               attempt = attempt - 1, run_at = ?, lease_token = NULL, lease_expires_at = NULL
              WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`,
-        ).get(now, JSON.stringify(cancelledError(CANCELLED.atShutdown)), now, lease.jobId, lease.token) as
+        ).get(now, JSON.stringify(cancelledError(CANCELLED.atShutdown)), now, now, now, lease.jobId, lease.token) as
           | JobRow
           | undefined,
     );
@@ -464,6 +482,11 @@ class SqliteStore implements Store {
     if (filter.parent !== undefined) {
       where.push('parent_id = ?');
       args.push(filter.parent);
+    }
+    if (filter.search) {
+      const text = likeEscaped(filter.search);
+      where.push("(id LIKE ? ESCAPE '\\' OR params LIKE ? ESCAPE '\\')");
+      args.push(`${text}%`, `%${text}%`);
     }
     if (filter.cursor) {
       where.push('seq < ?');
@@ -614,6 +637,29 @@ class SqliteStore implements Store {
       if (created) this.#publishStatus(job);
       return job;
     });
+  }
+
+  // The Overview's figures and the workers registry (overview.ts).
+
+  async stats(request: StatsRequest): Promise<JobStats> {
+    return this.#read(() => overview.stats(this.#prepareFn, request));
+  }
+
+  async touchWorker(worker: WorkerInfo): Promise<void> {
+    const now = Date.now();
+    this.#write(() => overview.touchWorker(this.#prepareFn, worker, now));
+  }
+
+  async removeWorker(id: string): Promise<boolean> {
+    return this.#write(() => overview.removeWorker(this.#prepareFn, id));
+  }
+
+  async pruneWorkers(before: IsoDate): Promise<number> {
+    return this.#write(() => overview.pruneWorkers(this.#prepareFn, before));
+  }
+
+  async workers(): Promise<WorkerRecord[]> {
+    return this.#read(() => overview.workers(this.#prepareFn));
   }
 
   async counts(): Promise<StatusCount[]> {
@@ -767,13 +813,15 @@ class SqliteStore implements Store {
       ).all(now) as JobRow[];
       const update = this.#prepare(
         `UPDATE underway_jobs SET status = ?, error = ?, finished_at = ?, run_at = ?,
-           worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
+           attempts = CASE WHEN ? = 'queued' THEN ${appendAttempt('?', '?', "'stalled'", '?')} ELSE attempts END,
+           lease_token = NULL, lease_expires_at = NULL
          WHERE id = ? AND lease_token = ? RETURNING *`,
       );
       return expired.map((row) => {
         const [status, error] = reapedState(row);
         const finished = status === 'queued' ? null : now;
-        return update.get(status, JSON.stringify(error), finished, now, row.id, row.lease_token) as JobRow;
+        const text = JSON.stringify(error);
+        return update.get(status, text, finished, now, status, now, now, text, row.id, row.lease_token) as JobRow;
       });
     });
     const jobs = this.#jobs(rows);

@@ -1,0 +1,91 @@
+import type { IsoDate, JobStatus } from '../core/job.ts';
+import { JOB_STATUSES } from '../core/job.ts';
+import type { RunTimes, StatsBucket, StatusCount, WorkerRecord } from '../store/store.ts';
+import { ALIVE_BEATS } from '../worker/registration.ts';
+import type { Deps } from './context.ts';
+import { type QueueJson, toQueueJson } from './routes/queues.ts';
+
+/** A series of equal buckets, every one present (zeros too), oldest first. */
+export interface SeriesJson {
+  bucketMs: number;
+  since: IsoDate;
+  buckets: StatsBucket[];
+  runTimes: RunTimes[];
+}
+
+export interface WorkerJson extends Omit<WorkerRecord, 'beatMs'> {
+  /** Seen within ALIVE_BEATS of its heartbeat intervals. */
+  alive: boolean;
+  heartbeatMs: number;
+}
+
+/** What the operators' Overview shows, and `GET /stats` answers. */
+export interface OverviewJson {
+  at: IsoDate;
+  /** Jobs per task and status now (every status, zeros too), by task. */
+  counts: ({ task: string } & Record<JobStatus, number>)[];
+  /** Per minute over the last hour (60 buckets, the last one the current minute). */
+  lastHour: SeriesJson;
+  /** Per 30 minutes over the last day (48 buckets). */
+  lastDay: SeriesJson;
+  queues: QueueJson[];
+  /** Alive ones first; dead ones stay until pruned (an hour after they were last seen). */
+  workers: WorkerJson[];
+}
+
+const MINUTE = 60_000;
+
+/** The overview now: a few indexed reads (the store's `counts`, two `stats`, the queues' usage, the registry). */
+export async function overviewOf(deps: Deps, now = Date.now()): Promise<OverviewJson> {
+  const [counts, lastHour, lastDay, queues, workers] = await Promise.all([
+    deps.jobs.counts(),
+    series(deps, now, MINUTE, 60),
+    series(deps, now, 30 * MINUTE, 48),
+    deps.queue.queues(),
+    deps.jobs.workers(),
+  ]);
+  const shown = workers.map(
+    ({ beatMs, ...worker }): WorkerJson => ({
+      ...worker,
+      heartbeatMs: beatMs,
+      alive: Date.parse(worker.seenAt) + ALIVE_BEATS * beatMs >= now,
+    }),
+  );
+  return {
+    at: new Date(now).toISOString(),
+    counts: countsByTask(counts, deps.tasks.names()),
+    lastHour,
+    lastDay,
+    queues: queues.map(toQueueJson),
+    workers: [...shown.filter((w) => w.alive), ...shown.filter((w) => !w.alive)],
+  };
+}
+
+/** `count` buckets of `bucketMs`, aligned to whole multiples of it, the last holding `now`. */
+async function series(deps: Deps, now: number, bucketMs: number, count: number): Promise<SeriesJson> {
+  const start = (Math.floor(now / bucketMs) - count + 1) * bucketMs;
+  const since = new Date(start).toISOString();
+  const stats = await deps.jobs.stats({ since, until: new Date(start + count * bucketMs).toISOString(), bucketMs });
+  const found = new Map(stats.buckets.map((bucket) => [Date.parse(bucket.at), bucket]));
+  const buckets = Array.from({ length: count }, (_, i) => {
+    const at = start + i * bucketMs;
+    return found.get(at) ?? { at: new Date(at).toISOString(), started: 0, succeeded: 0, failed: 0 };
+  });
+  return { bucketMs, since, buckets, runTimes: stats.runTimes };
+}
+
+/** Every task the app knows, and any other the store holds jobs of, with a count per status. */
+function countsByTask(counts: readonly StatusCount[], names: readonly string[]): OverviewJson['counts'] {
+  const rows = new Map<string, { task: string } & Record<JobStatus, number>>();
+  const row = (task: string) => {
+    let found = rows.get(task);
+    if (!found) {
+      found = { task, ...(Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>) };
+      rows.set(task, found);
+    }
+    return found;
+  };
+  for (const name of names) row(name);
+  for (const count of counts) row(count.task)[count.status] += count.count;
+  return [...rows.values()].sort((a, b) => (a.task < b.task ? -1 : a.task > b.task ? 1 : 0));
+}
