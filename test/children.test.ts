@@ -18,7 +18,7 @@ import { json, TOKENS } from './helpers/http.ts';
 import { migratedSchemas } from './helpers/migrated-schemas.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 import { tempDir } from './helpers/temp.ts';
-import { waitForStatus } from './helpers/wait.ts';
+import { eventually, waitForStatus } from './helpers/wait.ts';
 
 const dir = tempDir('underway-children-');
 afterAll(() => dir.cleanup());
@@ -58,15 +58,30 @@ const boom = defineTask({
     throw new PermanentJobError('The disk is full.');
   },
 });
-/** Gates of the `gated` children: each waits until the test opens its own (or it is cancelled). */
-const gates = new Map<string, () => void>();
+/**
+ * Gates of the `gated` children: each waits until the test opens its own (or it is cancelled).
+ * `gate(key)` resolves with a child's opener once that child runs.
+ */
+const gates = new Map<string, { opener: Promise<() => void>; running: (open: () => void) => void }>();
+function gate(key: string) {
+  let entry = gates.get(key);
+  if (!entry) {
+    let running: (open: () => void) => void = () => {};
+    const opener = new Promise<() => void>((resolve) => {
+      running = resolve;
+    });
+    entry = { opener, running };
+    gates.set(key, entry);
+  }
+  return entry;
+}
 const gated = defineTask({
   name: 'gated',
   params: z.object({ key: z.string() }),
   async run({ key }, ctx) {
     ctx.progress(0, 10);
     await new Promise<void>((resolve, reject) => {
-      gates.set(key, resolve);
+      gate(key).running(resolve);
       ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
     });
     return key;
@@ -195,15 +210,16 @@ const STORES: { name: string; create: () => Promise<Store> }[] = [
   },
 ];
 
-/** Polls the store until `check` holds for the job, or fails after the deadline. */
-async function until(store: Store, id: string, check: (job: Job) => boolean, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await store.get(id);
-    if (job && check(job)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} did not get to: ${what} (it is ${job?.status})`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** The job once `check` holds for it, looked at again after each event of the store. */
+function until(store: Store, id: string, check: (job: Job) => boolean, what: string): Promise<Job> {
+  return eventually(
+    store,
+    async () => {
+      const job = await store.get(id);
+      return job && check(job) ? job : null;
+    },
+    `job ${id} getting to: ${what}`,
+  );
 }
 
 describe.each(STORES)('child jobs on $name', ({ create }) => {
@@ -252,19 +268,12 @@ describe.each(STORES)('child jobs on $name', ({ create }) => {
     const { store, queue } = await setup({ concurrency: 3 });
     const { job } = await queue.start(gatedParent, {});
     // Three slots: the parent's first, then (given back) three of its four children's.
-    const gate = async (i: number) => {
-      const deadline = Date.now() + 20_000;
-      while (!gates.has(`${job.id}:${i}`)) {
-        if (Date.now() > deadline) throw new Error(`child ${i} never ran`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return gates.get(`${job.id}:${i}`) as () => void;
-    };
-    (await gate(0))();
+    const opener = (i: number) => gate(`${job.id}:${i}`).opener;
+    (await opener(0))();
     const parent = await until(store, job.id, (j) => j.progress?.message === '1 of 4 child jobs ended', 'its bar');
     expect(parent.progress).toMatchObject({ current: 1, total: 4, percent: 25 });
     expect((await queue.waiting(parent))?.text).toBe('waiting for 3 of 4 child jobs');
-    for (const i of [1, 2, 3]) (await gate(i))();
+    for (const i of [1, 2, 3]) (await opener(i))();
     const done = await waitForStatus(store, job.id, 'succeeded');
     expect(done.result).toEqual([0, 1, 2, 3].map((i) => `${job.id}:${i}`));
   });
@@ -273,12 +282,12 @@ describe.each(STORES)('child jobs on $name', ({ create }) => {
     const { store, queue } = await setup({ concurrency: 3 });
     const { job } = await queue.start(parentOfBlockers, { count: 4 });
     const kids = async () => children(store, job.id);
-    const deadline = Date.now() + 20_000;
     // Three of its four children running (three slots: the parent gave its one back), one queued.
-    while ((await kids()).filter((c) => c.status === 'running').length < 3) {
-      if (Date.now() > deadline) throw new Error('three children never ran');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(
+      store,
+      async () => ((await kids()).filter((c) => c.status === 'running').length >= 3 ? true : null),
+      'three children running',
+    );
     // Its slot is free as its task ends, a moment before its sleep is written.
     await until(store, job.id, (j) => j.runAt === WAITING_FOR_CHILDREN_AT, 'asleep');
     const cancelled = await queue.cancel(job.id);

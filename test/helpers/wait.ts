@@ -57,3 +57,48 @@ export function collectEvents(
     });
   });
 }
+
+/**
+ * Resolves with what `look` finds (anything but null or undefined), looking now and again after
+ * each event of the store, which the stores send once the change is written: no timer polls.
+ */
+export function eventually<T>(
+  store: Store,
+  look: () => Promise<T | null | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let looking = false;
+    let again = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      off();
+      fn();
+    };
+    const check = async () => {
+      if (looking) {
+        again = true;
+        return;
+      }
+      looking = true;
+      try {
+        do {
+          again = false;
+          const found = await look();
+          if (found !== null && found !== undefined) finish(() => resolve(found));
+        } while (again && !settled);
+      } catch (error) {
+        finish(() => reject(error));
+      } finally {
+        looking = false;
+      }
+    };
+    const off = store.events.listen(() => void check());
+    const timer = setTimeout(() => finish(() => reject(new Error(`${what}: not seen in ${timeoutMs} ms`))), timeoutMs);
+    void check();
+  });
+}
