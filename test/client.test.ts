@@ -1,37 +1,29 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './fixtures/dashboard/browser.ts';
+import { launchChromium, Pages } from './fixtures/dashboard/browser.ts';
 import { startHost } from './fixtures/dashboard/host.ts';
 import { type DashboardEnv, pacer, startDashboard } from './fixtures/dashboard/setup.ts';
 
 let browser: Browser;
 let env: DashboardEnv;
 let host: Awaited<ReturnType<typeof startHost>>;
-const contexts: BrowserContext[] = [];
+let pages: Pages;
 
 beforeAll(async () => {
   [browser, env] = await Promise.all([launchChromium(), startDashboard()]);
   host = await startHost(env.underway);
+  pages = new Pages(browser, 10_000);
 });
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
+afterEach(() => pages?.closeAll());
 afterAll(async () => {
   await browser?.close();
   await host?.close();
   await env?.close();
 });
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext();
-  context.setDefaultTimeout(10_000);
-  contexts.push(context);
-  return context.newPage();
-}
-
 describe('full focus: startOrWait', () => {
   it('answers with the result at once when the job is fast: no waiting page', async () => {
-    const page = await newPage();
+    const page = await pages.newPage();
     const seen: string[] = [];
     page.on('response', (r) => seen.push(new URL(r.url()).pathname));
     const response = await page.goto(`${host.url}/sum?a=2&b=3`);
@@ -42,7 +34,7 @@ describe('full focus: startOrWait', () => {
   });
 
   it('shows the waiting page when it is slow, and goes on to `redirectTo` when the job ends', async () => {
-    const page = await newPage();
+    const page = await pages.newPage();
     await page.goto(`${host.url}/sum?a=20&b=22&key=slow`);
     await expect(page.locator('h1').textContent()).resolves.toBe('Working on it…');
     await page.waitForSelector('underway-progress[data-status="running"]');
@@ -52,9 +44,7 @@ describe('full focus: startOrWait', () => {
   });
 
   it('without JavaScript, the waiting page refreshes through the wait route to `redirectTo`', async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false });
-    contexts.push(context);
-    const page = await context.newPage();
+    const page = await pages.newPage({ javaScriptEnabled: false });
     await page.goto(`${host.url}/sum?a=1&b=1&key=slow-noscript`);
     await expect(page.locator('h1').textContent()).resolves.toBe('Working on it…');
     pacer.allow('slow-noscript');
@@ -65,7 +55,7 @@ describe('full focus: startOrWait', () => {
 
 describe('underway/client in a host page', () => {
   it('starts, watches (async iterator) and cancels with the SDK; <underway-progress> shows a job live', async () => {
-    const page = await newPage();
+    const page = await pages.newPage();
     await page.goto(`${host.url}/host`);
     // A string, not a function: vitest would rewrite a dynamic import() inside a function.
     const statuses = (await page.evaluate(`(async () => {
@@ -124,7 +114,7 @@ describe('underway/client reading the event stream over fetch in a browser', () 
   }
 
   it('uses fetch when the client has headers, which EventSource cannot send', async () => {
-    const page = await newPage();
+    const page = await pages.newPage();
     const streams = streamsOf(page);
     await page.goto(`${host.url}/host`);
     const { id, seen } = (await page.evaluate(`(async () => {
@@ -156,7 +146,7 @@ describe('underway/client reading the event stream over fetch in a browser', () 
   });
 
   it('works in a browser without EventSource: watch, <underway-progress> and <underway-indicator>', async () => {
-    const page = await newPage();
+    const page = await pages.newPage();
     // biome-ignore lint/suspicious/noExplicitAny: taking a standard global away.
     await page.addInitScript(() => delete (window as any).EventSource);
     const streams = streamsOf(page);

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Underway } from '../src/http/index.ts';
-import { launchChromium, screenshot, watchForTrouble } from './fixtures/dashboard/browser.ts';
+import { launchChromium, Pages, screenshot, watchForTrouble } from './fixtures/dashboard/browser.ts';
 import { type DashboardEnv, pacer, startDashboard } from './fixtures/dashboard/setup.ts';
 import { closeServer } from './helpers/http.ts';
 import { waitForStatus } from './helpers/wait.ts';
@@ -83,29 +83,21 @@ const poll = <T>(look: () => Promise<T> | T) => expect.poll(look, { timeout: 30_
 let browser: Browser;
 let env: DashboardEnv;
 let host: Awaited<ReturnType<typeof startHostPages>>;
-const contexts: BrowserContext[] = [];
+let pages: Pages;
 
 beforeAll(async () => {
   [browser, env] = await Promise.all([launchChromium(), startDashboard()]);
   host = await startHostPages(env.underway);
+  pages = new Pages(browser, 30_000, { viewport: { width: 900, height: 700 } });
 });
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
+afterEach(() => pages?.closeAll());
 afterAll(async () => {
   await browser?.close();
   await host?.close();
   await env?.close();
 });
 
-async function open(url: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 700 }, ...options });
-  context.setDefaultTimeout(30_000);
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto(url);
-  return page;
-}
+const open = (url: string, options?: BrowserContextOptions) => pages.open(url, options);
 
 async function start(task: string, params: unknown): Promise<string> {
   return (await env.underway.queue.start(task, params as never, { owner: 'local' })).job.id;

@@ -1,33 +1,25 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, screenshot, watchForTrouble } from './fixtures/dashboard/browser.ts';
+import { launchChromium, Pages, screenshot, watchForTrouble } from './fixtures/dashboard/browser.ts';
 import { type DashboardEnv, PAYLOAD, pacer, startDashboard } from './fixtures/dashboard/setup.ts';
 import { waitForStatus } from './helpers/wait.ts';
 
 let browser: Browser;
 let env: DashboardEnv;
-const contexts: BrowserContext[] = [];
+let pages: Pages;
 
 beforeAll(async () => {
   [browser, env] = await Promise.all([launchChromium(), startDashboard()]);
+  // Shorter than the test's own limit, so a wait that fails says which.
+  pages = new Pages(browser, 10_000);
 });
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
+afterEach(() => pages?.closeAll());
 afterAll(async () => {
   await browser?.close();
   await env?.close();
 });
 
-async function open(path: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<Page> {
-  const context = await browser.newContext(options);
-  // Shorter than the test's own limit, so a wait that fails says which.
-  context.setDefaultTimeout(10_000);
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto(`${env.url}${path}`);
-  return page;
-}
+const open = (path: string, options?: BrowserContextOptions) => pages.open(`${env.url}${path}`, options);
 
 /** Marks the document, so a test can tell that it was updated in place, not reloaded. */
 const mark = (page: Page) => page.evaluate(() => Object.assign(window, { __sameDocument: true }));
@@ -218,7 +210,9 @@ describe('dashboard in Chromium', () => {
       const list = await open('/', options);
       await list.locator(`tr[data-job="${running}"]`).waitFor();
       await screenshot(list, `dashboard-list-${name}`);
-      const job = await open(`/jobs/${running}`, options);
+      // A second tab of the same context: the same viewport and scheme, without making another.
+      const job = await list.context().newPage();
+      await job.goto(`${env.url}/jobs/${running}`);
       await expect.poll(() => barValue(job)).toBe('7.5');
       await screenshot(job, `dashboard-job-${name}`);
     }

@@ -1,12 +1,12 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTask } from '../src/core/task.ts';
 import { createUnderway, type RunningServer, serveHttp, type Underway } from '../src/http/index.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import type { Store } from '../src/store/store.ts';
 import { createWorker, type Worker } from '../src/worker/index.ts';
-import { launchChromium } from './fixtures/dashboard/browser.ts';
+import { launchChromium, Pages } from './fixtures/dashboard/browser.ts';
 import { silent } from './helpers/http.ts';
 import { tempDir } from './helpers/temp.ts';
 
@@ -35,6 +35,7 @@ const tasks = [
 
 const dir = tempDir('underway-indicator-');
 let browser: Browser;
+let pages: Pages;
 let store: Store;
 let underway: Underway;
 let server: RunningServer;
@@ -56,7 +57,9 @@ beforeAll(async () => {
     launchChromium(),
     serveHttp(underway, { port: 0, host: '127.0.0.1', logger: silent }),
   ]);
+  pages = new Pages(browser, 20_000);
 });
+afterEach(() => pages?.closeAll());
 afterAll(async () => {
   await browser?.close();
   await server?.close();
@@ -81,10 +84,7 @@ const watch = (page: Page) => page.evaluate(() => (window as unknown as { __watc
 
 describe('<underway-indicator>', () => {
   it('changes the DOM only when what it shows changes, in a polite live region', async () => {
-    const context = await browser.newContext();
-    context.setDefaultTimeout(20_000);
-    const page = await context.newPage();
-    await page.goto(`${server.url}/`);
+    const page = await pages.open(`${server.url}/`);
     // Hidden once the feed's first snapshot (no jobs) is drawn.
     await page.waitForSelector('underway-indicator[hidden]', { state: 'attached' });
     await page.evaluate(() => {
@@ -128,6 +128,5 @@ describe('<underway-indicator>', () => {
     expect(await indicator.getAttribute('aria-live')).toBe('polite');
     // The per-job percents are there to be read, not announced at every step.
     expect(seen.listLive).toBe('off');
-    await context.close();
   });
 });
