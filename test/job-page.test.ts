@@ -2,10 +2,11 @@
  * The job page in Chromium (issue 17): a job that fails once and then succeeds on a real worker
  * over SQLite, a failed job and a cancelled one. Every attempt with its error (markup shown as
  * text), the durations, the timeline, the result as a definition list, the bar's words for a job
- * that stopped; at 1280 px and 390 px, light and dark, with nothing wider than a phone's screen.
+ * that stopped, the log's block per attempt opening live and the progress chart's line per attempt;
+ * at 1280 px and 390 px, light and dark, with nothing wider than a phone's screen.
  * Screenshots: test-results/job-page-*.png.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTask } from '../src/core/task.ts';
@@ -13,13 +14,16 @@ import { createUnderway, type RunningServer, serveHttp, type Underway } from '..
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import type { Store } from '../src/store/store.ts';
 import { createWorker, type Worker } from '../src/worker/index.ts';
-import { launchChromium, screenshot, watchForTrouble } from './fixtures/dashboard/browser.ts';
+import { launchChromium, Pages, screenshot, watchForTrouble } from './fixtures/dashboard/browser.ts';
 import { silent } from './helpers/http.ts';
 import { tempDir } from './helpers/temp.ts';
 import { waitForStatus } from './helpers/wait.ts';
 
 /** Would run script if a page put it into the DOM as HTML. */
 const PAYLOAD = `<img src=x onerror="window.__pwned = 'img'"><script>window.__pwned = 'script'</script>`;
+
+/** Opened by the test, one per attempt of `twice`: each attempt prints, then waits at its gate. */
+const attemptGates = new Map<number, () => void>();
 
 const tasks = [
   defineTask({
@@ -57,6 +61,20 @@ const tasks = [
       throw ctx.signal.reason;
     },
   }),
+  defineTask({
+    name: 'twice',
+    description: 'Prints, waits for the test, fails its first attempt; the second prints and succeeds.',
+    params: z.object({}),
+    maxAttempts: 2,
+    backoff: { type: 'fixed', delaySeconds: 0 },
+    async run(_params, ctx) {
+      ctx.log(`printed by attempt ${ctx.job.attempt}`);
+      ctx.progress(ctx.job.attempt, 2);
+      await new Promise<void>((resolve) => attemptGates.set(ctx.job.attempt, resolve));
+      if (ctx.job.attempt === 1) throw new Error('first attempt fails');
+      return { ok: true };
+    },
+  }),
 ];
 
 let browser: Browser;
@@ -65,7 +83,7 @@ let underway: Underway;
 let worker: Worker;
 let server: RunningServer;
 const dir = tempDir('underway-job-page-');
-const contexts: BrowserContext[] = [];
+let pages: Pages;
 const ids = { flaky: '', failed: '', cancelled: '' };
 
 beforeAll(async () => {
@@ -84,6 +102,7 @@ beforeAll(async () => {
     launchChromium(),
     serveHttp(underway, { port: 0, host: '127.0.0.1', logger: silent }),
   ]);
+  pages = new Pages(browser, 10_000);
   const start = async (task: string) => (await underway.queue.start(task, {} as never, { owner: 'local' })).job.id;
   ids.flaky = await start('flaky.import');
   ids.failed = await start('crunch');
@@ -106,9 +125,7 @@ beforeAll(async () => {
     waitForStatus(store, ids.cancelled, 'cancelled'),
   ]);
 }, 90_000);
-afterEach(async () => {
-  await Promise.all(contexts.splice(0).map((c) => c.close()));
-});
+afterEach(() => pages?.closeAll());
 afterAll(async () => {
   await browser?.close();
   await server?.close();
@@ -118,14 +135,8 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-async function open(id: string, options: Parameters<Browser['newContext']>[0] = {}): Promise<Page> {
-  const context = await browser.newContext(options);
-  context.setDefaultTimeout(10_000);
-  contexts.push(context);
-  const page = await context.newPage();
-  await page.goto(`${server.url}/jobs/${id}`);
-  return page;
-}
+/** The job's page, in a context of its own. */
+const open = (id: string, options?: BrowserContextOptions) => pages.open(`${server.url}/jobs/${id}`, options);
 
 const texts = (page: Page, selector: string) => page.locator(selector).allTextContents();
 const pwned = (page: Page) => page.evaluate(() => (window as { __pwned?: string }).__pwned ?? null);
@@ -215,6 +226,35 @@ describe('the job page', () => {
     await expect.poll(() => page.locator('#uw-job .uw-percent').textContent()).toMatch(/^Cancelled at 30\s?%$/);
   });
 
+  it('opens a block under its own heading when a live log line of a new attempt arrives, as a reload draws it', async () => {
+    const { job } = await underway.queue.start('twice', {} as never, { owner: 'local' });
+    // The first attempt's line is stored before its gate exists (log lines go out before progress waits).
+    await expect.poll(() => attemptGates.has(1)).toBe(true);
+    await expect.poll(async () => (await store.readLogs(job.id)).length).toBe(1);
+    const page = await open(job.id);
+    const trouble = watchForTrouble(page);
+    await expect(page.locator('#uw-log').textContent()).resolves.toContain('printed by attempt 1');
+    await expect(page.locator('h3.uw-log-attempt').count()).resolves.toBe(0);
+    attemptGates.get(1)?.();
+    await page.locator('#uw-log[data-attempt="2"]').waitFor();
+    await expect.poll(() => page.locator('#uw-log').textContent()).toContain('printed by attempt 2');
+    expect(await texts(page, 'h3.uw-log-attempt')).toEqual(['Attempt 1', 'Attempt 2']);
+    expect(await texts(page, 'pre.uw-log')).toEqual([
+      expect.stringContaining('printed by attempt 1'),
+      expect.stringContaining('printed by attempt 2'),
+    ]);
+    await expect(page.locator('pre.uw-log').first().textContent()).resolves.not.toContain('attempt 2');
+    await expect.poll(() => attemptGates.has(2)).toBe(true);
+    attemptGates.get(2)?.();
+    await waitForStatus(store, job.id, 'succeeded');
+    // A reload draws the same blocks from the server, and the progress chart with a line per attempt.
+    await page.reload();
+    expect(await texts(page, 'h3.uw-log-attempt')).toEqual(['Attempt 1', 'Attempt 2']);
+    await expect(page.locator('#uw-progress-chart polyline[data-attempt="1"]').count()).resolves.toBe(1);
+    await expect(page.locator('#uw-progress-chart polyline[data-attempt="2"]').count()).resolves.toBe(1);
+    expect(trouble).toEqual([]);
+  });
+
   it('gives the attempts in the API, and keeps the first attempt’s error', async () => {
     const response = await fetch(`${server.url}/api/jobs/${ids.flaky}`);
     expect(response.status).toBe(200);
@@ -239,19 +279,22 @@ describe('the job page', () => {
       ['1280', { width: 1280, height: 900 }],
       ['390', { width: 390, height: 844 }],
     ] as const) {
-      for (const scheme of ['light', 'dark'] as const) {
-        const page = await open(ids.flaky, { viewport, colorScheme: scheme, isMobile: size === '390' });
-        for (const [which, id] of Object.entries(ids)) {
-          if (id !== ids.flaky) await page.goto(`${server.url}/jobs/${id}`);
-          await page.locator('#uw-job ol.uw-timeline').waitFor();
+      // isMobile is fixed for a context's life; the colour scheme is not: each page is loaded once
+      // per width and shown in both schemes.
+      const page = await open(ids.flaky, { viewport, isMobile: size === '390' });
+      for (const [which, id] of Object.entries(ids)) {
+        if (id !== ids.flaky) await page.goto(`${server.url}/jobs/${id}`);
+        await page.locator('#uw-job ol.uw-timeline').waitFor();
+        for (const scheme of ['light', 'dark'] as const) {
+          await page.emulateMedia({ colorScheme: scheme });
           const overflow = await page.evaluate(
             () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
           );
           expect(overflow, `${which} at ${size} px, ${scheme}`).toBeLessThanOrEqual(0);
           await screenshot(page, `job-page-${which}-${size}-${scheme}`);
         }
-        await Promise.all(contexts.splice(0).map((c) => c.close()));
       }
+      await pages.closeAll();
     }
   }, 180_000); // 12 screenshots: about 20 s, but a minute and more on a machine loaded 10 times over
 });

@@ -66,6 +66,19 @@ describe('GET /api/stats', () => {
     expect(stats.queues.map((q: { name: string }) => q.name).sort()).toEqual(['echo', 'fail', 'gate']);
     expect(stats.queues.find((q: { name: string }) => q.name === 'gate').usage).toMatchObject({ due: 0, running: 1 });
 
+    // Queue depth: the worker sampled its first minute when it started (no job yet). A sample
+    // taken now (as the next minute's first heartbeat would) shows the running gated job.
+    const sampled = stats.depth.lastHour.buckets.filter((b: { due: number | null }) => b.due !== null);
+    expect(sampled.length).toBeGreaterThanOrEqual(1);
+    expect(stats.depth.lastHour.buckets).toHaveLength(60);
+    expect(stats.depth.lastDay.buckets).toHaveLength(48);
+    const nextMinute = new Date((Math.floor(Date.now() / 60_000) + 1) * 60_000).toISOString();
+    expect(await store.sampleQueues(nextMinute)).toBe(true);
+    expect(await store.queueSamples(nextMinute, new Date(Date.parse(nextMinute) + 60_000).toISOString())).toEqual([
+      { at: nextMinute, queue: '*', due: 0, running: 1 },
+      { at: nextMinute, queue: 'gate', due: 0, running: 1 },
+    ]);
+
     // The worker registered itself; what it runs is the running job whose workerId is its id.
     expect(stats.workers).toHaveLength(1);
     expect(stats.workers[0]).toMatchObject({

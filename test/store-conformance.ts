@@ -3,7 +3,14 @@ import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/core/errors.ts';
 import type { Job, JobError, JobProgress, Lease, Outcome } from '../src/core/job.ts';
-import type { EnqueueInput, JobEvent, JobFilter, Store } from '../src/store/store.ts';
+import {
+  type EnqueueInput,
+  type JobEvent,
+  type JobFilter,
+  MAX_PROGRESS_SAMPLES,
+  QUEUE_SAMPLES_KEPT_MS,
+  type Store,
+} from '../src/store/store.ts';
 import { MAX_WEBHOOK_LOG, type RecordWebhookDeliveriesRequest } from '../src/store/webhook-deliveries.ts';
 import { progressEvent } from './helpers/events.ts';
 
@@ -549,6 +556,89 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await store.get(job.id))?.progress).toEqual(progress);
       expect(await store.saveProgress({ ...lease, token: 'x' }, { ...progress, current: 4 })).toBe(false);
       expect((await store.get(job.id))?.progress?.current).toBe(3);
+    });
+
+    test('progress samples: appended only when asked, fenced, marked with the attempt, halved when full', async () => {
+      await enqueue({ maxAttempts: 2 });
+      const first = await claimOne();
+      const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+      const progress = (current: number, ms: number, total: number | null = 400): JobProgress => ({
+        current,
+        total,
+        percent: total === null ? null : (current / total) * 100,
+        message: null,
+        etaSeconds: null,
+        updatedAt: at(ms),
+      });
+      expect(await store.saveProgress(first.lease, progress(1, 0))).toBe(true);
+      expect(await store.progressSamples(first.job.id)).toEqual([]);
+      expect(await store.saveProgress(first.lease, progress(2, 1_000), true)).toBe(true);
+      expect(await store.saveProgress({ ...first.lease, token: 'x' }, progress(3, 2_000), true)).toBe(false);
+      expect(await store.progressSamples(first.job.id)).toEqual([
+        { at: at(1_000), current: 2, total: 400, attempt: 1 },
+      ]);
+      await store.finish(first.lease, { status: 'retry', error: failure, runAt: new Date().toISOString() });
+      const second = await claimOne();
+      // Up to the cap, every sample is kept; the next one halves the older ones first.
+      for (let i = 1; i < MAX_PROGRESS_SAMPLES; i++) {
+        expect(await store.saveProgress(second.lease, progress(i, 1_000 + i * 1_000, null), true)).toBe(true);
+      }
+      const full = await store.progressSamples(first.job.id);
+      expect(full).toHaveLength(MAX_PROGRESS_SAMPLES);
+      expect(full.at(-1)).toEqual({ at: at(MAX_PROGRESS_SAMPLES * 1_000), current: 199, total: null, attempt: 2 });
+      await store.saveProgress(second.lease, progress(500, 999_000, null), true);
+      const halved = await store.progressSamples(first.job.id);
+      expect(halved).toHaveLength(MAX_PROGRESS_SAMPLES / 2 + 1);
+      expect(halved[0]).toEqual(full[0]);
+      expect(halved[1]).toEqual(full[2]);
+      expect(halved.at(-1)).toMatchObject({ current: 500, attempt: 2 });
+      expect(await store.progressSamples('no-such-job')).toEqual([]);
+      // Claims, lists and gets never carry the samples.
+      expect(Object.keys((await store.get(first.job.id)) ?? {})).not.toContain('progressSamples');
+    });
+
+    test('log lines carry the attempt that printed them', async () => {
+      const job = await enqueue({ maxAttempts: 2 });
+      const at = new Date().toISOString();
+      await store.appendLogs(job.id, [{ stream: 'system', line: 'before any attempt', at }]);
+      const first = await claimOne();
+      expect(await store.appendLogs(first.lease, [{ stream: 'stdout', line: 'one', at }])).toMatchObject([
+        { seq: 2, attempt: 1 },
+      ]);
+      await store.finish(first.lease, { status: 'retry', error: failure, runAt: new Date().toISOString() });
+      const second = await claimOne();
+      await store.appendLogs(second.lease, [{ stream: 'stdout', line: 'two', at }]);
+      expect(await store.appendLogs(first.lease, [{ stream: 'stdout', line: 'late', at }])).toBeNull();
+      expect((await store.readLogs(job.id)).map((l) => [l.line, l.attempt])).toEqual([
+        ['before any attempt', 0],
+        ['one', 1],
+        ['two', 2],
+      ]);
+    });
+
+    test('queue samples: one per minute whoever asks, due and running per queue and in all, old ones dropped', async () => {
+      await enqueue({ task: 'a', queue: 'files' });
+      await enqueue({ task: 'a', queue: 'files' });
+      await enqueue({ task: 'b' });
+      await enqueue({ task: 'b', runAt: inOneHour() });
+      await claimOne(['b']);
+      const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+      const [one, two] = await Promise.all([store.sampleQueues(minute), store.sampleQueues(minute)]);
+      expect([one, two].filter(Boolean)).toHaveLength(1);
+      await enqueue({ task: 'b' }); // after the sample: the minute keeps what it saw
+      expect(await store.sampleQueues(minute)).toBe(false);
+      const until = new Date(Date.parse(minute) + 60_000).toISOString();
+      expect(await store.queueSamples(minute, until)).toEqual([
+        { at: minute, queue: '*', due: 2, running: 1 },
+        { at: minute, queue: 'b', due: 0, running: 1 },
+        { at: minute, queue: 'files', due: 2, running: 0 },
+      ]);
+      const old = new Date(Date.now() - QUEUE_SAMPLES_KEPT_MS - 120_000).toISOString();
+      expect(await store.sampleQueues(old)).toBe(true);
+      expect(await store.queueSamples(old, minute)).toHaveLength(3);
+      const next = new Date(Date.parse(minute) + 60_000).toISOString();
+      expect(await store.sampleQueues(next)).toBe(true);
+      expect(await store.queueSamples(old, minute)).toEqual([]);
     });
 
     test('finish is fenced: a finished job never changes again', async () => {

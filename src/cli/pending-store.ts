@@ -42,7 +42,9 @@ export class PendingStore implements Store {
   claim: Store['claim'] = async (request) => this.#ready().claim(request);
   claimLimited: Store['claimLimited'] = async (request) => this.#ready().claimLimited(request);
   heartbeat: Store['heartbeat'] = async (leases, leaseMs) => this.#ready().heartbeat(leases, leaseMs);
-  saveProgress: Store['saveProgress'] = async (lease, progress) => this.#ready().saveProgress(lease, progress);
+  saveProgress: Store['saveProgress'] = async (lease, progress, sample) =>
+    this.#ready().saveProgress(lease, progress, sample);
+  progressSamples: Store['progressSamples'] = async (id) => this.#ready().progressSamples(id);
   finish: Store['finish'] = async (lease, outcome) => this.#ready().finish(lease, outcome);
   release: Store['release'] = async (lease) => this.#ready().release(lease);
   requestCancel: Store['requestCancel'] = async (id) => this.#ready().requestCancel(id);
@@ -72,6 +74,8 @@ export class PendingStore implements Store {
   removeWorker: Store['removeWorker'] = async (id) => this.#ready().removeWorker(id);
   pruneWorkers: Store['pruneWorkers'] = async (before) => this.#ready().pruneWorkers(before);
   workers: Store['workers'] = async () => this.#ready().workers();
+  sampleQueues: Store['sampleQueues'] = async (minute) => this.#ready().sampleQueues(minute);
+  queueSamples: Store['queueSamples'] = async (since, until) => this.#ready().queueSamples(since, until);
   // Webhook deliveries: optional members, present here so that webhooks start with the server and
   // work once the real store (which has them, both built-in ones do) is there.
   recordWebhookDeliveries: NonNullable<Store['recordWebhookDeliveries']> = async (request) =>

@@ -1,4 +1,4 @@
-import { NOTHING_PRINTED, visibleBidi } from '../core/format.ts';
+import { logAttemptTitle, NOTHING_PRINTED, visibleBidi } from '../core/format.ts';
 import { JobFeed } from './feed.ts';
 import { paintProgress } from './format.ts';
 import { isFinished, type LogEntry, type WatchUpdate } from './types.ts';
@@ -142,19 +142,50 @@ function enhanceOverview(doc: Document, api: string): void {
 }
 
 function enhanceJob(doc: Document): void {
-  const log = doc.getElementById('uw-log');
+  let log = doc.getElementById('uw-log');
   const refresh = regionRefresher(doc, 'uw-job');
   let next = Number(log?.dataset.next ?? 0);
-  const append = (entries: Pick<LogEntry, 'seq' | 'stream' | 'line' | 'at'>[]) => {
-    if (!log) return;
+  const heading = (attempt: number | null) => {
+    const h = doc.createElement('h3');
+    h.className = 'uw-log-attempt';
+    h.textContent = logAttemptTitle(attempt);
+    return h;
+  };
+  /** A line of a new attempt opens its own block under its heading (as the server draws them). */
+  const openAttempt = (current: HTMLElement, attempt: number) => {
+    const before = current.dataset.attempt;
+    if (!current.textContent) {
+      // Nothing shown of the attempt before (a page opened before this one started): relabel.
+      current.dataset.attempt = String(attempt);
+      const h = current.previousElementSibling;
+      if (h?.classList.contains('uw-log-attempt')) h.textContent = logAttemptTitle(attempt);
+      return current;
+    }
+    if (!current.previousElementSibling?.classList.contains('uw-log-attempt')) {
+      current.before(heading(before ? Number(before) : null));
+    }
+    const pre = doc.createElement('pre');
+    pre.className = 'uw-log';
+    pre.tabIndex = 0;
+    pre.dataset.attempt = String(attempt);
+    if (current.dataset.logs) pre.dataset.logs = current.dataset.logs;
+    current.removeAttribute('id');
+    pre.id = 'uw-log';
+    current.after(heading(attempt), pre);
+    return pre;
+  };
+  const append = (entries: Pick<LogEntry, 'seq' | 'stream' | 'line' | 'at' | 'attempt'>[]) => {
     for (const entry of entries) {
-      if (entry.seq <= next) continue;
+      if (!log || entry.seq <= next) continue;
       next = entry.seq;
+      if (typeof entry.attempt === 'number' && String(entry.attempt) !== log.dataset.attempt) {
+        log = openAttempt(log, entry.attempt);
+      }
       const prefix = entry.stream === 'stdout' ? '' : `[${entry.stream}] `;
       log.append(doc.createTextNode(`${entry.at.slice(11, 19)} ${prefix}${visibleBidi(entry.line)}\n`));
       doc.querySelector('.uw-log-empty')?.remove();
     }
-    log.scrollTop = log.scrollHeight;
+    if (log) log.scrollTop = log.scrollHeight;
   };
   /** Lines printed while no stream was open (between page load and connect, or a redraw). */
   const catchUp = async () => {

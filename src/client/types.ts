@@ -17,6 +17,8 @@ export interface LogEntry {
   line: string;
   seq: number;
   at: string;
+  /** The attempt that printed it; null when the server did not say. */
+  attempt?: number | null;
 }
 
 /** What `watch` yields: the job as it is now, after each event; `log` also carries the line. */

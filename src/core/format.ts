@@ -30,6 +30,12 @@ const UNIT_WORDS = { days: ' days', hours: ' h', minutes: ' min', seconds: ' s' 
 /** Under a finished job's empty log: the server's job page and the page script, when a job ends while shown. */
 export const NOTHING_PRINTED = 'Nothing was printed.';
 
+/** The heading of a job log's lines of one attempt (the job page, and its script for live lines). */
+export function logAttemptTitle(attempt: number | null): string {
+  if (attempt === null) return 'Earlier lines';
+  return attempt === 0 ? 'Before the first attempt' : `Attempt ${attempt}`;
+}
+
 /** "less than a second", "12 s", "3 min 5 s", "2 h 10 min", "3 days". */
 export function humanDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return 'unknown';

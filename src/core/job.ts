@@ -206,6 +206,17 @@ export interface NewLogLine {
 
 export interface LogLine extends NewLogLine {
   seq: number;
+  /** The attempt that printed it (the job's attempt when it was written); null for lines kept from before attempts were recorded. */
+  attempt: number | null;
+}
+
+/** One point of a job's progress over time (the job page's chart). */
+export interface ProgressSample {
+  at: IsoDate;
+  current: number;
+  total: number | null;
+  /** The attempt that reported it. */
+  attempt: number;
 }
 
 /** Log lines kept per job unless configured otherwise. */

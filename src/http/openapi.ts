@@ -277,6 +277,43 @@ export function openApiDocument(options: {
         },
       },
     },
+    [`${b}/jobs/{id}/progress`]: {
+      get: {
+        summary: "The job's progress over time: at most one sample a second, halved to the last 200 or so",
+        parameters: [idParam, shareParam],
+        responses: {
+          200: {
+            description: 'Oldest first; each attempt reports its own',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['id', 'samples'],
+                  properties: {
+                    id: { type: 'string' },
+                    samples: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        required: ['at', 'current', 'total', 'percent', 'attempt'],
+                        properties: {
+                          at: dateTime,
+                          current: { type: 'number' },
+                          total: nullable({ type: 'number' }),
+                          percent: nullable({ type: 'number' }),
+                          attempt: { type: 'integer' },
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...errors(401, 404),
+        },
+      },
+    },
     [`${b}/jobs/{id}/artifacts/{name}`]: {
       get: {
         summary: 'A file the job produced',
@@ -734,9 +771,26 @@ const SCHEMAS: Record<string, Schema> = {
       },
     },
   },
+  DepthSeries: {
+    type: 'object',
+    required: ['bucketMs', 'since', 'buckets'],
+    properties: {
+      bucketMs: { type: 'integer' },
+      since: dateTime,
+      buckets: {
+        type: 'array',
+        description: 'The highest sample in each bucket; null where none was taken (no worker ran)',
+        items: {
+          type: 'object',
+          required: ['at', 'due', 'running'],
+          properties: { at: dateTime, due: nullable({ type: 'integer' }), running: nullable({ type: 'integer' }) },
+        },
+      },
+    },
+  },
   Stats: {
     type: 'object',
-    required: ['at', 'counts', 'lastHour', 'lastDay', 'queues', 'workers'],
+    required: ['at', 'counts', 'lastHour', 'lastDay', 'queues', 'depth', 'workers'],
     properties: {
       at: dateTime,
       counts: {
@@ -758,6 +812,12 @@ const SCHEMAS: Record<string, Schema> = {
       lastHour: ref('StatsSeries'),
       lastDay: ref('StatsSeries'),
       queues: { type: 'array', items: ref('Queue') },
+      depth: {
+        type: 'object',
+        description: "Every queue's waiting (due) and running jobs together, from the workers' samples once a minute",
+        required: ['lastHour', 'lastDay'],
+        properties: { lastHour: ref('DepthSeries'), lastDay: ref('DepthSeries') },
+      },
       workers: {
         type: 'array',
         description: 'The workers registry: alive ones first (seen within 3 heartbeats), dead ones until pruned',

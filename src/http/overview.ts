@@ -1,6 +1,6 @@
 import type { IsoDate, JobStatus } from '../core/job.ts';
 import { JOB_STATUSES } from '../core/job.ts';
-import type { RunTimes, StatsBucket, StatusCount, WorkerRecord } from '../store/store.ts';
+import type { QueueSample, RunTimes, StatsBucket, StatusCount, WorkerRecord } from '../store/store.ts';
 import { ALIVE_BEATS } from '../worker/registration.ts';
 import type { Deps } from './context.ts';
 import { type QueueJson, toQueueJson } from './routes/queues.ts';
@@ -19,6 +19,14 @@ export interface WorkerJson extends Omit<WorkerRecord, 'beatMs'> {
   heartbeatMs: number;
 }
 
+/** Queue depth over a window (every queue together), one value per bucket; null where no sample was taken (no worker ran). */
+export interface DepthSeriesJson {
+  bucketMs: number;
+  since: IsoDate;
+  /** `due` and `running`: the highest sample in the bucket. */
+  buckets: { at: IsoDate; due: number | null; running: number | null }[];
+}
+
 /** What the operators' Overview shows, and `GET /stats` answers. */
 export interface OverviewJson {
   at: IsoDate;
@@ -29,6 +37,8 @@ export interface OverviewJson {
   /** Per 30 minutes over the last day (48 buckets). */
   lastDay: SeriesJson;
   queues: QueueJson[];
+  /** Queue depth per minute over the last hour and per 30 minutes over the last day, from the workers' samples (Store.sampleQueues). */
+  depth: { lastHour: DepthSeriesJson; lastDay: DepthSeriesJson };
   /** Alive ones first; dead ones stay until pruned (an hour after they were last seen). */
   workers: WorkerJson[];
 }
@@ -37,13 +47,16 @@ const MINUTE = 60_000;
 
 /** The overview now: a few indexed reads (the store's `counts`, two `stats`, the queues' usage, the registry). */
 export async function overviewOf(deps: Deps, now = Date.now()): Promise<OverviewJson> {
-  const [counts, lastHour, lastDay, queues, workers] = await Promise.all([
+  const daySince = (Math.floor(now / (30 * MINUTE)) - 47) * 30 * MINUTE;
+  const [counts, lastHour, lastDay, queues, workers, samples] = await Promise.all([
     deps.jobs.counts(),
     series(deps, now, MINUTE, 60),
     series(deps, now, 30 * MINUTE, 48),
     deps.queue.queues(),
     deps.jobs.workers(),
+    deps.jobs.queueSamples(new Date(daySince).toISOString(), new Date(now + MINUTE).toISOString()),
   ]);
+  const totals = samples.filter((sample) => sample.queue === '*');
   const shown = workers.map(
     ({ beatMs, ...worker }): WorkerJson => ({
       ...worker,
@@ -57,6 +70,7 @@ export async function overviewOf(deps: Deps, now = Date.now()): Promise<Overview
     lastHour,
     lastDay,
     queues: queues.map(toQueueJson),
+    depth: { lastHour: depthSeries(totals, now, MINUTE, 60), lastDay: depthSeries(totals, now, 30 * MINUTE, 48) },
     workers: [...shown.filter((w) => w.alive), ...shown.filter((w) => !w.alive)],
   };
 }
@@ -72,6 +86,23 @@ async function series(deps: Deps, now: number, bucketMs: number, count: number):
     return found.get(at) ?? { at: new Date(at).toISOString(), started: 0, succeeded: 0, failed: 0 };
   });
   return { bucketMs, since, buckets, runTimes: stats.runTimes };
+}
+
+/** `count` buckets as `series` has them, each with the highest of its samples, null where none. */
+function depthSeries(samples: readonly QueueSample[], now: number, bucketMs: number, count: number): DepthSeriesJson {
+  const start = (Math.floor(now / bucketMs) - count + 1) * bucketMs;
+  const buckets: DepthSeriesJson['buckets'] = Array.from({ length: count }, (_, i) => ({
+    at: new Date(start + i * bucketMs).toISOString(),
+    due: null,
+    running: null,
+  }));
+  for (const sample of samples) {
+    const bucket = buckets[Math.floor((Date.parse(sample.at) - start) / bucketMs)];
+    if (!bucket) continue;
+    bucket.due = Math.max(bucket.due ?? 0, sample.due);
+    bucket.running = Math.max(bucket.running ?? 0, sample.running);
+  }
+  return { bucketMs, since: new Date(start).toISOString(), buckets };
 }
 
 /** Every task the app knows, and any other the store holds jobs of, with a count per status. */

@@ -34,6 +34,8 @@ import type {
   Pause,
   PauseRequest,
   PauseTarget,
+  ProgressSample,
+  QueueSample,
   QueueUsage,
   QueueUsageRequest,
   RecordedStep,
@@ -131,9 +133,14 @@ export class Jobs {
     this.store.events.send({ type: 'progress', jobId: job.id, task: job.task, owner: job.owner, progress });
   }
 
-  /** Stores a running job's latest progress; false (and no write) when the lease is lost. */
-  saveProgress(lease: Lease, progress: JobProgress): Promise<boolean> {
-    return this.store.saveProgress(lease, progress);
+  /** Stores a running job's latest progress (with `sample`, also as a point of its progress over time); false (and no write) when the lease is lost. */
+  saveProgress(lease: Lease, progress: JobProgress, sample = false): Promise<boolean> {
+    return this.store.saveProgress(lease, progress, sample);
+  }
+
+  /** A job's progress over time, oldest first. */
+  progressSamples(jobId: string): Promise<ProgressSample[]> {
+    return this.store.progressSamples(jobId);
   }
 
   /**
@@ -397,6 +404,15 @@ export class Jobs {
 
   workers(): Promise<WorkerRecord[]> {
     return this.store.workers();
+  }
+
+  /** Records the queues' depth for `minute` unless some worker did (each heartbeat asks). */
+  sampleQueues(minute: IsoDate): Promise<boolean> {
+    return this.store.sampleQueues(minute);
+  }
+
+  queueSamples(since: IsoDate, until: IsoDate): Promise<QueueSample[]> {
+    return this.store.queueSamples(since, until);
   }
 
   // Events: every job's, from every process sharing the store.

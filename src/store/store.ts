@@ -12,6 +12,7 @@ import type {
   LogStream,
   NewLogLine,
   Outcome,
+  ProgressSample,
 } from '../core/job.ts';
 import type { NewStep, RecordedStep } from '../core/steps.ts';
 import type { Retention } from '../core/task.ts';
@@ -79,8 +80,16 @@ export interface Store {
   /** Extends the leases still held by this worker; tells, per job, whether it is still held and whether cancel was asked. */
   heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]>;
 
-  /** Persists a running job's latest progress; false (and no write) when the lease is lost. */
-  saveProgress(lease: Lease, progress: JobProgress): Promise<boolean>;
+  /**
+   * Persists a running job's latest progress; false (and no write) when the lease is lost. With
+   * `sample`, the same statement also appends it to the job's progress over time
+   * (`progressSamples`): at most MAX_PROGRESS_SAMPLES kept, every other one dropped when full, so
+   * a long job keeps its whole shape at a coarser grain.
+   */
+  saveProgress(lease: Lease, progress: JobProgress, sample?: boolean): Promise<boolean>;
+
+  /** The job's progress over time, oldest first (empty for an unknown job or one that reported none). */
+  progressSamples(jobId: string): Promise<ProgressSample[]>;
 
   /** Ends an attempt as the outcome says; null (and no write) when the lease is lost: a fenced write. */
   finish(lease: Lease, outcome: Outcome): Promise<Job | null>;
@@ -198,6 +207,17 @@ export interface Store {
 
   /** Every registered worker, by id, with the jobs each runs now (running jobs whose `workerId` is its id). */
   workers(): Promise<WorkerRecord[]>;
+
+  /**
+   * Records every queue's depth now (due and running jobs, and a `'*'` row for all) as the sample
+   * of the minute `minute` (its start), unless that minute has one already; deletes samples older
+   * than QUEUE_SAMPLES_KEPT_MS. True when this call wrote the sample. Workers call it from their
+   * heartbeat: the first of the minute writes, the others find it there (one indexed read).
+   */
+  sampleQueues(minute: IsoDate): Promise<boolean>;
+
+  /** The queue samples of `since`..`until`, oldest first, by queue within a minute. */
+  queueSamples(since: IsoDate, until: IsoDate): Promise<QueueSample[]>;
 
   /**
    * Adds a recurring schedule, or updates the one of that name. Its `nextAt` is kept unless its
@@ -469,6 +489,22 @@ export interface WorkerRecord extends Omit<WorkerInfo, 'tasks'> {
   running: { id: string; task: string; startedAt: IsoDate | null }[];
 }
 
+/** A queue's depth at one minute (`sampleQueues`); queue `'*'` is every queue together. */
+export interface QueueSample {
+  at: IsoDate;
+  queue: string;
+  /** Queued jobs that were due (paused or not). */
+  due: number;
+  running: number;
+}
+
+/** Progress samples kept per job; when full, every other one is dropped. */
+export const MAX_PROGRESS_SAMPLES = 200;
+/** A progress write appends a sample at most this often (and always the last one of an attempt). */
+export const PROGRESS_SAMPLE_GAP_MS = 1_000;
+/** Queue samples are kept this long: the Overview shows a day. */
+export const QUEUE_SAMPLES_KEPT_MS = 2 * 86_400_000;
+
 export interface LimitedClaimRequest extends ClaimRequest {
   /** The limits of the queues of `tasks`' jobs: every claimed job fits them, counting every running job. */
   limits: readonly QueueLimit[];
@@ -626,13 +662,15 @@ export type JobEvent =
       line: string;
       at: IsoDate;
       seq: number;
+      /** The attempt that printed it (absent from processes older than this field). */
+      attempt?: number | null;
     };
 
 export const MAX_LIST_LIMIT = 200;
 export const DEFAULT_LIST_LIMIT = 50;
 
 // A job's log lines and their limits belong to the job model (core/job.ts); here for the stores' callers.
-export type { LogLine, LogStream, NewLogLine } from '../core/job.ts';
+export type { LogLine, LogStream, NewLogLine, ProgressSample } from '../core/job.ts';
 export { DEFAULT_MAX_LOG_LINES, MAX_LOG_LINE_LENGTH } from '../core/job.ts';
 // A step's record belongs to the step rules (core/steps.ts); here for the stores' callers.
 export type { NewStep, RecordedStep } from '../core/steps.ts';

@@ -101,8 +101,10 @@ export class Attempt {
         publish: (progress) => {
           if (!this.#leaseLost) jobs.reportProgress(job, progress);
         },
-        persist: async (progress) => {
-          if (!this.#leaseLost && !(await jobs.saveProgress(lease, progress))) this.abort('lease-lost', LEASE_LOST);
+        persist: async (progress, sample) => {
+          if (!this.#leaseLost && !(await jobs.saveProgress(lease, progress, sample))) {
+            this.abort('lease-lost', LEASE_LOST);
+          }
         },
       },
       options.progressWritesPerSecond,

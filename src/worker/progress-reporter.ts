@@ -1,11 +1,15 @@
 import type { JobProgress } from '../core/job.ts';
 import { EtaEstimator, makeProgress } from '../core/progress.ts';
+import { PROGRESS_SAMPLE_GAP_MS } from '../store/store.ts';
 
 export interface ProgressSink {
   /** Every update, at once (to live subscribers). */
   publish(progress: JobProgress): void;
-  /** The latest update, at a bounded rate (to the database). */
-  persist(progress: JobProgress): Promise<unknown>;
+  /**
+   * The latest update, at a bounded rate (to the database); with `sample`, kept as a point of the
+   * job's progress over time too (at most one a second, and the attempt's last one).
+   */
+  persist(progress: JobProgress, sample: boolean): Promise<unknown>;
 }
 
 /**
@@ -16,7 +20,11 @@ export interface ProgressSink {
 export class ProgressReporter {
   readonly #sink: ProgressSink;
   readonly #minGapMs: number;
+  readonly #sampleGapMs: number;
   readonly #eta = new EtaEstimator();
+  #lastSampleAt = Number.NEGATIVE_INFINITY;
+  /** The latest write was not kept as a sample: the attempt's end writes it again as one. */
+  #unsampled = false;
   #latest: JobProgress | null = null;
   #dirty = false;
   #lastWriteAt = 0;
@@ -28,9 +36,10 @@ export class ProgressReporter {
   /** When progress was last reported, for stall detection. */
   lastReportAt = Date.now();
 
-  constructor(sink: ProgressSink, writesPerSecond = 4) {
+  constructor(sink: ProgressSink, writesPerSecond = 4, sampleGapMs = PROGRESS_SAMPLE_GAP_MS) {
     this.#sink = sink;
     this.#minGapMs = 1000 / writesPerSecond;
+    this.#sampleGapMs = sampleGapMs;
   }
 
   get latest(): JobProgress | null {
@@ -77,25 +86,32 @@ export class ProgressReporter {
     const progress = this.#latest;
     this.#dirty = false;
     this.#lastWriteAt = Date.now();
+    const sample = this.#lastWriteAt - this.#lastSampleAt >= this.#sampleGapMs;
+    if (sample) this.#lastSampleAt = this.#lastWriteAt;
+    this.#unsampled = !sample;
     this.writes++;
     this.#writing = this.#writing
-      .then(() => this.#sink.persist(progress))
+      .then(() => this.#sink.persist(progress, sample))
       .catch(() => {
         // A lost write is superseded by the next one, or by the final flush before the job ends.
         this.#dirty = true;
       });
   }
 
-  /** Stops the timer and writes the latest update if it was not written yet (before a status change). */
+  /**
+   * Stops the timer and writes the latest update if it was not written yet, or not as a sample
+   * (before a status change): the chart ends where the bar did.
+   */
   async flush(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#writing;
-    if (this.#dirty && this.#latest) {
+    if ((this.#dirty || this.#unsampled) && this.#latest) {
       this.#dirty = false;
+      this.#unsampled = false;
       this.writes++;
-      await this.#sink.persist(this.#latest).catch(() => undefined);
+      await this.#sink.persist(this.#latest, true).catch(() => undefined);
     }
   }
 }

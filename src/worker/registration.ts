@@ -12,9 +12,14 @@ export const PRUNE_WORKERS_AFTER_MS = 60 * 60 * 1000;
 /** A worker is shown alive while its row was seen within this many of its heartbeat intervals. */
 export const ALIVE_BEATS = 3;
 
+/** Queue depth is sampled once a minute (the Overview's chart), by the first worker to beat in it. */
+export const QUEUE_SAMPLE_MS = 60_000;
+
 /**
  * A worker's row in the workers registry (Store.touchWorker): written when it starts and at each
- * heartbeat tick, one statement, riding the worker's existing timer; deleted when it stops.
+ * heartbeat tick, one statement, riding the worker's existing timer; deleted when it stops. The
+ * first tick of each minute also asks for that minute's queue depth sample (Store.sampleQueues):
+ * across the fleet, one worker counts, the others find the sample there.
  *
  *   start() ──▶ registered ──beat() (every heartbeat tick)──▶ registered ──stop()──▶ removed
  *
@@ -28,6 +33,8 @@ export class WorkerRegistration {
   readonly #failed: (error: Error) => void;
   #writing: Promise<void> | null = null;
   #stopped = false;
+  /** The last minute this worker asked for a queue sample. */
+  #sampledMinute = 0;
 
   constructor(jobs: Jobs, info: WorkerInfo, failed: (error: Error) => void) {
     this.#jobs = jobs;
@@ -41,12 +48,23 @@ export class WorkerRegistration {
     this.#run(async () => {
       await this.#jobs.touchWorker(this.#info);
       await this.#jobs.pruneWorkers(before);
+      await this.#sampleQueues();
     });
   }
 
-  /** Refreshes the row's `seen_at`. */
+  /** Refreshes the row's `seen_at`, and samples the queues in a new minute. */
   beat(): void {
-    this.#run(() => this.#jobs.touchWorker(this.#info));
+    this.#run(async () => {
+      await this.#jobs.touchWorker(this.#info);
+      await this.#sampleQueues();
+    });
+  }
+
+  async #sampleQueues(): Promise<void> {
+    const minute = Math.floor(Date.now() / QUEUE_SAMPLE_MS) * QUEUE_SAMPLE_MS;
+    if (minute === this.#sampledMinute) return;
+    await this.#jobs.sampleQueues(new Date(minute).toISOString());
+    this.#sampledMinute = minute;
   }
 
   /** Deletes the row (a graceful stop); never rejects. */

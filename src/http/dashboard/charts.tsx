@@ -12,7 +12,8 @@ export interface ChartSeries {
   /** Its class suffix (`uw-series-<key>`) and `data-series`. */
   key: string;
   label: string;
-  values: readonly number[];
+  /** Null where nothing was measured: the line breaks there, and the table says "—". */
+  values: readonly (number | null)[];
 }
 
 export interface LineChartProps {
@@ -26,12 +27,35 @@ export interface LineChartProps {
   series: readonly ChartSeries[];
   /** The unit of a bucket, for the description and the table's header ("minute"). */
   per: string;
+  /** The description, when totals per bucket mean nothing (levels, not counts). */
+  summary?: string;
 }
 
 // The drawing's own units; the SVG scales to its box (width 100 %), keeping its proportions.
-const WIDTH = 640;
-const HEIGHT = 220;
-const PAD = { left: 44, right: 14, top: 14, bottom: 30 };
+export const WIDTH = 640;
+export const HEIGHT = 220;
+export const PAD = { left: 44, right: 14, top: 14, bottom: 30 };
+
+/** Tenths are enough for a drawing 640 units wide. */
+export const round = (n: number) => Math.round(n * 10) / 10;
+
+/** The runs of consecutive measured points, each one polyline's `points`. */
+export function segments(points: readonly (readonly [number, number] | null)[]): string[] {
+  const runs: string[][] = [];
+  let run: string[] | null = null;
+  for (const point of points) {
+    if (!point) {
+      run = null;
+      continue;
+    }
+    if (!run) {
+      run = [];
+      runs.push(run);
+    }
+    run.push(`${round(point[0])},${round(point[1])}`);
+  }
+  return runs.map((r) => r.join(' '));
+}
 
 /** A round top for the y axis: 1, 2, 4, 6, 8 or 10 × 10^n at or above the largest value, at least 4: its half is whole too. */
 export function niceMax(value: number): number {
@@ -42,16 +66,18 @@ export function niceMax(value: number): number {
 }
 
 /** A line chart of counts per bucket, with its numbers in a table below. */
-export function LineChart({ id, title, labels, ticks, series, per }: LineChartProps) {
+export function LineChart({ id, title, labels, ticks, series, per, summary }: LineChartProps) {
   const count = labels.length;
-  const top = niceMax(Math.max(0, ...series.flatMap((s) => s.values)));
+  const measured = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
+  const top = niceMax(Math.max(0, ...measured));
   const plotWidth = WIDTH - PAD.left - PAD.right;
   const plotHeight = HEIGHT - PAD.top - PAD.bottom;
   const x = (i: number) => PAD.left + (count <= 1 ? 0 : (i * plotWidth) / (count - 1));
   const y = (v: number) => PAD.top + plotHeight - (v / top) * plotHeight;
-  const round = (n: number) => Math.round(n * 10) / 10;
-  const totals = series.map((s) => `${s.label.toLowerCase()} ${s.values.reduce((a, b) => a + b, 0)}`).join(', ');
-  const peak = Math.max(0, ...series.flatMap((s) => s.values));
+  const totals = series
+    .map((s) => `${s.label.toLowerCase()} ${s.values.reduce<number>((a, b) => a + (b ?? 0), 0)}`)
+    .join(', ');
+  const peak = Math.max(0, ...measured);
   return (
     <figure class="uw-chart" id={id}>
       <svg
@@ -63,7 +89,7 @@ export function LineChart({ id, title, labels, ticks, series, per }: LineChartPr
         data-top={String(top)}
       >
         <title id={`${id}-title`}>{title}</title>
-        <desc id={`${id}-desc`}>{`In total: ${totals}. At most ${peak} in one ${per}.`}</desc>
+        <desc id={`${id}-desc`}>{summary ?? `In total: ${totals}. At most ${peak} in one ${per}.`}</desc>
         <g class="uw-chart-grid">
           {[0, top / 2, top].map((v) => (
             <>
@@ -79,14 +105,11 @@ export function LineChart({ id, title, labels, ticks, series, per }: LineChartPr
             </text>
           ))}
         </g>
-        {series.map((s) => (
-          <polyline
-            class={`uw-series uw-series-${s.key}`}
-            data-series={s.key}
-            fill="none"
-            points={s.values.map((v, i) => `${round(x(i))},${round(y(v))}`).join(' ')}
-          />
-        ))}
+        {series.flatMap((s) =>
+          segments(s.values.map((v, i) => (v === null ? null : [x(i), y(v)]))).map((points) => (
+            <polyline class={`uw-series uw-series-${s.key}`} data-series={s.key} fill="none" points={points} />
+          )),
+        )}
       </svg>
       <figcaption>
         <ul class="uw-legend">
@@ -117,7 +140,7 @@ export function LineChart({ id, title, labels, ticks, series, per }: LineChartPr
                   <tr>
                     <th scope="row">{label}</th>
                     {series.map((s) => (
-                      <td data-series={s.key}>{String(s.values[i] ?? 0)}</td>
+                      <td data-series={s.key}>{String(s.values[i] ?? '—')}</td>
                     ))}
                   </tr>
                 ))}

@@ -1,6 +1,6 @@
 import { type AttemptView, attemptHistory } from '../../core/attempts.ts';
-import { NOTHING_PRINTED } from '../../core/format.ts';
-import { isTerminal } from '../../core/job.ts';
+import { logAttemptTitle, NOTHING_PRINTED } from '../../core/format.ts';
+import { isTerminal, type ProgressSample } from '../../core/job.ts';
 import type { StepSummary } from '../../core/steps.ts';
 import type { LogLine } from '../../store/store.ts';
 import type { JobJson } from '../job-json.ts';
@@ -10,12 +10,15 @@ import { Attempts, DurationFacts, Timeline } from './job-history.tsx';
 import { Layout } from './layout.tsx';
 import { homePath, type PageFrame } from './page-context.ts';
 import { Ago, humanBytes, JsonView, ProgressBar, StatusBadge, Waiting } from './parts.tsx';
+import { ProgressChart } from './progress-chart.tsx';
 import { ResultView } from './result-view.tsx';
 
 export interface JobPageProps {
   frame: PageFrame;
   job: JobJson;
   logs: LogLine[];
+  /** Its progress over time (the chart shows from two samples on). */
+  progressSamples: readonly ProgressSample[];
   /** Owner or admin: may cancel, retry, delete (a share link may only look). */
   canChange: boolean;
   /** The job's webhook deliveries, for its owner and admins (none, or not given: no section). */
@@ -32,7 +35,7 @@ export const NO_SCRIPT_REFRESH_SECONDS = 2;
  * facts and the log tail. Everything it shows is what the server knows now; with JavaScript the
  * bar is live and the log grows, and when the job ends the page redraws itself from the server.
  */
-export function JobPage({ frame, job, logs, canChange, webhooks, children }: JobPageProps) {
+export function JobPage({ frame, job, logs, progressSamples, canChange, webhooks, children }: JobPageProps) {
   const unfinished = !isTerminal(job.status);
   const attempts = attemptHistory(job);
   return (
@@ -84,6 +87,12 @@ export function JobPage({ frame, job, logs, canChange, webhooks, children }: Job
             </ul>
           </section>
         )}
+        {progressSamples.length >= 2 && (
+          <section class="uw-card" aria-labelledby="uw-progress-title">
+            <h2 id="uw-progress-title">Progress over time</h2>
+            <ProgressChart samples={progressSamples} />
+          </section>
+        )}
         {children && <Children view={children} />}
         <Attempts attempts={attempts} maxAttempts={job.maxAttempts} />
         <Timeline job={job} attempts={attempts} />
@@ -93,16 +102,56 @@ export function JobPage({ frame, job, logs, canChange, webhooks, children }: Job
       </div>
       <section class="uw-card" aria-labelledby="uw-log-title">
         <h2 id="uw-log-title">Log</h2>
-        <pre id="uw-log" data-logs={job.urls.logs} data-next={String(logs.at(-1)?.seq ?? 0)} tabindex={0}>
-          {logs
-            .map((l) => `${l.at.slice(11, 19)} ${l.stream === 'stdout' ? '' : `[${l.stream}] `}${l.line}\n`)
-            .join('')}
-        </pre>
+        <LogGroups job={job} logs={logs} />
         {logs.length === 0 && (
           <p class="uw-muted uw-log-empty">{unfinished ? 'Nothing printed yet.' : NOTHING_PRINTED}</p>
         )}
       </section>
     </Layout>
+  );
+}
+
+/**
+ * The log tail, one block per attempt under its own heading once the job has been tried more than
+ * once (lines carry the attempt that printed them). The last block is `#uw-log`, where the page's
+ * script appends live lines, opening a new block when a line of a new attempt arrives.
+ */
+function LogGroups({ job, logs }: { job: JobJson; logs: readonly LogLine[] }) {
+  const groups: { attempt: number | null; lines: LogLine[] }[] = [];
+  for (const line of logs) {
+    const last = groups.at(-1);
+    if (last && last.attempt === line.attempt) last.lines.push(line);
+    else groups.push({ attempt: line.attempt, lines: [line] });
+  }
+  if (groups.length === 0) groups.push({ attempt: job.attempt, lines: [] });
+  const headed = groups.length > 1 || job.attempt > 1;
+  return (
+    <>
+      {groups.map((group, i) => {
+        const live = i === groups.length - 1;
+        return (
+          <>
+            {headed && (
+              <h3 class="uw-log-attempt" id={group.attempt === null ? undefined : `uw-log-attempt-${group.attempt}`}>
+                {logAttemptTitle(group.attempt)}
+              </h3>
+            )}
+            <pre
+              class="uw-log"
+              id={live ? 'uw-log' : undefined}
+              data-logs={live ? job.urls.logs : undefined}
+              data-next={live ? String(logs.at(-1)?.seq ?? 0) : undefined}
+              data-attempt={group.attempt === null ? '' : String(group.attempt)}
+              tabindex={0}
+            >
+              {group.lines
+                .map((l) => `${l.at.slice(11, 19)} ${l.stream === 'stdout' ? '' : `[${l.stream}] `}${l.line}\n`)
+                .join('')}
+            </pre>
+          </>
+        );
+      })}
+    </>
   );
 }
 

@@ -1,7 +1,7 @@
 import { humanDuration } from '../../core/format.ts';
 import { JOB_STATUSES } from '../../core/job.ts';
 import type { RunTimes } from '../../store/store.ts';
-import type { OverviewJson, SeriesJson, WorkerJson } from '../overview.ts';
+import type { DepthSeriesJson, OverviewJson, SeriesJson, WorkerJson } from '../overview.ts';
 import { LineChart } from './charts.tsx';
 import { Layout } from './layout.tsx';
 import type { PageFrame } from './page-context.ts';
@@ -70,6 +70,20 @@ export function OverviewPage({ frame, overview }: { frame: PageFrame; overview: 
         </section>
         <section aria-labelledby="uw-depth-title">
           <h2 id="uw-depth-title">Queues</h2>
+          <div class="uw-charts">
+            <Depth
+              id="uw-chart-depth-hour"
+              title="Queue depth per minute, last hour"
+              series={overview.depth.lastHour}
+              per="minute"
+            />
+            <Depth
+              id="uw-chart-depth-day"
+              title="Queue depth per 30 minutes, last day (highest)"
+              series={overview.depth.lastDay}
+              per="30 minutes"
+            />
+          </div>
           <div class="uw-table-scroll">
             <table class="uw-figures" id="uw-depth">
               <thead>
@@ -107,21 +121,57 @@ export function OverviewPage({ frame, overview }: { frame: PageFrame; overview: 
   );
 }
 
-function Activity({ id, title, series, per }: { id: string; title: string; series: SeriesJson; per: string }) {
+/**
+ * Waiting and running jobs of every queue together, as sampled by the workers each minute; a
+ * minute no worker sampled (none ran) is a gap in the line, not a zero.
+ */
+function Depth({ id, title, series, per }: { id: string; title: string; series: DepthSeriesJson; per: string }) {
   const count = series.buckets.length;
-  const minutes = (series.bucketMs * count) / 60_000;
+  const measured = series.buckets.filter((b) => b.due !== null);
+  const peak = (key: 'due' | 'running') => Math.max(0, ...measured.map((b) => b[key] ?? 0));
+  const last = measured.at(-1);
+  const summary =
+    measured.length === 0
+      ? 'No samples: no worker ran in this time.'
+      : `At most ${peak('due')} waiting and ${peak('running')} running; ${last?.due} waiting and ${last?.running} running at ${last?.at.slice(11, 16)} UTC. Sampled in ${measured.length} of ${count} ${per === 'minute' ? 'minutes' : 'half hours'}.`;
+  return (
+    <LineChart
+      id={id}
+      title={title}
+      per={per}
+      summary={summary}
+      labels={series.buckets.map((b) => `${b.at.slice(11, 16)} UTC`)}
+      ticks={ticksOf(series.bucketMs, count)}
+      series={[
+        { key: 'due', label: 'Waiting', values: series.buckets.map((b) => b.due) },
+        { key: 'running', label: 'Running', values: series.buckets.map((b) => b.running) },
+      ]}
+    />
+  );
+}
+
+/** "−60 min", "−45 min", …, "now" along the x axis of a chart of `count` buckets. */
+function ticksOf(bucketMs: number, count: number): [number, string][] {
+  const minutes = (bucketMs * count) / 60_000;
   const ago = (i: number) => {
     const left = ((count - i) * minutes) / count;
     return left >= 120 ? `${Math.round(left / 60)} h` : `${Math.round(left)} min`;
   };
-  const ticks = [0, 0.25, 0.5, 0.75].map((f) => [Math.round(f * count), `−${ago(Math.round(f * count))}`] as const);
+  const ticks = [0, 0.25, 0.5, 0.75].map((f): [number, string] => [
+    Math.round(f * count),
+    `−${ago(Math.round(f * count))}`,
+  ]);
+  return [...ticks, [count - 1, 'now']];
+}
+
+function Activity({ id, title, series, per }: { id: string; title: string; series: SeriesJson; per: string }) {
   return (
     <LineChart
       id={id}
       title={title}
       per={per}
       labels={series.buckets.map((b) => `${b.at.slice(11, 16)} UTC`)}
-      ticks={[...ticks, [count - 1, 'now']]}
+      ticks={ticksOf(series.bucketMs, series.buckets.length)}
       series={[
         { key: 'started', label: 'Started', values: series.buckets.map((b) => b.started) },
         { key: 'succeeded', label: 'Succeeded', values: series.buckets.map((b) => b.succeeded) },

@@ -160,8 +160,12 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
     if (!caller.user && caller.shareJobId === null) throw unauthenticated();
     const job = await deps.jobs.get(c.req.param('id'));
     if (!job || !(canChange(caller, job) || caller.shareJobId === job.id)) throw jobNotFound(c.req.param('id'));
-    const logs = await tailLogs(deps, job.id);
-    const [waiting, steps] = await Promise.all([deps.queue.waiting(job), stepSummary(deps, job)]);
+    const [logs, progressSamples, waiting, steps] = await Promise.all([
+      tailLogs(deps, job.id),
+      deps.jobs.progressSamples(job.id),
+      deps.queue.waiting(job),
+      stepSummary(deps, job),
+    ]);
     const json = jobJson(c, deps, job, waiting, steps);
     // Webhooks: as GET /jobs/:id/webhooks shows them, for the owner and admins (not a share link).
     const mayChange = canChange(caller, job);
@@ -173,6 +177,7 @@ export function dashboardRoutes(deps: Deps, options: DashboardOptions): Hono<App
         frame={frameOf(c, deps, title)}
         job={json}
         logs={logs}
+        progressSamples={progressSamples}
         canChange={mayChange}
         webhooks={webhooks}
         children={children}

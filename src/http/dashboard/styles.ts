@@ -108,7 +108,9 @@ figure.uw-chart{margin:0;background:var(--card);border:1px solid var(--line);bor
 svg.uw-chart-svg{display:block;width:100%;height:auto}
 .uw-chart-grid line{stroke:var(--line)}.uw-chart-grid text{fill:var(--muted);font-size:15px}
 .uw-series{fill:none;stroke-width:2.5;stroke-linejoin:round}
-.uw-series-started{stroke:var(--accent)}.uw-series-succeeded{stroke:var(--ok)}.uw-series-failed{stroke:var(--bad);stroke-dasharray:6 4}
+.uw-series-started,.uw-series-progress{stroke:var(--accent)}.uw-series-due{stroke:var(--warn)}
+.uw-series-running{stroke:var(--accent);stroke-dasharray:2 5;stroke-linecap:round}
+h3.uw-log-attempt{font-size:.95rem;margin:.9rem 0 .35rem}h3.uw-log-attempt:first-of-type{margin-top:0}.uw-series-succeeded{stroke:var(--ok)}.uw-series-failed{stroke:var(--bad);stroke-dasharray:6 4}
 ul.uw-legend{list-style:none;display:flex;flex-wrap:wrap;gap:.3rem 1rem;margin:.5rem 0;padding:0;font-size:.9rem}
 svg.uw-legend-key{width:1.5rem;height:.5rem;vertical-align:middle;margin-right:.35rem}
 table.uw-figures{border-collapse:collapse;width:100%}

@@ -15,7 +15,14 @@ export function renderJobEvent(event: JobEvent, detail: boolean, endOnTerminal: 
     case 'log':
       return {
         event: 'log',
-        data: { id: event.jobId, stream: event.stream, line: event.line, seq: event.seq, at: event.at },
+        data: {
+          id: event.jobId,
+          stream: event.stream,
+          line: event.line,
+          seq: event.seq,
+          at: event.at,
+          attempt: event.attempt ?? null,
+        },
       };
     case 'status': {
       const data: Record<string, unknown> = {

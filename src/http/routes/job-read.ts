@@ -40,6 +40,16 @@ export function jobReadRoutes(deps: Deps): Hono<AppEnv> {
     });
   });
 
+  // The job's progress over time (the job page's chart): the samples its progress writes kept.
+  app.get('/jobs/:id/progress', async (c) => {
+    const job = await visibleJob(c, deps, c.req.param('id'));
+    const samples = await deps.jobs.progressSamples(job.id);
+    return c.json({
+      id: job.id,
+      samples: samples.map((s) => ({ ...s, percent: s.total ? Math.min(100, (s.current / s.total) * 100) : null })),
+    });
+  });
+
   app.get('/jobs/:id/artifacts/:name', async (c) => {
     const job = await visibleJob(c, deps, c.req.param('id'));
     const name = c.req.param('name');

@@ -6,7 +6,7 @@ import type { Tables } from './tables.ts';
 /** A concurrent append to the same job can take the same numbers; the loser retries (rare: one worker writes a job's log). */
 const UNIQUE_VIOLATION = '23505';
 
-type StoredRow = { seq: number; at: Date; stream: LogLine['stream']; line: string };
+type StoredRow = { seq: number; at: Date; stream: LogLine['stream']; line: string; attempt: number | null };
 
 /**
  * Appends lines in one statement: numbers follow the job's last line; the line that would pass
@@ -29,19 +29,22 @@ export async function appendLogs(
 ): Promise<LogLine[] | null> {
   if (lines.length === 0) return [];
   const sql = `
-    WITH held AS (SELECT 1 FROM ${t.jobs} WHERE id = $1 AND lease_token = $6 AND status = 'running' FOR SHARE),
+    WITH held AS (SELECT attempt FROM ${t.jobs} WHERE id = $1 AND lease_token = $6 AND status = 'running' FOR SHARE),
     last AS (SELECT coalesce(max(seq), 0) AS m FROM ${t.logs} WHERE job_id = $1),
+    printer AS (SELECT CASE WHEN $6::text IS NULL THEN (SELECT attempt FROM ${t.jobs} WHERE id = $1)
+      ELSE (SELECT attempt FROM held) END AS n),
     ins AS (
-      INSERT INTO ${t.logs} (job_id, seq, at, stream, line)
+      INSERT INTO ${t.logs} (job_id, seq, at, stream, line, attempt)
       SELECT $1, m + i, at,
         CASE WHEN m + i > $5 THEN 'system' ELSE stream END,
-        CASE WHEN m + i > $5 THEN '[log capped at ' || $5 || ' lines; later lines dropped]' ELSE line END
-      FROM last, unnest($2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS l(stream, line, at, i)
+        CASE WHEN m + i > $5 THEN '[log capped at ' || $5 || ' lines; later lines dropped]' ELSE line END,
+        printer.n
+      FROM last, printer, unnest($2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS l(stream, line, at, i)
       WHERE m + i <= $5 + 1 AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM held))
-      RETURNING seq, at, stream, line)
-    SELECT seq, at, stream, line FROM ins
+      RETURNING seq, at, stream, line, attempt)
+    SELECT seq, at, stream, line, attempt FROM ins
     UNION ALL
-    SELECT NULL, NULL, NULL, NULL WHERE $6::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM held)`;
+    SELECT NULL, NULL, NULL, NULL, NULL WHERE $6::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM held)`;
   const params = [
     jobId,
     lines.map((l) => l.stream),
@@ -69,7 +72,7 @@ export async function readLogs(
   options: { after?: number; limit?: number },
 ): Promise<LogLine[]> {
   const { rows } = await pool.query<StoredRow>(
-    `SELECT seq, at, stream, line FROM ${t.logs} WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+    `SELECT seq, at, stream, line, attempt FROM ${t.logs} WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
     [jobId, options.after ?? 0, options.limit ?? 100_000],
   );
   return rows.map((row) => ({ ...row, at: row.at.toISOString() }));

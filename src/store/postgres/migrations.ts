@@ -345,5 +345,24 @@ export function migrations(t: Tables): readonly string[] {
     -- nullable column without a default rewrites nothing.
     ALTER TABLE ${t.jobs} ADD COLUMN attempts jsonb;
     `,
+    /* 13 */ `
+    -- What the job page draws and groups (docs/dashboard.md):
+    -- * the attempt that printed each log line (NULL for lines kept from before this step);
+    -- * progress over time: a jsonb array of [at ms, current, total, attempt] samples, appended by
+    --   a progress write at most once a second (postgres/queries.ts, saveProgress), halved when it
+    --   reaches 200; never in the job's own columns list, so claims, finishes and lists do not read it;
+    -- * queue depth over time (the Overview): per minute, each queue's due and running jobs and a
+    --   '*' row for all of them, written by whichever worker's heartbeat comes first in the minute.
+    -- Nullable columns without a default rewrite nothing.
+    ALTER TABLE ${t.logs} ADD COLUMN attempt integer;
+    ALTER TABLE ${t.jobs} ADD COLUMN progress_samples jsonb;
+    CREATE TABLE ${t.queueSamples} (
+      at      timestamptz NOT NULL,
+      queue   text        NOT NULL,
+      due     integer     NOT NULL,
+      running integer     NOT NULL,
+      PRIMARY KEY (at, queue)
+    );
+    `,
   ];
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { ChildSummary } from '../../core/children.ts';
 import { toError } from '../../core/errors.ts';
 import { newJobId } from '../../core/ids.ts';
-import type { ArtifactInfo, IsoDate, Job, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import type { ArtifactInfo, IsoDate, Job, JobProgress, Lease, Outcome, ProgressSample } from '../../core/job.ts';
 import { CANCELLED, cancelledError, NO_ATTEMPTS_LEFT, STALLED_TEMPLATE } from '../../core/job-texts.ts';
 import { Batcher } from '../batcher.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -40,6 +40,7 @@ import {
   type Pause,
   type PauseRequest,
   type PauseTarget,
+  type QueueSample,
   type QueueUsage,
   type QueueUsageRequest,
   type RecordedStep,
@@ -70,6 +71,7 @@ import { migrateSchema } from './migrate.ts';
 import * as overview from './overview.ts';
 import { type JobQueries, jobQueries } from './queries.ts';
 import { type JobRow, jsonParam, toJob } from './rows.ts';
+import * as samples from './samples.ts';
 import * as steps from './steps.ts';
 import { type Tables, tablesFor } from './tables.ts';
 import { completeInTransaction, taskTransactionTarget } from './task-transaction.ts';
@@ -465,9 +467,20 @@ class PgStore implements PostgresStore {
     return rows.map((row) => ({ jobId: row.id, held: row.held, cancelRequested: row.cancel_requested }));
   }
 
-  async saveProgress(lease: Lease, progress: JobProgress): Promise<boolean> {
-    const result = await this.#run(this.#sql.saveProgress, [lease.jobId, lease.token, jsonParam(progress)]);
+  async saveProgress(lease: Lease, progress: JobProgress, sample = false): Promise<boolean> {
+    const result = sample
+      ? await this.#run(this.#sql.saveProgressSample, [
+          lease.jobId,
+          lease.token,
+          jsonParam(progress),
+          Date.parse(progress.updatedAt),
+        ])
+      : await this.#run(this.#sql.saveProgress, [lease.jobId, lease.token, jsonParam(progress)]);
     return result.rowCount === 1;
+  }
+
+  async progressSamples(jobId: string): Promise<ProgressSample[]> {
+    return samples.progressSamples(this.#overviewQuery, this.#t, jobId);
   }
 
   async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
@@ -669,6 +682,14 @@ class PgStore implements PostgresStore {
 
   async workers(): Promise<WorkerRecord[]> {
     return overview.workers(this.#overviewQuery, this.#t);
+  }
+
+  async sampleQueues(minute: IsoDate): Promise<boolean> {
+    return samples.sampleQueues(this.#overviewQuery, this.#t, minute);
+  }
+
+  async queueSamples(since: IsoDate, until: IsoDate): Promise<QueueSample[]> {
+    return samples.queueSamples(this.#overviewQuery, this.#t, since, until);
   }
 
   async counts(): Promise<StatusCount[]> {

@@ -1,3 +1,4 @@
+import { MAX_PROGRESS_SAMPLES } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
 import { jobColumns } from './rows.ts';
 import type { Tables } from './tables.ts';
@@ -143,6 +144,14 @@ export function jobQueries(t: Tables) {
       FROM l LEFT JOIN renewed r ON r.id = l.id AND r.lease_token = l.token ORDER BY l.i`,
 
     saveProgress: `UPDATE ${t.jobs} SET progress = $3::jsonb WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
+    // The same write, appending [at ms, current, total, attempt] to the samples; a full array keeps
+    // its odd-numbered elements first (the start stays, the grain halves): a bounded row.
+    saveProgressSample: `UPDATE ${t.jobs} SET progress = $3::jsonb,
+        progress_samples = CASE WHEN jsonb_array_length(coalesce(progress_samples, '[]'::jsonb)) >= ${MAX_PROGRESS_SAMPLES}
+          THEN (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(progress_samples) WITH ORDINALITY AS x(e, i) WHERE i % 2 = 1)
+          ELSE coalesce(progress_samples, '[]'::jsonb) END
+          || jsonb_build_array(jsonb_build_array($4::float8, ($3::jsonb)->'current', ($3::jsonb)->'total', attempt))
+      WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
 
     /**
      * Ends many attempts at once (finish calls arriving together are batched into one statement).

@@ -18,6 +18,8 @@ export interface Tables {
   schedules: string;
   /** The workers registry (migration 11). */
   workers: string;
+  /** Queue depth per minute (migration 13). */
+  queueSamples: string;
   notifyFunction: string;
   touchFunction: string;
   /** The claim's choice of due jobs (migration 3). */
@@ -50,6 +52,7 @@ export function tablesFor(schema: string): Tables {
     steps: `${q}.steps`,
     schedules: `${q}.schedules`,
     workers: `${q}.workers`,
+    queueSamples: `${q}.queue_samples`,
     notifyFunction: `${q}.notify_status`,
     touchFunction: `${q}.touch_status`,
     dueFunction: `${q}.due_jobs`,

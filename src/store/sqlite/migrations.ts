@@ -241,4 +241,22 @@ export const MIGRATIONS: readonly string[] = [
   -- kept. NULL for a job whose every attempt ended it: nothing written on the happy path.
   ALTER TABLE underway_jobs ADD COLUMN attempts TEXT;
   `,
+  /* 12 */ `
+  -- What the job page draws and groups (docs/dashboard.md):
+  -- * the attempt that printed each log line (NULL for lines kept from before this step);
+  -- * progress over time: a JSON array of [at ms, current, total, attempt] samples, appended by a
+  --   progress write at most once a second (store/sqlite/progress.ts), halved when it reaches 200;
+  --   never in the job's own columns list, so claims, finishes and lists do not carry it;
+  -- * queue depth over time (the Overview): per minute, each queue's due and running jobs and a
+  --   '*' row for all of them, written by whichever worker's heartbeat comes first in the minute.
+  ALTER TABLE underway_logs ADD COLUMN attempt INTEGER;
+  ALTER TABLE underway_jobs ADD COLUMN progress_samples TEXT;
+  CREATE TABLE underway_queue_samples (
+    at      INTEGER NOT NULL, -- the minute, ms since the epoch
+    queue   TEXT    NOT NULL,
+    due     INTEGER NOT NULL,
+    running INTEGER NOT NULL,
+    PRIMARY KEY (at, queue)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -2,7 +2,16 @@ import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import type { ChildSummary } from '../../core/children.ts';
 import { newJobId } from '../../core/ids.ts';
-import type { ArtifactInfo, IsoDate, Job, JobError, JobProgress, Lease, Outcome } from '../../core/job.ts';
+import type {
+  ArtifactInfo,
+  IsoDate,
+  Job,
+  JobError,
+  JobProgress,
+  Lease,
+  Outcome,
+  ProgressSample,
+} from '../../core/job.ts';
 import { CANCELLED, cancelledError, stalledMessage } from '../../core/job-texts.ts';
 import { checkArtifact, discardBody } from '../artifact-input.ts';
 import { Batcher } from '../batcher.ts';
@@ -36,6 +45,7 @@ import {
   type Pause,
   type PauseRequest,
   type PauseTarget,
+  type QueueSample,
   type QueueUsage,
   type QueueUsageRequest,
   type RecordedStep,
@@ -62,6 +72,7 @@ import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
 import * as overview from './overview.ts';
 import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
+import * as samples from './samples.ts';
 import * as steps from './steps.ts';
 import * as webhooks from './webhooks.ts';
 
@@ -338,14 +349,12 @@ class SqliteStore implements Store {
     });
   }
 
-  async saveProgress(lease: Lease, progress: JobProgress): Promise<boolean> {
-    const changed = this.#write(
-      () =>
-        this.#prepare(
-          `UPDATE underway_jobs SET progress = ? WHERE id = ? AND lease_token = ? AND status = 'running'`,
-        ).run(JSON.stringify(progress), lease.jobId, lease.token).changes,
-    );
-    return changed === 1;
+  async saveProgress(lease: Lease, progress: JobProgress, sample = false): Promise<boolean> {
+    return this.#write(() => samples.saveProgress(this.#prepareFn, lease, progress, sample));
+  }
+
+  async progressSamples(jobId: string): Promise<ProgressSample[]> {
+    return this.#read(() => samples.progressSamples(this.#prepareFn, jobId));
   }
 
   async finish(lease: Lease, outcome: Outcome): Promise<Job | null> {
@@ -662,6 +671,15 @@ class SqliteStore implements Store {
     return this.#read(() => overview.workers(this.#prepareFn));
   }
 
+  async sampleQueues(minute: IsoDate): Promise<boolean> {
+    const now = Date.now();
+    return this.#write(() => samples.sampleQueues(this.#prepareFn, minute, now));
+  }
+
+  async queueSamples(since: IsoDate, until: IsoDate): Promise<QueueSample[]> {
+    return this.#read(() => samples.queueSamples(this.#prepareFn, since, until));
+  }
+
   async counts(): Promise<StatusCount[]> {
     return this.#read(
       () =>
@@ -699,7 +717,17 @@ class SqliteStore implements Store {
     if (lines.length === 0) return [];
     const lease = typeof job === 'string' ? null : job;
     const jobId = typeof job === 'string' ? job : job.jobId;
-    return this.#write(() => (lease && !this.#holds(lease) ? null : appendLogLines(this.#db, jobId, lines, maxLines)));
+    return this.#write(() => {
+      const row = (
+        lease
+          ? this.#prepare(
+              `SELECT attempt FROM underway_jobs WHERE id = ? AND lease_token = ? AND status = 'running'`,
+            ).get(lease.jobId, lease.token)
+          : this.#prepare('SELECT attempt FROM underway_jobs WHERE id = ?').get(jobId)
+      ) as { attempt: number } | undefined;
+      if (lease && !row) return null;
+      return appendLogLines(this.#db, jobId, row?.attempt ?? null, lines, maxLines);
+    });
   }
 
   /** Whether the job is still running under this lease: the fence of appends and artifacts. */
