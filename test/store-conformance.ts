@@ -597,6 +597,15 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect(Object.keys((await store.get(first.job.id)) ?? {})).not.toContain('progressSamples');
     });
 
+    test('a claim says whether the job has recorded steps, so an attempt reads them only then', async () => {
+      await enqueue();
+      const first = await claimOne();
+      expect(first.stepsRecorded).toBe(false);
+      expect(await store.recordStep(first.lease, { name: 'list', result: [1], progress: null })).toBe(true);
+      await store.finish(first.lease, { status: 'retry', error: failure, runAt: new Date().toISOString() });
+      expect((await claimOne()).stepsRecorded).toBe(true);
+    });
+
     test('log lines carry the attempt that printed them', async () => {
       const job = await enqueue({ maxAttempts: 2 });
       const at = new Date().toISOString();

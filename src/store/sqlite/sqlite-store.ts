@@ -88,6 +88,15 @@ export interface SqliteStoreOptions extends OpenOptions {
 const DAY_MS = 86_400_000;
 
 /**
+ * Whether a claimed job has recorded steps, in the claim's RETURNING (one probe of the steps'
+ * primary key per row): without it, every attempt read the steps table before running, the
+ * largest cost issue 16 added to a SQLite drain (docs/performance.md, run H).
+ */
+const HAS_STEPS = 'EXISTS (SELECT 1 FROM underway_steps s WHERE s.job_id = underway_jobs.id) AS has_steps';
+
+type ClaimedRow = JobRow & { has_steps: number };
+
+/**
  * The embedded store: one SQLite file in WAL mode, zero set-up. Safe for several processes on
  * one machine (a server and its workers): claims and other changes are single write transactions,
  * and events travel between the processes through the file (see SqliteEventBus).
@@ -255,7 +264,7 @@ class SqliteStore implements Store {
                AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
                AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
              ORDER BY priority DESC, run_at, seq LIMIT ?)
-           RETURNING *`,
+           RETURNING *, ${HAS_STEPS}`,
         ).all(
           now,
           request.workerId,
@@ -263,13 +272,13 @@ class SqliteStore implements Store {
           now,
           JSON.stringify(request.tasks),
           request.limit,
-        ) as JobRow[],
+        ) as ClaimedRow[],
     );
     return this.#claimed(rows);
   }
 
   /** Claimed rows as jobs with their leases, in claim order, their `running` events published. */
-  #claimed(rows: JobRow[]): ClaimedJob[] {
+  #claimed(rows: ClaimedRow[]): ClaimedJob[] {
     // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
     rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
     const jobs = this.#jobs(rows);
@@ -277,6 +286,7 @@ class SqliteStore implements Store {
     return rows.map((row, index) => ({
       job: jobs[index] as Job,
       lease: { jobId: row.id, token: row.lease_token as string },
+      stepsRecorded: row.has_steps === 1,
     }));
   }
 
@@ -328,8 +338,8 @@ class SqliteStore implements Store {
         `UPDATE underway_jobs
          SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?,
              lease_token = lower(hex(randomblob(12))), lease_expires_at = ?, progress = NULL
-         WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *`,
-      ).all(now, request.workerId, now + request.leaseMs, JSON.stringify(picked)) as JobRow[];
+         WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *, ${HAS_STEPS}`,
+      ).all(now, request.workerId, now + request.leaseMs, JSON.stringify(picked)) as ClaimedRow[];
     });
     return this.#claimed(rows);
   }
