@@ -1,7 +1,9 @@
 /**
  * underway side by side with graphile-worker, pg-boss and BullMQ (Redis and PostgreSQL), in
  * one run: `npm run bench [-- --reps 3 --jobs 20000 --only drain,pickup --peers underway-pg,graphile --quick]`
- * (`--only priorities`: just that underway drain; `--only limits`: the limited drains and the same drain without).
+ * (`--only priorities`: just that underway drain; `--only limits`: the limited drains and the same drain without;
+ * `--only http`: `POST /api/jobs` under autocannon load beside a bare Hono handler inserting one row, the floor;
+ * its peers for `--peers`: underway-sqlite-http, floor-sqlite-http, underway-pg-http, floor-pg-http).
  *
  * Every measurement runs in a fresh process on a fresh database (or Redis prefix) that this
  * script creates and removes; repetitions alternate between peers so that a change in the
@@ -13,6 +15,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureHttpStart } from './http/measure.ts';
+import { HTTP_ROW_PREFIX, type HttpRowSet, httpSummary } from './http/summary.ts';
+import type { HttpServerKind, HttpStoreKind } from './http/types.ts';
 import { collect, runChild, startChild, waitForLine } from './lib/child.ts';
 import { createDatabase, deleteRedisKeys, dropLeftoverDatabases, probe, redisNamespace } from './lib/env.ts';
 import { SseSubscribers } from './lib/sse-client.ts';
@@ -362,6 +367,66 @@ async function sandboxScenario(): Promise<void> {
   log(out.stdout.trim());
 }
 
+/** Connection counts of the HTTP start, and each run's length (after a warm-up at the same count). */
+const HTTP_CONNECTIONS = [1, 16, 64];
+const HTTP_SECONDS = Number(option('http-seconds') ?? (quick ? 2 : 5));
+const HTTP_STORES: [HttpStoreKind, string][] = [
+  ['sqlite', 'SQLite'],
+  ['pg', 'PostgreSQL'],
+];
+const httpSets: HttpRowSet[] = [];
+
+/**
+ * `POST /api/jobs` under load (autocannon in this process, the server in a fresh child on a fresh
+ * database), beside the floor: a bare Hono handler that parses the body and inserts one row into
+ * the same store. Rows per store and connection count; the ratio line is underway ÷ floor.
+ */
+async function httpScenario(): Promise<void> {
+  if (!wanted('http')) return;
+  for (const [store, label] of HTTP_STORES) {
+    const peers = (['underway', 'floor'] as HttpServerKind[]).filter((s) => peerWanted(`${s}-${store}-http`));
+    const name = (server: HttpServerKind) => `${server} (${label})`;
+    for (const connections of HTTP_CONNECTIONS) {
+      const title = `${HTTP_ROW_PREFIX}, ${label}, ${connections} connection${connections > 1 ? 's' : ''}`;
+      const rps = row(`${title}: requests/s`, 'req/s', 'higher');
+      const p50 = row(`${title}: latency p50`, 'ms', 'lower');
+      const p99 = row(`${title}: latency p99`, 'ms', 'lower');
+      const cpu = row(`${title}: server CPU per start`, 'ms', 'lower');
+      const sets = { rps, p50, p99, cpu };
+      httpSets.push({ store: label, connections, underway: name('underway'), floor: name('floor'), ...sets });
+      for (let rep = 0; rep < reps; rep++) {
+        for (const server of peers) {
+          const peer = name(server);
+          try {
+            const m = await measureHttpStart(server, store, connections, HTTP_SECONDS, quick ? 1 : 2);
+            const summary = `${m.rps.toFixed(0)} req/s, p50 ${m.p50} p99 ${m.p99} ms, ${m.rows} rows for ${m.answered} 2xx`;
+            // One refused or failed request means the server was not measured doing starts.
+            if (m.non2xx > 0 || m.errors > 0) {
+              rps.notes.push(`${peer}: sample dropped, ${m.non2xx} non-2xx answers and ${m.errors} errors`);
+              log(`${title} | ${peer}: INVALID (${m.non2xx} non-2xx, ${m.errors} errors) ${summary}`);
+              continue;
+            }
+            // Requests in flight when a run stops are stored but not counted: up to one per connection per run.
+            if (m.rows < m.answered || m.rows > m.answered + 2 * connections)
+              rps.notes.push(`${peer}: ${m.rows} rows stored for ${m.answered} 2xx answers`);
+            const settings = `${m.settings}; autocannon ${connections} connections, ${HTTP_SECONDS} s`;
+            record(rps, peer, m.rps, settings);
+            record(p50, peer, m.p50);
+            record(p99, peer, m.p99);
+            record(cpu, peer, m.cpuMsPerStart);
+            log(
+              `${title} | ${peer}: ${summary}, ${m.cpuMsPerStart.toFixed(3)} CPU ms/start, RSS ${m.serverRssMiB} MiB`,
+            );
+          } catch (error) {
+            rps.notes.push(`${peer}: failed: ${(error as Error).message.split('\n')[0]}`);
+            log(`${title} | ${peer}: FAILED ${(error as Error).message}`);
+          }
+        }
+      }
+    }
+  }
+}
+
 function log(text: string): void {
   process.stderr.write(`${text}\n`);
 }
@@ -372,7 +437,8 @@ const fmt = (v: number | undefined) =>
 function printTable(): void {
   for (const r of rows) {
     const peers = Object.keys(r.medians);
-    if (peers.length === 0) continue;
+    // The HTTP rows get one compact table per store (httpSummary), with underway ÷ floor.
+    if (peers.length === 0 || r.scenario.startsWith(HTTP_ROW_PREFIX)) continue;
     const ours = peers.filter((p) => p.startsWith('underway'));
     const others = peers.filter((p) => !p.startsWith('underway'));
     const best = others.sort((a, b) =>
@@ -457,8 +523,10 @@ const started = Date.now();
 await queueScenarios();
 await progressScenarios();
 await sandboxScenario();
+await httpScenario();
 const loadAfter = loadAverage();
 printTable();
+for (const line of httpSummary(httpSets, reps)) console.log(line);
 const goals = targets();
 console.log('\nTargets (from the issue; reported, not asserted):');
 for (const goal of goals) {
