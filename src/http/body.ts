@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import { IncomingMessage } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './context.ts';
 import { HttpError } from './errors.ts';
 
@@ -15,29 +16,25 @@ const DRAIN_BYTES = 16 * 1024 * 1024;
  */
 export function readBodyWithin(maxBytes: number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const body = c.req.raw.body;
-    if (body === null || c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const chunks = bodyChunks(c);
+    if (chunks === null) return next();
     const declared = Number(c.req.header('content-length'));
-    const reader = body.getReader();
-    const chunks: Uint8Array[] = [];
+    const kept: Uint8Array[] = [];
     let bytes = 0;
     let tooLarge = Number.isFinite(declared) && declared > maxBytes;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        bytes += value.byteLength;
+      for await (const chunk of chunks) {
+        bytes += chunk.byteLength;
         if (bytes > maxBytes) tooLarge = true;
         if (tooLarge) {
           if (bytes > maxBytes + DRAIN_BYTES) break;
           continue;
         }
-        chunks.push(value);
+        kept.push(chunk);
       }
     } catch {
       throw new HttpError(400, 'BAD_REQUEST', 'The request body could not be read to its end.');
-    } finally {
-      reader.releaseLock();
     }
     if (tooLarge) {
       throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`, {
@@ -46,7 +43,7 @@ export function readBodyWithin(maxBytes: number): MiddlewareHandler<AppEnv> {
     }
     const whole = new Uint8Array(bytes);
     let at = 0;
-    for (const chunk of chunks) {
+    for (const chunk of kept) {
       whole.set(chunk, at);
       at += chunk.byteLength;
     }
@@ -55,6 +52,75 @@ export function readBodyWithin(maxBytes: number): MiddlewareHandler<AppEnv> {
     cache.arrayBuffer = Promise.resolve(whole.buffer);
     await next();
   };
+}
+
+/**
+ * The body's bytes as they come, or null when there is none. Under Node (`env.incoming`, set by
+ * @hono/node-server and by this package's own listener) they are read from the IncomingMessage
+ * itself, or taken from the `rawBody` a host's parser left: touching `c.req.raw.body` makes
+ * node-server build a whole web Request with a stream over the socket, which was an eighth of the
+ * CPU of a `POST /api/jobs` (docs/performance.md). Elsewhere, the web Request's own stream.
+ */
+function bodyChunks(c: Context<AppEnv>): AsyncIterable<Uint8Array> | Iterable<Uint8Array> | null {
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  if (incoming instanceof IncomingMessage) {
+    const rawBody = (incoming as IncomingMessage & { rawBody?: unknown }).rawBody;
+    if (rawBody instanceof Uint8Array) return [rawBody];
+    if (!incoming.readableEnded) return nodeChunks(incoming);
+  }
+  const body = c.req.raw.body;
+  return body === null ? null : webChunks(body);
+}
+
+/**
+ * The IncomingMessage's chunks. Not its own async iterator: leaving that early destroys the
+ * socket, and the 413 for a body past the limit (read no further) must still go out on it.
+ * Leaving this one pauses the stream instead, as releasing a web stream's reader does.
+ */
+async function* nodeChunks(incoming: IncomingMessage): AsyncGenerator<Uint8Array> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failed = false;
+  let wake: (() => void) | null = null;
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    wake?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  // A client gone before the end of its body: an error, or a close without an end.
+  const onFail = () => {
+    failed = !ended;
+    wake?.();
+  };
+  incoming.on('data', onData).on('end', onEnd).on('error', onFail).on('close', onFail);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk) yield chunk;
+      else if (ended) return;
+      else if (failed) throw new Error('The request body ended early.');
+      else await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    incoming.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onFail);
+    if (!ended) incoming.pause();
+  }
+}
+
+async function* webChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /** JSON nested deeper than this is refused: 5,000 levels overflowed the stack when stored. */
