@@ -1,9 +1,9 @@
 import type Database from 'better-sqlite3';
 import { type ChildSummary, WAITING_FOR_CHILDREN_MS } from '../../core/children.ts';
-import { newJobId } from '../../core/ids.ts';
 import type { JobProgress, Lease } from '../../core/job.ts';
 import type { ChildInput } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
+import { insertJob } from './insert-job.ts';
 import type { JobRow } from './rows.ts';
 
 /**
@@ -35,25 +35,12 @@ export function spawnChild(
     input.childName,
   ) as JobRow | undefined;
   if (existing) return { row: existing, created: false };
-  const row = prepare(
-    `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, timeout_seconds, created_at, run_at,
-         priority, queue, concurrency_key, parent_id, child_name)
-       VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-  ).get(
-    input.id ?? newJobId(),
-    input.task,
-    JSON.stringify(input.params ?? {}),
-    input.maxAttempts,
-    owner.owner,
-    input.timeoutSeconds ?? null,
-    now,
-    input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
-    input.priority ?? 0,
-    input.queue ?? input.task,
-    input.concurrencyKey ?? null,
-    parent.jobId,
-    input.childName,
-  ) as JobRow;
+  // A child's dedupe key and retry_of stay unset, as its parent's spawn never gives them.
+  const row = insertJob(prepare, { ...input, dedupeKey: null, retryOf: null }, now, {
+    parentId: parent.jobId,
+    childName: input.childName,
+    owner: owner.owner,
+  });
   prepare('UPDATE underway_jobs SET children_total = children_total + 1 WHERE id = ?').run(parent.jobId);
   return { row, created: true };
 }

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import type { ChildSummary } from '../../core/children.ts';
-import { newJobId } from '../../core/ids.ts';
 import type {
   ArtifactInfo,
   IsoDate,
@@ -68,6 +67,7 @@ import { ArtifactFiles } from './artifact-files.ts';
 import { appendAttempt } from './attempts.ts';
 import * as children from './children.ts';
 import { SqliteEventBus } from './event-bus.ts';
+import { insertJob } from './insert-job.ts';
 import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
 import * as overview from './overview.ts';
@@ -222,25 +222,7 @@ class SqliteStore implements Store {
       ).get(input.dedupeKey) as JobRow | undefined;
       if (existing) return { row: existing, created: false };
     }
-    const row = this.#prepare(
-      `INSERT INTO underway_jobs (id, task, status, params, max_attempts, owner, dedupe_key, timeout_seconds,
-           retry_of, created_at, run_at, priority, queue, concurrency_key)
-         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-    ).get(
-      input.id ?? newJobId(),
-      input.task,
-      JSON.stringify(input.params ?? {}),
-      input.maxAttempts,
-      input.owner ?? null,
-      input.dedupeKey ?? null,
-      input.timeoutSeconds ?? null,
-      input.retryOf ?? null,
-      now,
-      input.runAt ? Math.max(Date.parse(input.runAt), now) : now,
-      input.priority ?? 0,
-      input.queue ?? input.task,
-      input.concurrencyKey ?? null,
-    ) as JobRow;
+    const row = insertJob(this.#prepareFn, input, now);
     return { row, created: true };
   }
 
