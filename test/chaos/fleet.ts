@@ -52,6 +52,30 @@ export interface WorkerProcess {
 const LOG_KEEP = 64 * 1024;
 const all = new Set<WorkerProcess>();
 
+/** What a chaos worker is told (fixtures/chaos/underway.config.ts reads it). */
+export interface FleetSettings {
+  /** The test database, and the schema of this test's store. */
+  url: string;
+  schema: string;
+  /** The test's data folder: the workers' sandbox temp folders go inside, removed with it. */
+  data: string;
+  /** The lease; the config's default otherwise. */
+  leaseMs?: number;
+  concurrency?: number;
+}
+
+/** The environment of a chaos worker for these settings, with `extra` variables (a test's own) after them. */
+export function fleetEnv(settings: FleetSettings, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CHAOS_PG_URL: settings.url,
+    CHAOS_PG_SCHEMA: settings.schema,
+    UNDERWAY_DATA_DIR: settings.data,
+    ...(settings.leaseMs !== undefined && { CHAOS_LEASE_MS: String(settings.leaseMs) }),
+    ...(settings.concurrency !== undefined && { CHAOS_CONCURRENCY: String(settings.concurrency) }),
+    ...extra,
+  };
+}
+
 /** Starts `underway --config <chaos config> worker` with this environment added. */
 export function startWorker(env: Record<string, string>): WorkerProcess {
   // A SIGKILLed worker cannot remove its sandbox pool's temp folder: keep those inside the test's

@@ -16,7 +16,7 @@ import { createQueue } from '../../src/queue/queue.ts';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import type { Store } from '../../src/store/store.ts';
 import chaosConfig from '../fixtures/chaos/underway.config.ts';
-import { allFinished, chaosFiles, FULL, prepareEffects, recordFigures, startWorker } from './fleet.ts';
+import { allFinished, chaosFiles, FULL, fleetEnv, prepareEffects, recordFigures, startWorker } from './fleet.ts';
 
 const SIZE = {
   workers: Number(process.env.CHAOS_PAUSE_WORKERS ?? (FULL ? 4 : 2)),
@@ -85,13 +85,7 @@ describe('pausing a task over worker processes (PostgreSQL)', () => {
     // Nothing is killed here, so a long lease costs nothing; the chaos default (1.5 s) expired
     // under the first jobs of freshly started workers on a loaded machine (STALLED, 12 of 300).
     // One attempt per job: a second would overwrite the start time the test reads.
-    const env = {
-      CHAOS_PG_URL: db.url,
-      CHAOS_PG_SCHEMA: schema,
-      CHAOS_CONCURRENCY: '4',
-      CHAOS_LEASE_MS: '30000',
-      UNDERWAY_DATA_DIR: data,
-    };
+    const env = fleetEnv({ url: db.url, schema, data, concurrency: 4, leaseMs: 30_000 });
     try {
       const workers = Array.from({ length: SIZE.workers }, () => startWorker(env));
       await Promise.all(workers.map((worker) => worker.ready));

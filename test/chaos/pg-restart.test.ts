@@ -19,6 +19,7 @@ import {
   allFinished,
   childrenGone,
   FULL,
+  fleetEnv,
   killAllWorkers,
   prepareEffects,
   readEffects,
@@ -108,7 +109,7 @@ describe.skipIf(reason !== null)(`PostgreSQL restart mid-run${reason ? ` (skippe
     try {
       await store.migrate();
       await watcher.listening();
-      const env = { CHAOS_PG_URL: db.url, CHAOS_PG_SCHEMA: schema, UNDERWAY_DATA_DIR: data, CHAOS_LEASE_MS: '2000' };
+      const env = fleetEnv({ url: db.url, schema, data, leaseMs: 2000 });
       const workers = [startWorker(env), startWorker(env)];
       await Promise.all(workers.map((w) => w.ready));
       page = new SseClient(`${server.url}/api/events`, { authorization: `Bearer ${TOKENS.admin}` });

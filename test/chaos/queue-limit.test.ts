@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import type { Store } from '../../src/store/store.ts';
-import { allFinished, chaosFiles, FULL, prepareEffects, recordFigures, startWorker } from './fleet.ts';
+import { allFinished, chaosFiles, FULL, fleetEnv, prepareEffects, recordFigures, startWorker } from './fleet.ts';
 
 const SIZE = FULL ? { jobs: 200, workers: 4, timeoutMs: 300_000 } : { jobs: 40, workers: 2, timeoutMs: 120_000 };
 const LIMIT = 2;
@@ -31,13 +31,7 @@ async function fleetSetup(settings: Record<string, string>) {
   const data = dir.file(`data-${schema}`);
   mkdirSync(data, { recursive: true });
   const effects = prepareEffects(`${data}/effects.db`);
-  const env = {
-    CHAOS_PG_URL: db.url,
-    CHAOS_PG_SCHEMA: schema,
-    CHAOS_CONCURRENCY: '4',
-    UNDERWAY_DATA_DIR: data,
-    ...settings,
-  };
+  const env = fleetEnv({ url: db.url, schema, data, concurrency: 4 }, settings);
   return { store, effects, env };
 }
 

@@ -12,7 +12,7 @@ import type { Job } from '../../src/core/job.ts';
 import { Jobs } from '../../src/jobs/jobs.ts';
 import { postgresStore } from '../../src/store/postgres/index.ts';
 import type { Store } from '../../src/store/store.ts';
-import { allFinished, chaosFiles, FULL, KillDriver, recordFigures } from './fleet.ts';
+import { allFinished, chaosFiles, FULL, fleetEnv, KillDriver, recordFigures } from './fleet.ts';
 
 const SIZE = FULL
   ? { seconds: 60, workers: 4, jobsBeforeKill: [3, 10] as [number, number], timeoutMs: 300_000 }
@@ -57,13 +57,10 @@ describe('a schedule while workers are killed (PostgreSQL)', () => {
     const schema = db.schema();
     const store = postgresStore({ connectionString: db.url, schema, poolSize: 4 });
     await store.migrate();
-    const env = {
-      CHAOS_PG_URL: db.url,
-      CHAOS_PG_SCHEMA: schema,
-      CHAOS_SCHEDULE_EVERY: '1',
-      CHAOS_LEASE_MS: '1500',
-      UNDERWAY_DATA_DIR: dir.file(`data-${schema}`),
-    };
+    const env = fleetEnv(
+      { url: db.url, schema, data: dir.file(`data-${schema}`), leaseMs: 1500 },
+      { CHAOS_SCHEDULE_EVERY: '1' },
+    );
     const driver = new KillDriver({
       workers: SIZE.workers,
       env,

@@ -22,6 +22,7 @@ import {
   childrenGone,
   type EffectRow,
   FULL,
+  fleetEnv,
   KillDriver,
   prepareEffects,
   readEffects,
@@ -55,13 +56,7 @@ describe('steps kill test on PostgreSQL', () => {
         everyMs: SIZE.everyMs,
         jobsBeforeKill: SIZE.jobsBeforeKill,
         store,
-        env: {
-          CHAOS_PG_URL: db.url,
-          CHAOS_PG_SCHEMA: schema,
-          UNDERWAY_DATA_DIR: data,
-          CHAOS_LEASE_MS: '1500',
-          CHAOS_CONCURRENCY: '4',
-        },
+        env: fleetEnv({ url: db.url, schema, data, leaseMs: 1500, concurrency: 4 }),
       });
       // How every attempt but a job's last ended: queued again, with the error that sent it back.
       // STALLED: its lease ran out, because its worker was killed or was too slow to renew it.

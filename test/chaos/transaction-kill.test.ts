@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import type { Job } from '../../src/core/job.ts';
 import { postgresStore } from '../../src/store/postgres/index.ts';
-import { allFinished, chaosFiles, childrenGone, FULL, KillDriver, recordFigures } from './fleet.ts';
+import { allFinished, chaosFiles, childrenGone, FULL, fleetEnv, KillDriver, recordFigures } from './fleet.ts';
 
 const SIZE = FULL
   ? { jobs: 1_000, workers: 4, jobsBeforeKill: [3, 30] as [number, number], maxMs: 600, timeoutMs: 600_000 }
@@ -62,13 +62,7 @@ it(`${SIZE.jobs} jobs on ${SIZE.workers} workers SIGKILLed at random: an effect 
       jobsBeforeKill: SIZE.jobsBeforeKill,
       store,
       // Every worker and its children carry this folder: the process-table check finds ours only.
-      env: {
-        CHAOS_PG_URL: db.url,
-        CHAOS_PG_SCHEMA: schema,
-        UNDERWAY_DATA_DIR: data,
-        CHAOS_LEASE_MS: '1500',
-        CHAOS_CONCURRENCY: '4',
-      },
+      env: fleetEnv({ url: db.url, schema, data, leaseMs: 1500, concurrency: 4 }),
     });
     await driver.start();
     const started = performance.now();
