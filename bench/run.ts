@@ -15,11 +15,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kibPerConnection, measureFanout } from './fanout/measure.ts';
 import { measureHttpStart } from './http/measure.ts';
 import { HTTP_ROW_PREFIX, type HttpRowSet, httpSummary } from './http/summary.ts';
 import type { HttpServerKind, HttpStoreKind } from './http/types.ts';
 import { collect, runChild, startChild, waitForLine } from './lib/child.ts';
 import { createDatabase, deleteRedisKeys, dropLeftoverDatabases, probe, redisNamespace } from './lib/env.ts';
+import { rssKiB } from './lib/proc.ts';
 import { SseSubscribers } from './lib/sse-client.ts';
 import { loadAverage, median, percentile, sleep } from './lib/stats.ts';
 import { KEYS, PER_KEY } from './peers/types.ts';
@@ -254,6 +256,7 @@ async function progressScenarios(): Promise<void> {
   const fanP50 = row('SSE fan-out, 1,000 subscribers: delivery p50', 'ms', 'lower');
   const fanP95 = row('SSE fan-out, 1,000 subscribers: delivery p95', 'ms', 'lower');
   const fanRss = row('SSE fan-out, 1,000 subscribers: server peak RSS', 'MiB', 'lower');
+  const fanPerConnection = row('SSE fan-out, 1,000 subscribers: server memory per connection', 'KiB', 'lower');
   for (let rep = 0; rep < reps; rep++) {
     for (const subscribers of wanted('progress') ? [1, ...(wanted('fanout') || !only ? [1_000] : [])] : [1_000]) {
       const db = await createDatabase();
@@ -271,7 +274,11 @@ async function progressScenarios(): Promise<void> {
         });
         const done = collect<ProgressWorkerResult>(worker, 'progress-child.ts', 120_000);
         const jobId = (await waitForLine(worker, 'job ', 30_000)).slice(4).trim();
+        // The server's RSS around the connecting, read from /proc (bench/lib/proc.ts).
+        const rssBefore = rssKiB(server.pid as number);
         await clients.open(`${url}/api/jobs/${jobId}/events`, subscribers);
+        await sleep(500);
+        const perConnection = kibPerConnection(rssBefore, rssKiB(server.pid as number), subscribers);
         const result = await done;
         await sleep(300);
         server.kill('SIGTERM');
@@ -296,6 +303,7 @@ async function progressScenarios(): Promise<void> {
           );
           record(fanP95, name, percentile(clients.latencies, 95));
           record(fanRss, name, serverResult.rssMiB);
+          record(fanPerConnection, name, perConnection, '(RSS with all connected − RSS before) / subscribers');
           const expected = subscribers * PROGRESS.paced;
           if (clients.latencies.length < expected)
             fanP50.notes.push(`${clients.latencies.length} of ${expected} paced events arrived`);
@@ -313,6 +321,45 @@ async function progressScenarios(): Promise<void> {
       }
     }
     if (wanted('progress') && peerWanted('bullmq-redis')) await bullmqProgress(rate, p50, p95);
+  }
+  if (wanted('fanout')) await largeFanout();
+}
+
+const FANOUT_SUBSCRIBERS = 10_000;
+const FANOUT_PROCESSES = 4;
+
+/** The SSE fan-out at 10,000 subscribers over 4 client processes (bench/fanout/measure.ts). */
+async function largeFanout(): Promise<void> {
+  const label = `SSE fan-out, ${FANOUT_SUBSCRIBERS.toLocaleString('en')} subscribers`;
+  const p50 = row(`${label}: delivery p50`, 'ms', 'lower');
+  const p95 = row(`${label}: delivery p95`, 'ms', 'lower');
+  const p99 = row(`${label}: delivery p99`, 'ms', 'lower');
+  const failed = row(`${label}: connections failed`, 'connections', 'lower');
+  const perConnection = row(`${label}: server memory per connection`, 'KiB', 'lower');
+  const peak = row(`${label}: server peak RSS`, 'MiB', 'lower');
+  const name = 'underway (PostgreSQL)';
+  for (let rep = 0; rep < reps; rep++) {
+    try {
+      const m = await measureFanout(FANOUT_SUBSCRIBERS, FANOUT_PROCESSES, PROGRESS);
+      record(p50, name, percentile(m.latencies, 50), `${m.subscribers} subscribers in ${FANOUT_PROCESSES} processes`);
+      record(p95, name, percentile(m.latencies, 95));
+      record(p99, name, percentile(m.latencies, 99));
+      record(failed, name, m.failed);
+      const kib = kibPerConnection(m.rssBeforeKiB, m.rssConnectedKiB, m.connected);
+      record(perConnection, name, kib, '(RSS with all connected − RSS before) / connected');
+      record(peak, name, m.serverPeakRssMiB);
+      p50.notes.push(
+        ...m.notes,
+        `${m.received} progress events arrived over ${m.connected} streams; ${m.cutOff} streams never got the job's final status`,
+      );
+      if (m.failures.length > 0) failed.notes.push(...m.failures);
+      log(
+        `${label} | underway: ${m.connected}/${m.subscribers} connected in ${m.connectMs} ms, p50 ${percentile(m.latencies, 50).toFixed(2)} p95 ${percentile(m.latencies, 95).toFixed(2)} p99 ${percentile(m.latencies, 99).toFixed(2)} ms, server RSS ${m.rssBeforeKiB} → ${m.rssConnectedKiB} KiB (${kib?.toFixed(1)} KiB/connection), peak ${m.serverPeakRssMiB} MiB`,
+      );
+    } catch (error) {
+      p50.notes.push(`underway: failed: ${(error as Error).message.split('\n')[0]}`);
+      log(`${label} | underway FAILED ${(error as Error).message}`);
+    }
   }
 }
 

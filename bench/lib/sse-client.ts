@@ -13,12 +13,36 @@ export class SseSubscribers {
   readonly #agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   /** Progress events received, over all subscribers. */
   received = 0;
+  /** Streams that saw their job's final `status` frame (a stream the server dropped never does). */
+  sawEnd = 0;
+  /** Streams that have closed, for whatever reason. */
+  closed = 0;
 
   /** Opens `count` streams, a few at a time; resolves when all answered 200. */
   async open(url: string, count: number): Promise<void> {
     for (let at = 0; at < count; at += 50) {
       const batch = Math.min(50, count - at);
       await Promise.all(Array.from({ length: batch }, () => this.#subscribe(url)));
+    }
+  }
+
+  /** Streams that did not answer 200 (with openCounting), and the first few reasons why. */
+  failed = 0;
+  readonly failures: string[] = [];
+
+  /**
+   * As `open`, but a stream that fails is counted (`failed`, `failures`) instead of failing the
+   * rest: at 10,000 subscribers the count of refused connections is itself a result.
+   */
+  async openCounting(url: string, count: number): Promise<void> {
+    for (let at = 0; at < count; at += 50) {
+      const batch = Math.min(50, count - at);
+      const settled = await Promise.allSettled(Array.from({ length: batch }, () => this.#subscribe(url)));
+      for (const outcome of settled) {
+        if (outcome.status === 'fulfilled') continue;
+        this.failed++;
+        if (this.failures.length < 5) this.failures.push(String((outcome.reason as Error)?.message ?? outcome.reason));
+      }
     }
   }
 
@@ -43,6 +67,9 @@ export class SseSubscribers {
           }
         });
         response.on('error', () => {});
+        response.once('close', () => {
+          this.closed++;
+        });
         resolve();
       });
       request.on('error', reject);
@@ -51,6 +78,7 @@ export class SseSubscribers {
 
   /** Reads only what it needs (no JSON.parse): with 1,000 subscribers this process parses 50,000 frames a second. */
   #frame(frame: string, now: number): void {
+    if (frame.includes('event: status') && /"status":"(succeeded|failed|cancelled)"/.test(frame)) this.sawEnd++;
     if (!frame.includes('event: progress')) return;
     this.received++;
     const stamp = STAMP.exec(frame);
