@@ -558,7 +558,7 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect((await store.get(job.id))?.progress?.current).toBe(3);
     });
 
-    test('progress samples: appended only when asked, fenced, marked with the attempt, halved when full', async () => {
+    test("progress samples: appended only when asked, fenced, marked with the attempt, halved when full; a waiting parent's too", async () => {
       await enqueue({ maxAttempts: 2 });
       const first = await claimOne();
       const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
@@ -593,6 +593,12 @@ export function describeStore(name: string, backend: StoreUnderTest): void {
       expect(halved[1]).toEqual(full[2]);
       expect(halved.at(-1)).toMatchObject({ current: 500, attempt: 2 });
       expect(await store.progressSamples('no-such-job')).toEqual([]);
+      // A parent asleep for its children (queued) saves their progress as a sample too.
+      if (store.saveWaitingProgress) {
+        const parent = await enqueue();
+        expect(await store.saveWaitingProgress(parent.id, progress(3, 5_000, 8))).toBe(true);
+        expect(await store.progressSamples(parent.id)).toEqual([{ at: at(5_000), current: 3, total: 8, attempt: 0 }]);
+      }
       // Claims, lists and gets never carry the samples.
       expect(Object.keys((await store.get(first.job.id)) ?? {})).not.toContain('progressSamples');
     });

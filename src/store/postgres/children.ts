@@ -4,6 +4,7 @@ import { newJobId } from '../../core/ids.ts';
 import type { JobError, JobProgress, Lease } from '../../core/job.ts';
 import type { ChildInput } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
+import { appendSample } from './queries.ts';
 import { type JobRow, jobColumns, jsonParam } from './rows.ts';
 import type { Tables } from './tables.ts';
 
@@ -84,7 +85,9 @@ export function childQueries(t: Tables) {
           ELSE 0 END), 0)::float8 AS done
       FROM ${t.jobs} WHERE parent_id = $1`,
 
-    saveWaitingProgress: `UPDATE ${t.jobs} SET progress = $2::jsonb WHERE id = $1 AND status = 'queued' RETURNING id`,
+    // A sleeping parent's progress (its children's) is a point of its progress over time too.
+    saveWaitingProgress: `UPDATE ${t.jobs} SET progress = $2::jsonb, progress_samples = ${appendSample('$2', '$3')}
+      WHERE id = $1 AND status = 'queued' RETURNING id`,
   };
 }
 
@@ -146,6 +149,10 @@ export async function saveWaitingProgress(
   parentId: string,
   progress: JobProgress,
 ): Promise<boolean> {
-  const { rows } = await pool.query(sql.saveWaitingProgress, [parentId, jsonParam(progress)]);
+  const { rows } = await pool.query(sql.saveWaitingProgress, [
+    parentId,
+    jsonParam(progress),
+    Date.parse(progress.updatedAt),
+  ]);
   return rows.length === 1;
 }

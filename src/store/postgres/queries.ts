@@ -13,6 +13,18 @@ const CLEAR_LEASE = 'lease_token = NULL, lease_expires_at = NULL';
  */
 const TOUCH = 'changed_xid = pg_current_xact_id()';
 
+/**
+ * progress_samples with [at ms, current, total, attempt] appended, from a progress (jsonb) and
+ * its time in ms (float8) given as parameters; a full array keeps its odd-numbered elements
+ * first (the start stays, the grain halves): a bounded row. The attempt is the row's own.
+ */
+export function appendSample(progress: string, atMs: string): string {
+  return `CASE WHEN jsonb_array_length(coalesce(progress_samples, '[]'::jsonb)) >= ${MAX_PROGRESS_SAMPLES}
+      THEN (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(progress_samples) WITH ORDINALITY AS x(e, i) WHERE i % 2 = 1)
+      ELSE coalesce(progress_samples, '[]'::jsonb) END
+      || jsonb_build_array(jsonb_build_array(${atMs}::float8, (${progress}::jsonb)->'current', (${progress}::jsonb)->'total', attempt))`;
+}
+
 /** The job statements of one schema, built once per store. Times come from the database clock, so workers on many machines agree. */
 export function jobQueries(t: Tables) {
   const cols = jobColumns(t);
@@ -144,13 +156,8 @@ export function jobQueries(t: Tables) {
       FROM l LEFT JOIN renewed r ON r.id = l.id AND r.lease_token = l.token ORDER BY l.i`,
 
     saveProgress: `UPDATE ${t.jobs} SET progress = $3::jsonb WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
-    // The same write, appending [at ms, current, total, attempt] to the samples; a full array keeps
-    // its odd-numbered elements first (the start stays, the grain halves): a bounded row.
-    saveProgressSample: `UPDATE ${t.jobs} SET progress = $3::jsonb,
-        progress_samples = CASE WHEN jsonb_array_length(coalesce(progress_samples, '[]'::jsonb)) >= ${MAX_PROGRESS_SAMPLES}
-          THEN (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(progress_samples) WITH ORDINALITY AS x(e, i) WHERE i % 2 = 1)
-          ELSE coalesce(progress_samples, '[]'::jsonb) END
-          || jsonb_build_array(jsonb_build_array($4::float8, ($3::jsonb)->'current', ($3::jsonb)->'total', attempt))
+    // The same write, appending to the progress samples (appendSample).
+    saveProgressSample: `UPDATE ${t.jobs} SET progress = $3::jsonb, progress_samples = ${appendSample('$3', '$4')}
       WHERE id = $1 AND lease_token = $2 AND status = 'running'`,
 
     /**

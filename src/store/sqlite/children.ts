@@ -5,6 +5,7 @@ import type { ChildInput } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
 import { insertJob } from './insert-job.ts';
 import type { JobRow } from './rows.ts';
+import { APPEND_SAMPLE, sampleParams } from './samples.ts';
 
 /**
  * Child jobs on SQLite (docs/children.md), each call inside the store's one write transaction:
@@ -94,9 +95,9 @@ export function childSummary(prepare: Prepare, parentId: string): ChildSummary {
 
 export function saveWaitingProgress(prepare: Prepare, parentId: string, progress: JobProgress): boolean {
   return (
-    prepare(`UPDATE underway_jobs SET progress = ? WHERE id = ? AND status = 'queued'`).run(
-      JSON.stringify(progress),
-      parentId,
-    ).changes === 1
+    prepare(
+      `UPDATE underway_jobs SET progress = $progress, progress_samples = ${APPEND_SAMPLE}
+       WHERE id = $id AND status = 'queued'`,
+    ).run({ ...sampleParams(progress), id: parentId }).changes === 1
   );
 }

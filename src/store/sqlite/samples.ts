@@ -27,22 +27,30 @@ export function saveProgress(prepare: Prepare, lease: Lease, progress: JobProgre
   }
   return (
     prepare(
-      `UPDATE underway_jobs SET progress = $progress,
-         progress_samples = json_insert(
-           CASE WHEN json_array_length(coalesce(progress_samples, '[]')) >= ${MAX_PROGRESS_SAMPLES}
-             THEN (SELECT json_group_array(json(value)) FROM json_each(progress_samples) WHERE key % 2 = 0)
-             ELSE coalesce(progress_samples, '[]') END,
-           '$[#]', json_array($at, $current, $total, attempt))
+      `UPDATE underway_jobs SET progress = $progress, progress_samples = ${APPEND_SAMPLE}
        WHERE id = $id AND lease_token = $token AND status = 'running'`,
-    ).run({
-      progress: json,
-      at: Date.parse(progress.updatedAt),
-      current: progress.current,
-      total: progress.total,
-      id: lease.jobId,
-      token: lease.token,
-    }).changes === 1
+    ).run({ ...sampleParams(progress), id: lease.jobId, token: lease.token }).changes === 1
   );
+}
+
+/**
+ * progress_samples with [$at, $current, $total, attempt] appended; when full, the even-numbered
+ * ones are kept first (the start stays, the grain halves). The attempt is the row's own.
+ */
+export const APPEND_SAMPLE = `json_insert(
+  CASE WHEN json_array_length(coalesce(progress_samples, '[]')) >= ${MAX_PROGRESS_SAMPLES}
+    THEN (SELECT json_group_array(json(value)) FROM json_each(progress_samples) WHERE key % 2 = 0)
+    ELSE coalesce(progress_samples, '[]') END,
+  '$[#]', json_array($at, $current, $total, attempt))`;
+
+/** The named parameters of APPEND_SAMPLE, and the progress itself as $progress. */
+export function sampleParams(progress: JobProgress) {
+  return {
+    progress: JSON.stringify(progress),
+    at: Date.parse(progress.updatedAt),
+    current: progress.current,
+    total: progress.total,
+  };
 }
 
 export function progressSamples(prepare: Prepare, jobId: string): ProgressSample[] {
