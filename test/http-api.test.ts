@@ -262,6 +262,13 @@ describe('HTTP API v1 routes', () => {
     const next = logs.headers.get('underway-next-since');
     expect(await (await env.call(`/api/jobs/${job.id}/logs?since=${next}`)).text()).toBe('');
     expect((await env.call(`/api/jobs/${job.id}/logs?since=-1`)).status).toBe(400);
+    // Asked for JSON, the same lines come with their seq and the attempt that printed them.
+    const asJson = await env.call(`/api/jobs/${job.id}/logs`, { headers: { Accept: 'application/json' } });
+    expect(asJson.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await asJson.json()).toEqual({
+      lines: [{ seq: Number(next), at: expect.any(String), stream: 'stdout', line: 'echo says <b>hi</b>', attempt: 1 }],
+      next: Number(next),
+    });
 
     const file = await env.call(`/api/jobs/${job.id}/artifacts/echo.txt`);
     expect(file.status).toBe(200);

@@ -125,7 +125,11 @@ beforeAll(async () => {
     waitForStatus(store, ids.cancelled, 'cancelled'),
   ]);
 }, 90_000);
-afterEach(() => pages?.closeAll());
+afterEach(() => {
+  // Each test's `twice` job opens its own gates.
+  attemptGates.clear();
+  return pages?.closeAll();
+});
 afterAll(async () => {
   await browser?.close();
   await server?.close();
@@ -252,6 +256,38 @@ describe('the job page', () => {
     expect(await texts(page, 'h3.uw-log-attempt')).toEqual(['Attempt 1', 'Attempt 2']);
     await expect(page.locator('#uw-progress-chart polyline[data-attempt="1"]').count()).resolves.toBe(1);
     await expect(page.locator('#uw-progress-chart polyline[data-attempt="2"]').count()).resolves.toBe(1);
+    expect(trouble).toEqual([]);
+  });
+
+  it('catches up on the lines of an attempt that began while the page had no stream open', async () => {
+    const { job } = await underway.queue.start('twice', {} as never, { owner: 'local' });
+    await expect.poll(() => attemptGates.has(1)).toBe(true);
+    // The page's event stream is held back until the second attempt has printed: its lines reach
+    // the page only through the catch-up read that follows the stream's snapshot.
+    let letStreamThrough = () => {};
+    const streamHeld = new Promise<void>((resolve) => {
+      letStreamThrough = resolve;
+    });
+    const page = await pages.newPage();
+    const trouble = watchForTrouble(page);
+    await page.route(/\/events(\?|$)/, async (route) => {
+      await streamHeld;
+      await route.continue();
+    });
+    await page.goto(`${server.url}/jobs/${job.id}`);
+    await expect(page.locator('#uw-log').textContent()).resolves.toContain('printed by attempt 1');
+    attemptGates.get(1)?.();
+    await expect.poll(() => attemptGates.has(2)).toBe(true);
+    await expect.poll(async () => (await store.readLogs(job.id)).length).toBe(2);
+    letStreamThrough();
+    await page.locator('#uw-log[data-attempt="2"]').waitFor();
+    expect(await texts(page, 'h3.uw-log-attempt')).toEqual(['Attempt 1', 'Attempt 2']);
+    expect(await texts(page, 'pre.uw-log')).toEqual([
+      expect.stringContaining('printed by attempt 1'),
+      expect.stringContaining('printed by attempt 2'),
+    ]);
+    attemptGates.get(2)?.();
+    await waitForStatus(store, job.id, 'succeeded');
     expect(trouble).toEqual([]);
   });
 

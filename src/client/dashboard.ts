@@ -141,6 +141,9 @@ function enhanceOverview(doc: Document, api: string): void {
   });
 }
 
+/** A log line as the page draws it: from a stream's `log` event or the JSON `/logs` catch-up. */
+type LogLine = Pick<LogEntry, 'seq' | 'stream' | 'line' | 'at' | 'attempt'>;
+
 function enhanceJob(doc: Document): void {
   let log = doc.getElementById('uw-log');
   const refresh = regionRefresher(doc, 'uw-job');
@@ -174,7 +177,7 @@ function enhanceJob(doc: Document): void {
     current.after(heading(attempt), pre);
     return pre;
   };
-  const append = (entries: Pick<LogEntry, 'seq' | 'stream' | 'line' | 'at' | 'attempt'>[]) => {
+  const append = (entries: LogLine[]) => {
     for (const entry of entries) {
       if (!log || entry.seq <= next) continue;
       next = entry.seq;
@@ -191,16 +194,13 @@ function enhanceJob(doc: Document): void {
   const catchUp = async () => {
     const url = log?.dataset.logs;
     if (!url) return;
-    const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}since=${next}`, { credentials: 'same-origin' });
+    const response = await fetch(`${url}${url.includes('?') ? '&' : '?'}since=${next}`, {
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' },
+    });
     if (!response.ok) return;
-    const lines = (await response.text()).split('\n').filter(Boolean);
-    let seq = next;
-    append(
-      lines.map((text) => {
-        const [at = '', stream = 'stdout', ...rest] = text.split(' ');
-        return { seq: ++seq, at, stream: stream as LogEntry['stream'], line: rest.join(' ') };
-      }),
-    );
+    // With their attempt, so that a line of an attempt that began while no stream was open opens its block.
+    append(((await response.json()) as { lines: LogLine[] }).lines);
   };
   /**
    * Whether the page shows another state than the job's. A redraw brings a new bar, whose stream

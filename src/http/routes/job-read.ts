@@ -31,6 +31,14 @@ export function jobReadRoutes(deps: Deps): Hono<AppEnv> {
     }
     const lines = await deps.jobs.readLogs(job.id, { after: since, limit: LOG_PAGE });
     const next = lines.at(-1)?.seq ?? since;
+    // Asked for JSON (the job page's catch-up): each line with its seq and the attempt that printed it.
+    if (c.req.header('Accept')?.includes('application/json')) {
+      return c.json(
+        { lines: lines.map(({ seq, at, stream, line, attempt }) => ({ seq, at, stream, line, attempt })), next },
+        200,
+        { 'Underway-Next-Since': String(next) },
+      );
+    }
     // Plain text, one line per line printed: `<ISO time> <stream> <line>`. Never HTML.
     const text = lines.map((l) => `${l.at} ${l.stream} ${l.line}\n`).join('');
     return c.body(text, 200, {
