@@ -45,9 +45,13 @@ export interface OverviewJson {
 
 const MINUTE = 60_000;
 
+/** Where `count` buckets of `bucketMs` start, aligned to whole multiples of it, the last holding `now`. */
+const windowStart = (now: number, bucketMs: number, count: number): number =>
+  (Math.floor(now / bucketMs) - count + 1) * bucketMs;
+
 /** The overview now: a few indexed reads (the store's `counts`, two `stats`, the queues' usage, the registry). */
 export async function overviewOf(deps: Deps, now = Date.now()): Promise<OverviewJson> {
-  const daySince = (Math.floor(now / (30 * MINUTE)) - 47) * 30 * MINUTE;
+  const daySince = windowStart(now, 30 * MINUTE, 48);
   const [counts, lastHour, lastDay, queues, workers, samples] = await Promise.all([
     deps.jobs.counts(),
     series(deps, now, MINUTE, 60),
@@ -75,9 +79,9 @@ export async function overviewOf(deps: Deps, now = Date.now()): Promise<Overview
   };
 }
 
-/** `count` buckets of `bucketMs`, aligned to whole multiples of it, the last holding `now`. */
+/** `count` buckets of `bucketMs` (windowStart), each with the jobs started and ended in it. */
 async function series(deps: Deps, now: number, bucketMs: number, count: number): Promise<SeriesJson> {
-  const start = (Math.floor(now / bucketMs) - count + 1) * bucketMs;
+  const start = windowStart(now, bucketMs, count);
   const since = new Date(start).toISOString();
   const stats = await deps.jobs.stats({ since, until: new Date(start + count * bucketMs).toISOString(), bucketMs });
   const found = new Map(stats.buckets.map((bucket) => [Date.parse(bucket.at), bucket]));
@@ -90,7 +94,7 @@ async function series(deps: Deps, now: number, bucketMs: number, count: number):
 
 /** `count` buckets as `series` has them, each with the highest of its samples, null where none. */
 function depthSeries(samples: readonly QueueSample[], now: number, bucketMs: number, count: number): DepthSeriesJson {
-  const start = (Math.floor(now / bucketMs) - count + 1) * bucketMs;
+  const start = windowStart(now, bucketMs, count);
   const buckets: DepthSeriesJson['buckets'] = Array.from({ length: count }, (_, i) => ({
     at: new Date(start + i * bucketMs).toISOString(),
     due: null,
