@@ -1,6 +1,6 @@
 import { MAX_PROGRESS_SAMPLES } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
-import { jobColumns } from './rows.ts';
+import { JOB_ROW, jobColumns } from './rows.ts';
 import type { Tables } from './tables.ts';
 
 const FINISHED = `('succeeded', 'failed', 'cancelled')`;
@@ -56,7 +56,7 @@ export function jobQueries(t: Tables) {
     enqueueNew: `
       INSERT INTO ${t.jobs} AS j (id, task, status, params, max_attempts, owner, timeout_seconds, retry_of, run_at, priority, queue, concurrency_key)
       VALUES ($1, $2, 'queued', $3::jsonb, $4, $5, $6, $7, greatest(coalesce($8::timestamptz, now()), now()), $9, coalesce($10, $2), $11)
-      RETURNING j.*`,
+      RETURNING ${JOB_ROW}`,
 
     /**
      * Many jobs in one statement, in input order (seq follows it). A job whose dedupe key a queued
@@ -73,7 +73,7 @@ export function jobQueries(t: Tables) {
         AS i(id, task, params, max_attempts, owner, dedupe_key, timeout_seconds, retry_of, run_at, priority, queue, concurrency_key, n)
       ORDER BY n
       ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running') DO NOTHING
-      RETURNING j.*`,
+      RETURNING ${JOB_ROW}`,
 
     /** The queued or running jobs holding these dedupe keys. */
     dedupeHolders: `SELECT ${cols} FROM ${t.jobs} j WHERE j.dedupe_key = ANY($1::text[]) AND j.status IN ('queued', 'running')`,

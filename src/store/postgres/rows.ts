@@ -40,11 +40,21 @@ export interface JobRow {
 }
 
 /**
+ * The job's own columns a Job is made of, `j` being the jobs table's alias. Not `j.*`: that would
+ * also carry the progress samples (up to ~6 KB a job), the lease's expiry, the children's counters
+ * and the change xid to every claim, finish and list, for pg to parse and nobody to read.
+ */
+export const JOB_ROW = `j.id, j.seq, j.task, j.status, j.params, j.result, j.error, j.progress, j.attempt,
+  j.max_attempts, j.cancel_requested, j.owner, j.dedupe_key, j.timeout_seconds, j.priority, j.queue,
+  j.concurrency_key, j.retry_of, j.parent_id, j.child_name, j.created_at, j.run_at, j.started_at,
+  j.finished_at, j.lease_token, j.worker_id, j.attempts`;
+
+/**
  * The columns every job-returning query selects (or returns), `j` being the jobs table's alias:
  * the row plus its complete artifacts, so that one round trip gives a whole Job.
  */
 export function jobColumns(t: Tables): string {
-  return `j.*, (SELECT coalesce(json_agg(json_build_object('name', a.name, 'size', a.size, 'contentType',
+  return `${JOB_ROW}, (SELECT coalesce(json_agg(json_build_object('name', a.name, 'size', a.size, 'contentType',
       a.content_type, 'createdAt', a.created_at) ORDER BY a.created_at, a.name), '[]'::json)
     FROM ${t.artifacts} a WHERE a.job_id = j.id AND a.complete) AS artifacts`;
 }
