@@ -75,6 +75,7 @@ import * as samples from './samples.ts';
 import * as steps from './steps.ts';
 import { type Tables, tablesFor } from './tables.ts';
 import { completeInTransaction, taskTransactionTarget } from './task-transaction.ts';
+import { pgTypes } from './timestamps.ts';
 import * as webhooks from './webhooks.ts';
 
 export interface PostgresStoreOptions {
@@ -195,6 +196,7 @@ class PgStore implements PostgresStore {
       max: options.poolSize ?? 10,
       application_name: 'underway',
       options: `-c underway.origin=${this.#origin}`,
+      types: pgTypes,
     });
     // An idle connection that dies (server restart, pg_terminate_backend) is dropped by the pool and
     // replaced on the next query; without a listener here the 'error' would crash the process.
