@@ -267,6 +267,8 @@ export interface Revealed {
  * envelope sealed for another job throws a SecretError. No key is needed when there is none.
  */
 export function revealSecrets(params: unknown, binding: SecretBinding, key: SealingKey): Revealed {
+  // Nearly every job has no secret: then the params are not copied (this runs for every attempt).
+  if (!holdsSealed(params)) return { params, redactor: NO_SECRETS };
   const found: unknown[] = [];
   const keyBytes = lazyKey(key);
   const walk = (value: unknown): unknown => {
@@ -283,6 +285,16 @@ export function revealSecrets(params: unknown, binding: SecretBinding, key: Seal
   };
   const opened = walk(params);
   return { params: found.length > 0 ? opened : params, redactor: new Redactor(found) };
+}
+
+/** Whether a sealed envelope is anywhere in a JSON-like value (params are a tree: no cycles). */
+function holdsSealed(value: unknown): boolean {
+  if (isSealed(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsSealed);
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) if (holdsSealed(inner)) return true;
+  }
+  return false;
 }
 
 /** Shows envelopes as plain `[redacted]` (for people: the envelope itself is safe, but noisy). */
@@ -340,6 +352,9 @@ export class Redactor {
     return walk(value) as T;
   }
 }
+
+/** The redactor of a job without secrets: it changes nothing. */
+export const NO_SECRETS = new Redactor([]);
 
 type Def = { type: string } & Record<string, unknown>;
 const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional']);

@@ -5,7 +5,7 @@ import { type ChildJob, type ChildState, waitVerdict } from '../core/children.ts
 import { checkContentType } from '../core/content-type.ts';
 import { StoreError, serializeError } from '../core/errors.ts';
 import type { Job, Lease } from '../core/job.ts';
-import { Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
+import { NO_SECRETS, type Redactor, type Revealed, revealSecrets, type SecretKeySource } from '../core/secrets.ts';
 import { resumedLine } from '../core/steps.ts';
 import type { AnyTask, ArtifactSource } from '../core/task.ts';
 import type { Jobs } from '../jobs/jobs.ts';
@@ -76,12 +76,14 @@ export class Attempt {
   /** Where the attempt stands with ctx.transaction (task-transaction.ts). */
   readonly #commit = new AttemptCommit();
   #timers: NodeJS.Timeout[] = [];
+  /** While the task runs: starts its grace period when the attempt is aborted (#settle). */
+  #onAbort: (() => void) | null = null;
   /** A `ctx.wait` found unfinished children: the attempt ends waiting for them (docs/children.md). */
   #waitingForChildren = false;
   /** How many of the job's children had failed or been cancelled when that wait read them. */
   #failuresSeen = 0;
   /** The job's recorded steps (ctx.step), read as the attempt starts; none until then. */
-  #steps = new AttemptSteps([], new Redactor([]));
+  #steps = new AttemptSteps([], NO_SECRETS);
   /** Resolves once the outcome is written (or deliberately not). */
   readonly done: Promise<void>;
   /**
@@ -131,7 +133,9 @@ export class Attempt {
     // Ended in the task's transaction, the job has no lease left: it is over, not lost to another worker.
     if (kind === 'lease-lost' && this.#commit.done) return;
     if (kind === 'lease-lost') this.#leaseLost = true;
-    if (!this.#controller.signal.aborted) this.#controller.abort(new AttemptAbort(kind, message));
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(new AttemptAbort(kind, message));
+    this.#onAbort?.();
   }
 
   #startLimits(): void {
@@ -280,21 +284,39 @@ export class Attempt {
     return states;
   }
 
-  /** The run's result, or, if the task ignores an abort past the grace period, a stand-in. */
+  /**
+   * The run's result, or, if the task ignores an abort past the grace period, a stand-in. The
+   * grace timer is started by abort() itself: no listener on the signal and no race per attempt.
+   */
   #settle(running: Promise<RunResult>): Promise<RunResult> {
-    const signal = this.#controller.signal;
-    const gaveUp = new Promise<RunResult>((resolve) => {
-      const start = () => {
-        const timer = setTimeout(
+    return new Promise<RunResult>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = () => {
+        if (settled) return;
+        timer = setTimeout(
           () => resolve({ ok: false, error: { name: 'Error', message: 'The task did not stop when asked.' } }),
           this.#options.cancelGraceMs,
         );
-        running.finally(() => clearTimeout(timer));
       };
-      if (signal.aborted) start();
-      else signal.addEventListener('abort', start, { once: true });
+      const end = () => {
+        settled = true;
+        this.#onAbort = null;
+        clearTimeout(timer);
+      };
+      running.then(
+        (result) => {
+          end();
+          resolve(result);
+        },
+        (error: unknown) => {
+          end();
+          reject(error);
+        },
+      );
+      if (this.#controller.signal.aborted) giveUp();
+      else this.#onAbort = giveUp;
     });
-    return Promise.race([running, gaveUp]);
   }
 
   /**
@@ -335,7 +357,7 @@ function openParams(job: Job, key: SecretKeySource | undefined): Revealed & { fa
     return { ...revealSecrets(job.params, { jobId: job.id, owner: job.owner }, () => secretKey(key)), failure: null };
   } catch (error) {
     const failure: RunResult = { ok: false, error: { ...serializeError(error), permanent: true } };
-    return { params: undefined, redactor: new Redactor([]), failure };
+    return { params: undefined, redactor: NO_SECRETS, failure };
   }
 }
 
