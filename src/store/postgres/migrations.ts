@@ -364,5 +364,24 @@ export function migrations(t: Tables): readonly string[] {
       PRIMARY KEY (at, queue)
     );
     `,
+    /* 14 */ `
+    -- The due jobs in PL/pgSQL, its plan made once per connection: a SQL function with SET
+    -- options is never inlined, so its query was parsed and planned again at every claim, ~1 ms
+    -- of a one-job claim's ~1.8 (docs/performance.md, run J). The generic plan is the index walk
+    -- the settings force, whatever the table's statistics: what migration 3 wanted of every plan.
+    CREATE OR REPLACE FUNCTION ${t.dueFunction}(tasks text[], lim integer) RETURNS SETOF text LANGUAGE plpgsql VOLATILE
+      ROWS 10 SET enable_sort = off SET enable_bitmapscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+    BEGIN
+      RETURN QUERY
+      SELECT j.id FROM ${t.jobs} j
+      WHERE j.status = 'queued' AND j.run_at <= now()
+        AND j.task = ANY(ARRAY(SELECT unnest(tasks) EXCEPT SELECT p.name FROM ${t.paused} p WHERE p.kind = 'task'))
+        AND j.queue <> ALL(ARRAY(SELECT p.name FROM ${t.paused} p WHERE p.kind = 'queue'))
+      ORDER BY j.priority DESC, j.run_at, j.seq
+      LIMIT lim
+      FOR UPDATE OF j SKIP LOCKED;
+    END
+    $fn$;
+    `,
   ];
 }
