@@ -266,9 +266,11 @@ export class Worker {
         this.#startWaiting();
         if (claimed.length === free) {
           if (this.#wantsMore()) this.#wakeAgain = true;
-        } else {
+        } else if (!this.#wakeAgain) {
           // Only the plain tasks: a limited queue's due jobs may wait for a place, which a job's
-          // end (an event) or the poll brings; waking for them now would spin.
+          // end (an event) or the poll brings; waking for them now would spin. Not when a wake came
+          // during the claim (a job just started, say): the next round claims at once instead of
+          // after this round trip, and looks again itself (pick-up, docs/performance.md run J).
           const next = this.#plainTasks.length > 0 ? await this.#jobs.nextRunAt(this.#plainTasks) : null;
           if (next) nextPollMs = Math.min(nextPollMs, Math.max(0, Date.parse(next) - Date.now()));
         }
