@@ -41,6 +41,10 @@ const aborted = (signal: AbortSignal) =>
   });
 
 let flaky = 0;
+/** Opened by the 'late-look' test: when the task looks at its signal, and what it saw. */
+let lookNow: (() => void) | undefined;
+let lookedAt: ((seen: { aborted: boolean; reason: string | undefined }) => void) | undefined;
+
 const tasks = [
   defineTask({
     name: 'count',
@@ -59,6 +63,18 @@ const tasks = [
     async run({ failures }, ctx) {
       if (ctx.job.attempt <= failures) throw new Error(`failure ${++flaky}`);
       return { attempt: ctx.job.attempt };
+    },
+  }),
+  defineTask({
+    name: 'late-look',
+    params: z.object({}),
+    maxAttempts: 1,
+    // Reads its signal only after the attempt was cancelled and ended without it (the grace period).
+    async run(_params, ctx) {
+      await new Promise<void>((resolve) => {
+        lookNow = resolve;
+      });
+      lookedAt?.({ aborted: ctx.signal.aborted, reason: (ctx.signal.reason as { kind?: string } | undefined)?.kind });
     },
   }),
   defineTask({
@@ -286,6 +302,19 @@ describe.each(STORES)('worker on $name', ({ create }) => {
     const done = await waitForStatus(store, job.id, 'cancelled');
     expect(done.error).toMatchObject({ code: 'CANCELLED' });
     await expect(queue.cancel(job.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('gives a task that reads its signal only after the cancel an aborted one, with the reason', async () => {
+    const { store, queue } = await setup({ cancelGraceMs: 50 });
+    const seen = new Promise<{ aborted: boolean; reason: string | undefined }>((resolve) => {
+      lookedAt = resolve;
+    });
+    const { job } = await queue.start('late-look', {});
+    await waitForStatus(store, job.id, 'running');
+    await queue.cancel(job.id);
+    expect((await waitForStatus(store, job.id, 'cancelled')).error?.code).toBe('CANCELLED');
+    lookNow?.();
+    expect(await seen).toEqual({ aborted: true, reason: 'cancel' });
   });
 
   it('ends an attempt that ignores its signal after the grace period', async () => {

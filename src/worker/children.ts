@@ -26,7 +26,7 @@ import type { Execution } from './runner.ts';
  *   task code     results | ChildJobError | WaitingForChildren (the run stops; it runs again later)
  */
 export function taskChildren(execution: Execution): Pick<TaskContext, 'spawn' | 'wait'> {
-  const { report, signal } = execution;
+  const { report } = execution;
   let unnamed = 0;
   return {
     async spawn(task, params, options = {}) {
@@ -34,7 +34,7 @@ export function taskChildren(execution: Execution): Pick<TaskContext, 'spawn' | 
       const name = options.name === undefined ? defaultChildName(unnamed++) : checkChildName(options.name);
       const taskName = typeof task === 'string' ? task : (task as { name?: unknown } | null)?.name;
       if (typeof taskName !== 'string') throw new TypeError('ctx.spawn: give a task, or its name.');
-      signal.throwIfAborted();
+      execution.signal.throwIfAborted();
       const { name: _, ...rest } = options;
       // biome-ignore lint/suspicious/noExplicitAny: typed by TaskContext['spawn'], which this implements.
       return (await report.spawn({ task: taskName, params, name, options: rest })) as any;
@@ -44,7 +44,7 @@ export function taskChildren(execution: Execution): Pick<TaskContext, 'spawn' | 
       if (!Array.isArray(children)) throw new TypeError('ctx.wait: give an array of the children ctx.spawn returned.');
       const settle = options?.settle === true;
       if (children.length === 0) return [];
-      signal.throwIfAborted();
+      execution.signal.throwIfAborted();
       const states = await report.wait({ ids: children.map((child) => child.id), settle });
       const verdict = waitVerdict(states, settle);
       if (verdict.kind === 'fail') throw childError(verdict.child);

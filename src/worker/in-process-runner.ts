@@ -30,7 +30,7 @@ export function inProcessRunner(): JobRunner {
 
 /** The `ctx` task code sees, wired to the execution's report. Shared by every runner. */
 export function taskContext(execution: Execution): TaskContext {
-  const { job, signal, report } = execution;
+  const { job, report } = execution;
   return {
     job: Object.freeze({
       id: job.id,
@@ -39,7 +39,10 @@ export function taskContext(execution: Execution): TaskContext {
       maxAttempts: job.maxAttempts,
       owner: job.owner,
     }),
-    signal,
+    // Read when the task asks: most tasks never do, and an AbortSignal per attempt is not free.
+    get signal() {
+      return execution.signal;
+    },
     progress(current, total, message) {
       const checked = checkProgressArgs(current, total);
       report.progress(checked.current, checked.total, message);
@@ -51,7 +54,7 @@ export function taskContext(execution: Execution): TaskContext {
       for (const line of format(...args).split('\n')) report.log('stdout', line);
     },
     throwIfCancelled() {
-      signal.throwIfAborted();
+      execution.signal.throwIfAborted();
     },
     async artifact(name, source, options) {
       // Checked where the task gives it, before any byte moves (in a sandbox, before IPC): a bad
@@ -60,7 +63,10 @@ export function taskContext(execution: Execution): TaskContext {
       return report.artifact(name, source, type === undefined || type === null ? undefined : checkContentType(type));
     },
     exec(command, args, options) {
-      return exec(command, args, options, { signal, log: (stream, line) => report.log(stream, line) });
+      return exec(command, args, options, {
+        signal: execution.signal,
+        log: (stream, line) => report.log(stream, line),
+      });
     },
     step: taskStep(execution),
     transaction: transactionMethod(execution),

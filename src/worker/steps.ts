@@ -26,7 +26,7 @@ import type { Execution } from './runner.ts';
 
 /** `ctx.step` of one attempt; each attempt has its own, so a name may be used once per attempt. */
 export function taskStep(execution: Execution): TaskContext['step'] {
-  const { signal, report } = execution;
+  const { report } = execution;
   const used = new Set<string>();
   return async function step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     checkStepName(name);
@@ -34,7 +34,7 @@ export function taskStep(execution: Execution): TaskContext['step'] {
     used.add(name);
     if (typeof fn !== 'function') throw new TypeError(`ctx.step: the step "${name}" needs a function to run.`);
     // A step is a point to stop at: a cancelled attempt starts no more work.
-    signal.throwIfAborted();
+    execution.signal.throwIfAborted();
     const recalled = await report.recallStep(name);
     if (recalled) return recalled.result as T;
     const json = encodeStepResult(name, await fn());
