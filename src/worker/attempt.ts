@@ -310,17 +310,15 @@ export class Attempt {
    */
   #settle(running: Promise<RunResult>): Promise<RunResult> {
     return new Promise<RunResult>((resolve, reject) => {
-      let settled = false;
       let timer: NodeJS.Timeout | undefined;
+      // Called at most once, before the run ends: abort() calls it through #onAbort, which end() clears.
       const giveUp = () => {
-        if (settled) return;
         timer = setTimeout(
           () => resolve({ ok: false, error: { name: 'Error', message: 'The task did not stop when asked.' } }),
           this.#options.cancelGraceMs,
         );
       };
       const end = () => {
-        settled = true;
         this.#onAbort = null;
         clearTimeout(timer);
       };

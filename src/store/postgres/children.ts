@@ -4,8 +4,8 @@ import { newJobId } from '../../core/ids.ts';
 import type { JobError, JobProgress, Lease } from '../../core/job.ts';
 import type { ChildInput } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
-import { appendSample } from './queries.ts';
 import { type JobRow, jobColumns, jsonParam } from './rows.ts';
+import { appendSample } from './samples.ts';
 import type { Tables } from './tables.ts';
 
 /**

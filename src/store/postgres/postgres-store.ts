@@ -231,9 +231,9 @@ class PgStore implements PostgresStore {
   /**
    * Runs a statement; the job statements as server-side prepared statements, planned once per
    * connection: planning the enqueue statement each time made it take ~2-5x as long here
-   * (docs/performance.md). If a newer process migrated the schema under this one, a prepared
-   * `j.*` no longer matches ("cached plan must not change result type"): from then on this store
-   * stops preparing and the call is made again, unprepared.
+   * (docs/performance.md). If a newer process migrated the schema under this one so that a
+   * prepared statement's result no longer matches ("cached plan must not change result type"),
+   * this store stops preparing from then on and the call is made again, unprepared.
    */
   async #run(sql: string, params: unknown[]): Promise<pg.QueryResult> {
     await this.#whenReady();

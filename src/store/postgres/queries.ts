@@ -1,6 +1,6 @@
-import { MAX_PROGRESS_SAMPLES } from '../store.ts';
 import { appendAttempt } from './attempts.ts';
 import { JOB_ROW, jobColumns } from './rows.ts';
+import { appendSample } from './samples.ts';
 import type { Tables } from './tables.ts';
 
 const FINISHED = `('succeeded', 'failed', 'cancelled')`;
@@ -12,18 +12,6 @@ const CLEAR_LEASE = 'lease_token = NULL, lease_expires_at = NULL';
  * it costs nothing per row beyond the column.
  */
 const TOUCH = 'changed_xid = pg_current_xact_id()';
-
-/**
- * progress_samples with [at ms, current, total, attempt] appended, from a progress (jsonb) and
- * its time in ms (float8) given as parameters; a full array keeps its odd-numbered elements
- * first (the start stays, the grain halves): a bounded row. The attempt is the row's own.
- */
-export function appendSample(progress: string, atMs: string): string {
-  return `CASE WHEN jsonb_array_length(coalesce(progress_samples, '[]'::jsonb)) >= ${MAX_PROGRESS_SAMPLES}
-      THEN (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(progress_samples) WITH ORDINALITY AS x(e, i) WHERE i % 2 = 1)
-      ELSE coalesce(progress_samples, '[]'::jsonb) END
-      || jsonb_build_array(jsonb_build_array(${atMs}::float8, (${progress}::jsonb)->'current', (${progress}::jsonb)->'total', attempt))`;
-}
 
 /** The job statements of one schema, built once per store. Times come from the database clock, so workers on many machines agree. */
 export function jobQueries(t: Tables) {

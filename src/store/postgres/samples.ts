@@ -1,10 +1,22 @@
 import type { IsoDate, ProgressSample } from '../../core/job.ts';
 import { toSamples } from '../progress-samples.ts';
-import { QUEUE_SAMPLES_KEPT_MS, type QueueSample } from '../store.ts';
+import { MAX_PROGRESS_SAMPLES, QUEUE_SAMPLES_KEPT_MS, type QueueSample } from '../store.ts';
 import type { Tables } from './tables.ts';
 
 /** The store's query function (its pool, errors mapped). */
 type Query = <R>(sql: string, values: unknown[]) => Promise<R[]>;
+
+/**
+ * progress_samples with [at ms, current, total, attempt] appended, from a progress (jsonb) and
+ * its time in ms (float8) given as parameters; a full array keeps its odd-numbered elements
+ * first (the start stays, the grain halves): a bounded row. The attempt is the row's own.
+ */
+export function appendSample(progress: string, atMs: string): string {
+  return `CASE WHEN jsonb_array_length(coalesce(progress_samples, '[]'::jsonb)) >= ${MAX_PROGRESS_SAMPLES}
+      THEN (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(progress_samples) WITH ORDINALITY AS x(e, i) WHERE i % 2 = 1)
+      ELSE coalesce(progress_samples, '[]'::jsonb) END
+      || jsonb_build_array(jsonb_build_array(${atMs}::float8, (${progress}::jsonb)->'current', (${progress}::jsonb)->'total', attempt))`;
+}
 
 export async function progressSamples(query: Query, t: Tables, jobId: string): Promise<ProgressSample[]> {
   const [row] = await query<{ progress_samples: unknown }>(`SELECT progress_samples FROM ${t.jobs} WHERE id = $1`, [
