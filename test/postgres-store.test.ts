@@ -60,7 +60,7 @@ describe('postgres store, beyond the shared contract', () => {
       await Promise.all(stores.map((s) => s.migrate()));
       const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
       // 11: the workers registry; 12: the attempt history; 13: log attempts, progress and queue samples.
-      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14].map((version) => ({ version })));
+      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((version) => ({ version })));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

@@ -9,7 +9,7 @@ const iso = (value: Date): IsoDate => value.toISOString();
 
 /**
  * The Overview's figures (Store.stats), as on SQLite (sqlite/overview.ts): the running jobs (the
- * partial index on lease_expires_at) and the jobs finished since `since` (the index on
+ * partial index on running jobs, migration 15) and the jobs finished since `since` (the index on
  * finished_at); an attempt started in the window either still runs or finished after it started,
  * so no index on started_at (a write more on every claim) is needed. Run times are rounded to
  * whole milliseconds, as SQLite stores them.
