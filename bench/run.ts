@@ -19,7 +19,7 @@ import { kibPerConnection, measureFanout } from './fanout/measure.ts';
 import { measureHttpStart } from './http/measure.ts';
 import { HTTP_ROW_PREFIX, type HttpRowSet, httpSummary } from './http/summary.ts';
 import type { HttpServerKind, HttpStoreKind } from './http/types.ts';
-import { collect, runChild, startChild, waitForLine } from './lib/child.ts';
+import { CHILD_FLAGS, collect, runChild, startChild, waitForLine } from './lib/child.ts';
 import { createDatabase, deleteRedisKeys, dropLeftoverDatabases, probe, redisNamespace } from './lib/env.ts';
 import { rssKiB } from './lib/proc.ts';
 import { SseSubscribers } from './lib/sse-client.ts';
@@ -402,7 +402,7 @@ async function sandboxScenario(): Promise<void> {
   if (!wanted('sandbox')) return;
   const script = fileURLToPath(new URL('./sandbox.ts', import.meta.url));
   const r = row('sandbox: no-op jobs/s, 4 at a time', 'jobs/s', 'higher');
-  const out = spawnSync(process.execPath, ['--import', 'tsx', script, String(Math.max(3, reps))], {
+  const out = spawnSync(process.execPath, [...CHILD_FLAGS, script, String(Math.max(3, reps))], {
     encoding: 'utf8',
     timeout: 300_000,
     env: { ...process.env, UNDERWAY_LOG_LEVEL: 'error' },
@@ -557,6 +557,11 @@ function targets(): { target: string; value: string; met: boolean | null }[] {
   return out;
 }
 
+// The children run underway from dist/ (lib/child.ts): built from this checkout first.
+if (process.env.UNDERWAY_BENCH_SRC !== '1') {
+  const build = spawnSync('npm', ['run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed: the bench runs underway from dist/');
+}
 const services = await probe();
 const leftovers = await dropLeftoverDatabases().catch(() => 0);
 await deleteRedisKeys().catch(() => 0);
@@ -590,6 +595,7 @@ const results = {
   redis: services.redis,
   reps,
   jobs: JOBS,
+  underwayFrom: process.env.UNDERWAY_BENCH_SRC === '1' ? 'src' : 'dist',
   load: { before: loadBefore, after: loadAfter },
   targets: goals,
   rows,
