@@ -60,7 +60,7 @@ describe('postgres store, beyond the shared contract', () => {
       await Promise.all(stores.map((s) => s.migrate()));
       const rows = await db.query<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`);
       // 11: the workers registry; 12: the attempt history; 13: log attempts, progress and queue samples.
-      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((version) => ({ version })));
+      expect(rows).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16].map((version) => ({ version })));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }
@@ -259,6 +259,32 @@ describe('postgres store, beyond the shared contract', () => {
       const done = heard(server, statusOf(created.id, 'succeeded'));
       await worker.finish(claimed.lease, { status: 'succeeded', result });
       expect(await done).toMatchObject({ type: 'status', result });
+    } finally {
+      await Promise.all([worker.close(), server.close()]);
+    }
+  });
+
+  it('tells another process what it tells its own: the same status event, quotes and all', async () => {
+    const schema = db.schema();
+    const worker = await open(schema);
+    const server = await open(schema);
+    try {
+      await server.listening();
+      const owner = 'o"w\\ner ⓘ';
+      const ends = [
+        { status: 'succeeded', result: { text: 'a "quoted" line\n\u0001 é', list: [1, null, true] } },
+        { status: 'failed', error: { code: 'BOOM', message: 'it "broke"\tthere' } },
+        { status: 'succeeded', result: null },
+      ] as const;
+      for (const end of ends) {
+        const { job: created } = await worker.enqueue({ ...job, owner, maxAttempts: 1 });
+        const [claimed] = await worker.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 10_000 });
+        if (!claimed) throw new Error('no claim');
+        const own = heard(worker, statusOf(created.id, end.status));
+        const other = heard(server, statusOf(created.id, end.status));
+        await worker.finish(claimed.lease, end);
+        expect(await other).toEqual(await own);
+      }
     } finally {
       await Promise.all([worker.close(), server.close()]);
     }
