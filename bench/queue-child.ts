@@ -8,11 +8,7 @@
  */
 import { reportResult } from './lib/child.ts';
 import { percentile, rssSampler, sleep, waitFor, wallMs } from './lib/stats.ts';
-import { BullMqPeer } from './peers/bullmq.ts';
-import { GraphilePeer } from './peers/graphile.ts';
-import { PgBossPeer } from './peers/pgboss.ts';
 import type { BenchPayload, DrainMode, Peer, PeerOptions } from './peers/types.ts';
-import { UnderwayPeer } from './peers/underway.ts';
 
 export type PeerId = 'underway-pg' | 'underway-sqlite' | 'graphile' | 'pgboss' | 'bullmq-redis' | 'bullmq-pg';
 export type QueueScenario = 'enqueue-one' | 'enqueue-batch' | 'drain' | 'pickup';
@@ -48,20 +44,24 @@ export interface QueueChildResult {
   rssMiB: number;
 }
 
-export function makePeer(input: QueueChildInput): Peer {
+/**
+ * The measured peer, its library loaded alone: a process that imported all four would count
+ * every library's code in each peer's RSS.
+ */
+export async function makePeer(input: QueueChildInput): Promise<Peer> {
   switch (input.peer) {
     case 'underway-pg':
-      return new UnderwayPeer('postgres', input);
+      return new (await import('./peers/underway.ts')).UnderwayPeer('postgres', input);
     case 'underway-sqlite':
-      return new UnderwayPeer('sqlite', input);
+      return new (await import('./peers/underway.ts')).UnderwayPeer('sqlite', input);
     case 'graphile':
-      return new GraphilePeer(input);
+      return new (await import('./peers/graphile.ts')).GraphilePeer(input);
     case 'pgboss':
-      return new PgBossPeer(input);
+      return new (await import('./peers/pgboss.ts')).PgBossPeer(input);
     case 'bullmq-redis':
-      return new BullMqPeer('redis', input);
+      return new (await import('./peers/bullmq.ts')).BullMqPeer('redis', input);
     case 'bullmq-pg':
-      return new BullMqPeer('postgres', input);
+      return new (await import('./peers/bullmq.ts')).BullMqPeer('postgres', input);
   }
 }
 
@@ -70,7 +70,7 @@ const payloads = (from: number, count: number): BenchPayload[] =>
 
 /** Enqueues `count` jobs in batches of 1,000 through the library's batch call (or underway's seed). */
 async function fill(peer: Peer, from: number, count: number): Promise<void> {
-  if (peer instanceof UnderwayPeer) return peer.seed(count, from);
+  if (peer.seed) return peer.seed(count, from);
   for (let at = from; at < from + count; at += 1_000) {
     await peer.enqueueBatch(payloads(at, Math.min(1_000, from + count - at)));
   }
@@ -176,8 +176,8 @@ async function pickup(peer: Peer, input: QueueChildInput): Promise<Partial<Queue
 
 const input = JSON.parse(process.argv[2] as string) as QueueChildInput;
 const rss = rssSampler();
-const peer = makePeer(input);
-if (peer instanceof PgBossPeer) await peer.prepare(input.mode);
+const peer = await makePeer(input);
+await peer.prepare?.(input.mode);
 await peer.setup();
 let result: Partial<QueueChildResult>;
 switch (input.scenario) {

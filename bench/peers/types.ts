@@ -24,8 +24,12 @@ export interface Peer {
   readonly backend: 'postgres' | 'redis' | 'sqlite';
   /** The settings this peer runs with, in words, for the report. */
   settings(mode: DrainMode, concurrency: number): string;
+  /** Settings that must be chosen before `setup` (pg-boss's per-mode options). */
+  prepare?(mode: DrainMode): Promise<void>;
   /** Creates the schema or queue (migrations are not measured). */
   setup(): Promise<void>;
+  /** Fills a drain's queue without going through enqueue (underway: one INSERT … SELECT); else the batch call. */
+  seed?(count: number, from: number): Promise<void>;
   /** Adds one job with one call, the way the docs show. */
   enqueueOne(payload: BenchPayload): Promise<void>;
   /** Adds many jobs with the library's batch call (or the closest thing it has). */
