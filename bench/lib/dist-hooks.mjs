@@ -9,7 +9,8 @@ const DIST = new URL('../../dist/', import.meta.url).href;
 
 export async function resolve(specifier, context, nextResolve) {
   const resolved = await nextResolve(specifier, context);
-  if (!resolved.url.startsWith(SRC)) return resolved;
+  // Modules only: anything else under src/ (a stylesheet read as a file) is not tsc's to emit.
+  if (!resolved.url.startsWith(SRC) || !/\.tsx?$/.test(resolved.url)) return resolved;
   const path = resolved.url.slice(SRC.length).replace(/\.tsx?$/, '.js');
   return { url: `${DIST}${path}`, format: 'module', shortCircuit: true };
 }
