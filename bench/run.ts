@@ -19,7 +19,7 @@ import { kibPerConnection, measureFanout } from './fanout/measure.ts';
 import { measureHttpStart } from './http/measure.ts';
 import { HTTP_ROW_PREFIX, type HttpRowSet, httpSummary } from './http/summary.ts';
 import type { HttpServerKind, HttpStoreKind } from './http/types.ts';
-import { CHILD_FLAGS, collect, runChild, startChild, waitForLine } from './lib/child.ts';
+import { CHILD_FLAGS, collect, runChild, startChild, UNDERWAY_FROM, waitForLine } from './lib/child.ts';
 import { createDatabase, deleteRedisKeys, dropLeftoverDatabases, probe, redisNamespace } from './lib/env.ts';
 import { rssKiB } from './lib/proc.ts';
 import { SseSubscribers } from './lib/sse-client.ts';
@@ -561,7 +561,7 @@ function targets(): { target: string; value: string; met: boolean | null }[] {
 }
 
 // The children run underway from dist/ (lib/child.ts): built from this checkout first.
-if (process.env.UNDERWAY_BENCH_SRC !== '1') {
+if (UNDERWAY_FROM === 'dist') {
   const build = spawnSync('npm', ['run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (build.status !== 0) throw new Error('npm run build failed: the bench runs underway from dist/');
 }
@@ -598,7 +598,7 @@ const results = {
   redis: services.redis,
   reps,
   jobs: JOBS,
-  underwayFrom: process.env.UNDERWAY_BENCH_SRC === '1' ? 'src' : 'dist',
+  underwayFrom: UNDERWAY_FROM,
   load: { before: loadBefore, after: loadAfter },
   targets: goals,
   rows,

@@ -9,12 +9,11 @@ const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
  * published JavaScript. `UNDERWAY_BENCH_SRC=1` runs underway from src/ through tsx instead, whose
  * transform adds a naming helper to every function that is made at run time (1–3 % of a drain).
  */
+export const UNDERWAY_FROM: 'src' | 'dist' = process.env.UNDERWAY_BENCH_SRC === '1' ? 'src' : 'dist';
 export const CHILD_FLAGS: readonly string[] = [
   '--import',
   'tsx',
-  ...(process.env.UNDERWAY_BENCH_SRC === '1'
-    ? []
-    : ['--import', fileURLToPath(new URL('./from-dist.mjs', import.meta.url))]),
+  ...(UNDERWAY_FROM === 'src' ? [] : ['--import', fileURLToPath(new URL('./from-dist.mjs', import.meta.url))]),
 ];
 
 /** Prefix of the one line a bench child prints with its result. */
