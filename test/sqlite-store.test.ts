@@ -9,6 +9,7 @@ import { StoreError } from '../src/core/errors.ts';
 import type { Lease } from '../src/core/job.ts';
 import { sqliteStore } from '../src/store/sqlite/index.ts';
 import { APPLICATION_ID, MIGRATIONS } from '../src/store/sqlite/migrations.ts';
+import { JOB_COLUMNS } from '../src/store/sqlite/rows.ts';
 import type { JobEvent } from '../src/store/store.ts';
 import { progressEvent } from './helpers/events.ts';
 import { describeStore } from './store-conformance.ts';
@@ -94,6 +95,22 @@ describe('sqlite store, beyond the shared contract', () => {
     };
     expect(index.sql).toMatch(/\(run_at\) WHERE status = 'queued'/);
     check.close();
+  });
+
+  it('reads every column of a job in JOB_COLUMNS, which the hot statements read by position', async () => {
+    // A migration that adds a column must add it there, or to the columns read on their own
+    // (the children's counters, the progress samples), or claims and finishes would drop it.
+    const readOnTheirOwn = ['children_total', 'children_ended', 'children_failed', 'progress_samples'];
+    const file = freshFile();
+    const store = sqliteStore({ file });
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const columns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('underway_jobs');
+      expect([...columns].sort()).toEqual([...JOB_COLUMNS, ...readOnTheirOwn].sort());
+    } finally {
+      db.close();
+    }
   });
 
   it('reopens an existing file with its jobs', async () => {

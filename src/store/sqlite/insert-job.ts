@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { newJobId } from '../../core/ids.ts';
 import type { EnqueueInput } from '../store.ts';
-import type { JobRow } from './rows.ts';
+import { JOB_COLUMN_LIST, type JobRow, readJobRow } from './rows.ts';
 
 /** The store's statement cache. */
 type Prepare = (sql: string) => Database.Statement;
@@ -43,5 +43,5 @@ export function insertJob(prepare: Prepare, input: EnqueueInput, now: number, ch
     child?.parentId ?? null,
     child?.childName ?? null,
   );
-  return prepare('SELECT * FROM underway_jobs WHERE seq = ?').get(lastInsertRowid) as JobRow;
+  return readJobRow(prepare(`SELECT ${JOB_COLUMN_LIST} FROM underway_jobs WHERE seq = ?`), lastInsertRowid) as JobRow;
 }

@@ -71,7 +71,17 @@ import { insertJob } from './insert-job.ts';
 import { appendLogLines, readLogLines } from './logs.ts';
 import { migrateDatabase, type OpenOptions, openDatabase, storeError } from './open.ts';
 import * as overview from './overview.ts';
-import { type ArtifactRow, type JobRow, toArtifactInfo, toJob, toJsonColumn } from './rows.ts';
+import {
+  type ArtifactRow,
+  JOB_COLUMN_LIST,
+  JOB_COLUMNS,
+  type JobRow,
+  jobRowOf,
+  readJobRow,
+  toArtifactInfo,
+  toJob,
+  toJsonColumn,
+} from './rows.ts';
 import * as samples from './samples.ts';
 import * as steps from './steps.ts';
 import * as webhooks from './webhooks.ts';
@@ -94,7 +104,12 @@ const DAY_MS = 86_400_000;
  */
 const HAS_STEPS = 'EXISTS (SELECT 1 FROM underway_steps s WHERE s.job_id = underway_jobs.id) AS has_steps';
 
-type ClaimedRow = JobRow & { has_steps: number };
+/** A claimed row, and whether its job has recorded steps (HAS_STEPS, the column after JOB_COLUMNS). */
+type ClaimedRow = { row: JobRow; hasSteps: boolean };
+
+function claimedRows(values: unknown[][]): ClaimedRow[] {
+  return values.map((v) => ({ row: jobRowOf(v), hasSteps: v[JOB_COLUMNS.length] === 1 }));
+}
 
 /**
  * The embedded store: one SQLite file in WAL mode, zero set-up. Safe for several processes on
@@ -164,7 +179,7 @@ class SqliteStore implements Store {
   }
 
   #row(id: string): JobRow | undefined {
-    return this.#prepare('SELECT * FROM underway_jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return readJobRow(this.#prepare(`SELECT ${JOB_COLUMN_LIST} FROM underway_jobs WHERE id = ?`), id);
   }
 
   #artifactsOf(jobIds: string[]): Map<string, ArtifactInfo[]> {
@@ -246,29 +261,31 @@ class SqliteStore implements Store {
                AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
                AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
              ORDER BY priority DESC, run_at, seq LIMIT ?)
-           RETURNING *, ${HAS_STEPS}`,
-        ).all(
-          now,
-          request.workerId,
-          now + request.leaseMs,
-          now,
-          JSON.stringify(request.tasks),
-          request.limit,
-        ) as ClaimedRow[],
+           RETURNING ${JOB_COLUMN_LIST}, ${HAS_STEPS}`,
+        )
+          .raw(true)
+          .all(
+            now,
+            request.workerId,
+            now + request.leaseMs,
+            now,
+            JSON.stringify(request.tasks),
+            request.limit,
+          ) as unknown[][],
     );
-    return this.#claimed(rows);
+    return this.#claimed(claimedRows(rows));
   }
 
   /** Claimed rows as jobs with their leases, in claim order, their `running` events published. */
-  #claimed(rows: ClaimedRow[]): ClaimedJob[] {
+  #claimed(claimed: ClaimedRow[]): ClaimedJob[] {
     // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
-    rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
-    const jobs = this.#jobs(rows);
+    claimed.sort(({ row: a }, { row: b }) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+    const jobs = this.#jobs(claimed.map(({ row }) => row));
     for (const job of jobs) this.#publishStatus(job);
-    return rows.map((row, index) => ({
+    return claimed.map(({ row, hasSteps }, index) => ({
       job: jobs[index] as Job,
       lease: { jobId: row.id, token: row.lease_token as string },
-      stepsRecorded: row.has_steps === 1,
+      stepsRecorded: hasSteps,
     }));
   }
 
@@ -320,10 +337,12 @@ class SqliteStore implements Store {
         `UPDATE underway_jobs
          SET status = 'running', attempt = attempt + 1, started_at = ?, worker_id = ?,
              lease_token = lower(hex(randomblob(12))), lease_expires_at = ?, progress = NULL
-         WHERE seq IN (SELECT value FROM json_each(?)) RETURNING *, ${HAS_STEPS}`,
-      ).all(now, request.workerId, now + request.leaseMs, JSON.stringify(picked)) as ClaimedRow[];
+         WHERE seq IN (SELECT value FROM json_each(?)) RETURNING ${JOB_COLUMN_LIST}, ${HAS_STEPS}`,
+      )
+        .raw(true)
+        .all(now, request.workerId, now + request.leaseMs, JSON.stringify(picked)) as unknown[][];
     });
-    return this.#claimed(rows);
+    return this.#claimed(claimedRows(rows));
   }
 
   async heartbeat(leases: readonly Lease[], leaseMs: number): Promise<HeartbeatResult[]> {
@@ -371,24 +390,31 @@ class SqliteStore implements Store {
   }
 
   #finishRow(lease: Lease, outcome: Outcome, now: number): JobRow | undefined {
-    const fence = `WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING *`;
+    const fence = `WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING ${JOB_COLUMN_LIST}`;
     // worker_id stays: the worker of the latest attempt, shown on the job's page.
     const clearLease = 'lease_token = NULL, lease_expires_at = NULL';
     if (outcome.status === 'succeeded') {
-      return this.#prepare(
-        `UPDATE underway_jobs SET status = 'succeeded', result = ?, error = NULL, finished_at = ?, ${clearLease} ${fence}`,
-      ).get(toJsonColumn(outcome.result), now, lease.jobId, lease.token) as JobRow | undefined;
+      return readJobRow(
+        this.#prepare(
+          `UPDATE underway_jobs SET status = 'succeeded', result = ?, error = NULL, finished_at = ?, ${clearLease} ${fence}`,
+        ),
+        toJsonColumn(outcome.result),
+        now,
+        lease.jobId,
+        lease.token,
+      );
     }
     if (outcome.status === 'retry') {
       // A cancel asked for while the attempt was failing wins over the retry.
-      return this.#prepare(
-        `UPDATE underway_jobs SET
+      return readJobRow(
+        this.#prepare(
+          `UPDATE underway_jobs SET
              status = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'queued' END,
              finished_at = CASE WHEN cancel_requested = 1 THEN ? ELSE NULL END,
              error = ?, run_at = ?,
              attempts = CASE WHEN cancel_requested = 1 THEN attempts ELSE ${appendAttempt('?', '?', "'retry'", '?')} END,
              ${clearLease} ${fence}`,
-      ).get(
+        ),
         now,
         JSON.stringify(outcome.error),
         Date.parse(outcome.runAt),
@@ -397,15 +423,16 @@ class SqliteStore implements Store {
         JSON.stringify({ code: outcome.error.code, message: outcome.error.message }),
         lease.jobId,
         lease.token,
-      ) as JobRow | undefined;
+      );
     }
-    return this.#prepare(`UPDATE underway_jobs SET status = ?, error = ?, finished_at = ?, ${clearLease} ${fence}`).get(
+    return readJobRow(
+      this.#prepare(`UPDATE underway_jobs SET status = ?, error = ?, finished_at = ?, ${clearLease} ${fence}`),
       outcome.status,
       JSON.stringify(outcome.error),
       now,
       lease.jobId,
       lease.token,
-    ) as JobRow | undefined;
+    );
   }
 
   async release(lease: Lease): Promise<Job | null> {
