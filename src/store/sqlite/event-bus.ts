@@ -35,11 +35,29 @@ export class SqliteEventBus {
   #lastTrim = 0;
   #tail: { lastId: number; watcher: FSWatcher | null; poll: NodeJS.Timeout; scheduled: boolean } | null = null;
   #closed = false;
+  /**
+   * Prepared once, on first use, as the store's own statements are: the tail reads after every
+   * commit to the file (the WAL's change notice), this process's own included.
+   */
+  #statements: { insert: Database.Statement; trim: Database.Statement; read: Database.Statement } | null = null;
+  #write: Database.Transaction<(origin: string, now: number, body: string) => void> | null = null;
 
   constructor(db: Database.Database, file: string, hub: EventHub) {
     this.#db = db;
     this.#file = file;
     this.#hub = hub;
+  }
+
+  get #sql() {
+    this.#statements ??= {
+      insert: this.#db.prepare('INSERT INTO underway_events (origin, at, body) VALUES (?, ?, ?)'),
+      trim: this.#db.prepare('DELETE FROM underway_events WHERE at < ?'),
+      read: this.#db.prepare(
+        `SELECT id, CASE WHEN origin = ? THEN NULL ELSE body END AS body
+         FROM underway_events WHERE id > ? ORDER BY id LIMIT ${READ_ROWS}`,
+      ),
+    };
+    return this.#statements;
   }
 
   publish(event: JobEvent): void {
@@ -56,16 +74,16 @@ export class SqliteEventBus {
     if (this.#pending.length === 0) return;
     const events = coalesceProgress(this.#pending);
     this.#pending = [];
-    const now = Date.now();
-    const insert = this.#db.prepare('INSERT INTO underway_events (origin, at, body) VALUES (?, ?, ?)');
     try {
-      this.#db.transaction(() => {
-        insert.run(this.#origin, now, JSON.stringify(events));
+      this.#write ??= this.#db.transaction((origin: string, now: number, body: string) => {
+        const { insert, trim } = this.#sql;
+        insert.run(origin, now, body);
         if (now - this.#lastTrim > 5_000) {
-          this.#db.prepare('DELETE FROM underway_events WHERE at < ?').run(now - KEEP_EVENTS_MS);
+          trim.run(now - KEEP_EVENTS_MS);
           this.#lastTrim = now;
         }
-      })();
+      });
+      this.#write(this.#origin, Date.now(), JSON.stringify(events));
     } catch (error) {
       // Local subscribers already have these events; other processes re-read state on their next snapshot.
       process.emitWarning(`underway: could not share job events with other processes: ${toError(error).message}`);
@@ -123,12 +141,7 @@ export class SqliteEventBus {
     let rows: { id: number; body: string | null }[];
     try {
       // This process's own rows are passed over without reading their bodies (their events were delivered here already).
-      rows = this.#db
-        .prepare(
-          `SELECT id, CASE WHEN origin = ? THEN NULL ELSE body END AS body
-           FROM underway_events WHERE id > ? ORDER BY id LIMIT ${READ_ROWS}`,
-        )
-        .all(this.#origin, tail.lastId) as typeof rows;
+      rows = this.#sql.read.all(this.#origin, tail.lastId) as typeof rows;
     } catch {
       return; // Busy or closing; the next notice or poll tries again.
     }
