@@ -48,6 +48,18 @@ export class Fit {
     return LIMITED_SCAN;
   }
 
+  /**
+   * The keys with no place left as the claim starts (their running jobs, or their starts in the
+   * rate window, at the key's limit): take() refuses every job of theirs, so a store may leave
+   * those jobs out of the rows it reads. None without a per-key limit.
+   */
+  fullKeys(): string[] {
+    const full = new Set<string>();
+    if (this.#perKey !== null) for (const [key, n] of this.#running) if (n >= this.#perKey) full.add(key);
+    if (this.#keyStarts !== null) for (const [key, n] of this.#started) if (n >= this.#keyStarts) full.add(key);
+    return [...full];
+  }
+
   /** No place left in the queue. */
   get full(): boolean {
     return this.#left <= 0;

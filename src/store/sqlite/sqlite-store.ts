@@ -104,6 +104,13 @@ const DAY_MS = 86_400_000;
  */
 const HAS_STEPS = 'EXISTS (SELECT 1 FROM underway_steps s WHERE s.job_id = underway_jobs.id) AS has_steps';
 
+/** A limited queue's due jobs in claim order, with their keys (the limited claim reads at most LIMITED_SCAN). */
+const LIMITED_DUE = `SELECT seq, concurrency_key AS key, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_queue_due
+  WHERE status = 'queued' AND queue = ? AND run_at <= ?
+    AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
+    AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
+  ORDER BY priority DESC, run_at, seq`;
+
 /** A claimed row, and whether its job has recorded steps (HAS_STEPS, the column after JOB_COLUMNS). */
 type ClaimedRow = { row: JobRow; hasSteps: boolean };
 
@@ -320,13 +327,19 @@ class SqliteStore implements Store {
         const fit = new Fit(limit, running, started, startedByKey);
         if (fit.full) continue;
         // Walked in claim order; a job over its key's limit is passed over, its queue's next may fit.
-        const candidates = this.#prepare(
-          `SELECT seq, concurrency_key AS key FROM underway_jobs INDEXED BY underway_jobs_queue_due
-             WHERE status = 'queued' AND queue = ? AND run_at <= ?
-               AND task IN (SELECT value FROM json_each(?) EXCEPT SELECT name FROM underway_paused WHERE kind = 'task')
-               AND queue NOT IN (SELECT name FROM underway_paused WHERE kind = 'queue')
-             ORDER BY priority DESC, run_at, seq LIMIT ?`,
-        ).iterate(limit.queue, now, tasks, LIMITED_SCAN) as Iterable<{ seq: number; key: string | null }>;
+        // The jobs of keys already full are left out inside SQLite, from the same LIMITED_SCAN
+        // rows: with every key full, which it is after most claims, handing all of them to
+        // fit.take() one by one was 3/4 of a per-key drain (docs/performance.md, run M).
+        const full = fit.fullKeys();
+        const candidates = (
+          full.length === 0
+            ? this.#prepare(`${LIMITED_DUE} LIMIT ?`).iterate(limit.queue, now, tasks, LIMITED_SCAN)
+            : this.#prepare(
+                `SELECT seq, key FROM (${LIMITED_DUE} LIMIT ?)
+                 WHERE key IS NULL OR key NOT IN (SELECT value FROM json_each(?))
+                 ORDER BY priority DESC, run_at, seq`,
+              ).iterate(limit.queue, now, tasks, LIMITED_SCAN, JSON.stringify(full))
+        ) as Iterable<{ seq: number; key: string | null }>;
         for (const candidate of candidates) {
           if (picked.length >= request.limit || fit.full) break;
           if (fit.take(candidate.key)) picked.push(candidate.seq);
