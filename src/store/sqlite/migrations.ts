@@ -259,4 +259,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (at, queue)
   ) WITHOUT ROWID;
   `,
+  /* 13 */ `
+  -- The owner index only for jobs that have an owner, as PostgreSQL's migration 15: a list by
+  -- owner asks for owner = ?, which this index still serves, and a job without one (a worker's,
+  -- a schedule's, one started by a program with no sign-in) no longer writes a page of it to the
+  -- WAL as it is added (docs/performance.md, run M).
+  DROP INDEX underway_jobs_owner;
+  CREATE INDEX underway_jobs_owner ON underway_jobs (owner, seq) WHERE owner IS NOT NULL;
+  `,
 ];
