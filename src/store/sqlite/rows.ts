@@ -113,6 +113,11 @@ export function jobRowOf(v: readonly unknown[]): JobRow {
   };
 }
 
+/** The rows of a statement whose columns are JOB_COLUMN_LIST, read as arrays. */
+export function readJobRows(statement: Database.Statement, ...args: unknown[]): JobRow[] {
+  return (statement.raw(true).all(...args) as unknown[][]).map(jobRowOf);
+}
+
 /** The first row of a statement whose columns are JOB_COLUMN_LIST, read as an array; undefined when none. */
 export function readJobRow(statement: Database.Statement, ...args: unknown[]): JobRow | undefined {
   const v = statement.raw(true).get(...args) as unknown[] | undefined;

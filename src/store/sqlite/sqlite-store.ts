@@ -78,6 +78,7 @@ import {
   type JobRow,
   jobRowOf,
   readJobRow,
+  readJobRows,
   toArtifactInfo,
   toJob,
   toJsonColumn,
@@ -533,10 +534,11 @@ class SqliteStore implements Store {
       where.push('seq < ?');
       args.push(decodeCursor(filter.cursor));
     }
-    const sql = `SELECT * FROM underway_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    // The job's columns only: `*` carried each job's sampled progress history, which a list never shows.
+    const sql = `SELECT ${JOB_COLUMN_LIST} FROM underway_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
                  ORDER BY seq DESC LIMIT ?`;
     return this.#read(() => {
-      const rows = this.#prepare(sql).all(...args, limit + 1) as JobRow[];
+      const rows = readJobRows(this.#prepare(sql), ...args, limit + 1);
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return { jobs: this.#jobs(page), nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
