@@ -39,8 +39,7 @@ export class SqliteEventBus {
    * Prepared once, on first use, as the store's own statements are: the tail reads after every
    * commit to the file (the WAL's change notice), this process's own included.
    */
-  #statements: { insert: Database.Statement; trim: Database.Statement; read: Database.Statement } | null = null;
-  #write: Database.Transaction<(origin: string, now: number, body: string) => void> | null = null;
+  #statements: { write: (body: string) => void; read: Database.Statement } | null = null;
 
   constructor(db: Database.Database, file: string, hub: EventHub) {
     this.#db = db;
@@ -49,14 +48,23 @@ export class SqliteEventBus {
   }
 
   get #sql() {
-    this.#statements ??= {
-      insert: this.#db.prepare('INSERT INTO underway_events (origin, at, body) VALUES (?, ?, ?)'),
-      trim: this.#db.prepare('DELETE FROM underway_events WHERE at < ?'),
-      read: this.#db.prepare(
+    if (!this.#statements) {
+      const insert = this.#db.prepare('INSERT INTO underway_events (origin, at, body) VALUES (?, ?, ?)');
+      const trim = this.#db.prepare('DELETE FROM underway_events WHERE at < ?');
+      const write = this.#db.transaction((body: string) => {
+        const now = Date.now();
+        insert.run(this.#origin, now, body);
+        if (now - this.#lastTrim > 5_000) {
+          trim.run(now - KEEP_EVENTS_MS);
+          this.#lastTrim = now;
+        }
+      });
+      const read = this.#db.prepare(
         `SELECT id, CASE WHEN origin = ? THEN NULL ELSE body END AS body
          FROM underway_events WHERE id > ? ORDER BY id LIMIT ${READ_ROWS}`,
-      ),
-    };
+      );
+      this.#statements = { write, read };
+    }
     return this.#statements;
   }
 
@@ -75,15 +83,7 @@ export class SqliteEventBus {
     const events = coalesceProgress(this.#pending);
     this.#pending = [];
     try {
-      this.#write ??= this.#db.transaction((origin: string, now: number, body: string) => {
-        const { insert, trim } = this.#sql;
-        insert.run(origin, now, body);
-        if (now - this.#lastTrim > 5_000) {
-          trim.run(now - KEEP_EVENTS_MS);
-          this.#lastTrim = now;
-        }
-      });
-      this.#write(this.#origin, Date.now(), JSON.stringify(events));
+      this.#sql.write(JSON.stringify(events));
     } catch (error) {
       // Local subscribers already have these events; other processes re-read state on their next snapshot.
       process.emitWarning(`underway: could not share job events with other processes: ${toError(error).message}`);
