@@ -421,5 +421,13 @@ export function migrations(t: Tables): readonly string[] {
     END
     $fn$;
     `,
+    /* 17 */ `
+    -- The claim is a prepared statement (postgres-store.ts), its generic plan made once per
+    -- connection, whatever the table holds then. Told the due jobs come one at a time, the planner
+    -- finds each by its primary key (a nested loop) at every table size; told ten, it joined
+    -- them by hashing a sequential scan of the whole table while the table was small, and that
+    -- plan stayed as the table grew (docs/performance.md, run N).
+    ALTER FUNCTION ${t.dueFunction}(text[], integer) ROWS 1;
+    `,
   ];
 }

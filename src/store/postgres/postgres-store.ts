@@ -118,11 +118,13 @@ export interface PostgresStore extends Store {
 /**
  * Statements that find many jobs by id, planned at each call rather than prepared. A prepared
  * statement's generic plan is made once per connection, from the table's size then: prepared
- * while the table held a few hundred jobs, claims and finishes kept scanning the whole table
- * after it grew to 20,000 (a hash join, a sequential scan), ~4x slower, until an autoanalyze
- * happened to invalidate the plan (docs/performance.md). Planning costs ~0.1 ms per batch.
+ * while the table held a few hundred jobs, finishes kept scanning the whole table after it grew
+ * to 20,000 (a hash join, a sequential scan), ~4x slower, until an autoanalyze happened to
+ * invalidate the plan (docs/performance.md). Planning costs ~0.1-0.3 ms a statement. The claim
+ * is prepared since migration 17: its due jobs come from a function that says it returns one
+ * row, so every plan looks each up by its primary key.
  */
-const PLANNED_EACH_TIME = new Set(['claim', 'finish', 'heartbeat']);
+const PLANNED_EACH_TIME = new Set(['finish', 'heartbeat']);
 
 /** Finished jobs deleted per cleanup statement: short transactions even with a big backlog. */
 const CLEANUP_BATCH = 5_000;
