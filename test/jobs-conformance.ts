@@ -234,6 +234,28 @@ export function describeJobs(name: string, backend: JobsStoreUnderTest): void {
       events.off();
     });
 
+    test('with many retries at once, each job’s states are heard in the order they happened', async () => {
+      const store = await openStore();
+      const queue = createQueue({ store, tasks });
+      const ended = endedRecorder(queue.jobs);
+      const events = statusEvents(queue.jobs, (event) => event.task === 'fail-once');
+      // A free slot claims a retried job as soon as its finish commits, on another connection
+      // whose answer may be read before the finish's: its `running` must not pass the `queued`.
+      const worker = createWorker({ store, tasks, logger: silent, concurrency: 8 }).start();
+      workers.push(worker);
+      const started = await queue.startMany(
+        'fail-once',
+        Array.from({ length: 40 }, () => ({ params: {} })),
+      );
+      for (const { job } of started) await ended.next(job.id);
+      await worker.stop();
+      for (const { job } of started) {
+        const statuses = events.heard.filter((event) => event.jobId === job.id).map((event) => event.status);
+        expect(statuses, job.id).toEqual(['queued', 'running', 'queued', 'running', 'succeeded']);
+      }
+      events.off();
+    });
+
     test('a job failing its last attempt is reported once, failed; its earlier failed attempt is not', async () => {
       const store = await openStore();
       const queue = createQueue({ store, tasks });

@@ -120,14 +120,6 @@ export interface Queue {
     options?: StartOptions,
   ): Promise<Started<T>>;
   /**
-   * Starts many jobs of one task with one store call (one statement on PostgreSQL): all are
-   * validated first, and one bad item rejects the batch, naming it; then all are added or none.
-   * With `options.client`, all are added inside the app's own transaction (as `start` does).
-   *
-   * @example
-   * await queue.startMany(thumbnail, photos.map((photo) => ({ params: { photo: photo.id }, owner: user.id })));
-   */
-  /**
    * Everything `start` checks, without adding the job: the params validated and their secrets
    * sealed, the options checked (a ValidationError or TypeError now, as `start` would throw).
    * `add()` then adds the job, once; `input` is what it would add (for a store call that adds it
@@ -144,6 +136,14 @@ export interface Queue {
     params: NoInfer<TaskParamsInput<T>>,
     options?: StartOptions,
   ): { readonly input: EnqueueInput; add(): Promise<Started<T>> };
+  /**
+   * Starts many jobs of one task with one store call (one statement on PostgreSQL): all are
+   * validated first, and one bad item rejects the batch, naming it; then all are added or none.
+   * With `options.client`, all are added inside the app's own transaction (as `start` does).
+   *
+   * @example
+   * await queue.startMany(thumbnail, photos.map((photo) => ({ params: { photo: photo.id }, owner: user.id })));
+   */
   startMany<T extends AnyTask>(
     task: T | string,
     items: readonly (Omit<StartOptions, 'client'> & { params: NoInfer<TaskParamsInput<T>> })[],

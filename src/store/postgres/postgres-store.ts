@@ -169,6 +169,13 @@ class PgStore implements PostgresStore {
     (batch) => this.#finishBatch(batch),
     { inFlight: 2 },
   );
+  /**
+   * Jobs this store is sending back to the queue (a retry's finish, a release), until their
+   * `queued` is announced. Another worker slot may claim such a job the moment the statement
+   * commits, and its reply can be read first (another connection): its `running` then waits for
+   * the `queued`, so listeners hear a job's states in the order they happened.
+   */
+  readonly #requeueing = new Map<string, Promise<unknown>>();
   #listener: Listener | null = null;
   #ready: Promise<void> | null;
   /** Events from other processes, delivered in order even when one needs a read first. */
@@ -264,7 +271,9 @@ class PgStore implements PostgresStore {
   /** Jobs from rows, each status change delivered in-process (other processes hear the trigger's NOTIFY). */
   #announce(rows: JobRow[]): Job[] {
     const jobs = rows.map(toJob);
-    for (const job of jobs) this.#hub.deliver(statusEvent(job));
+    this.#hub.together(() => {
+      for (const job of jobs) this.#hub.deliver(statusEvent(job));
+    });
     return jobs;
   }
 
@@ -375,7 +384,24 @@ class PgStore implements PostgresStore {
       request.limit,
       request.leaseMs,
     ]);
+    await this.#requeuesAnnounced(rows);
     return this.#claimed(rows);
+  }
+
+  /** Waits for the `queued` of any claimed job this store has just sent back to the queue (#requeueing). */
+  async #requeuesAnnounced(rows: JobRow[]): Promise<void> {
+    if (this.#requeueing.size === 0) return;
+    for (const row of rows) await this.#requeueing.get(row.id)?.catch(() => {});
+  }
+
+  /** Tracks a statement that may send `jobId` back to the queue, until it has been announced. */
+  #requeue<T>(jobId: string, statement: Promise<T>): Promise<T> {
+    this.#requeueing.set(jobId, statement);
+    const done = () => {
+      if (this.#requeueing.get(jobId) === statement) this.#requeueing.delete(jobId);
+    };
+    statement.then(done, done);
+    return statement;
   }
 
   /** Claimed rows as jobs with their leases, in claim order, announced here and to other processes. */
@@ -458,6 +484,7 @@ class PgStore implements PostgresStore {
     } finally {
       client.release();
     }
+    await this.#requeuesAnnounced(rows);
     return this.#claimed(rows);
   }
 
@@ -494,8 +521,12 @@ class PgStore implements PostgresStore {
     // wait: listeners (through the Jobs layer) drop what arrives after the end (LateEvents). Waiting for every pending event
     // made each finish wait for the NOTIFY of its whole claim (docs/performance.md).
     // A retry is not an end (the job is queued again): there everything pending goes first.
-    await (outcome.status === 'retry' ? this.#publisher.flush() : this.#publisher.logsSent(lease.jobId));
-    return this.#finishes.add({ lease, outcome });
+    if (outcome.status !== 'retry') {
+      await this.#publisher.logsSent(lease.jobId);
+      return this.#finishes.add({ lease, outcome });
+    }
+    await this.#publisher.flush();
+    return this.#requeue(lease.jobId, this.#finishes.add({ lease, outcome }));
   }
 
   async #finishBatch(batch: { lease: Lease; outcome: Outcome }[]): Promise<(Job | null)[]> {
@@ -507,18 +538,19 @@ class PgStore implements PostgresStore {
       batch.map((b) => ('error' in b.outcome ? jsonParam(b.outcome.error) : null)),
       batch.map((b) => (b.outcome.status === 'retry' ? b.outcome.runAt : null)),
     ]);
-    const byLease = new Map(rows.map((row) => [`${row.id} ${row.fenced_by}`, row]));
-    return batch.map(({ lease }) => {
-      const row = byLease.get(`${lease.jobId} ${lease.token}`);
-      return row ? (this.#announce([row])[0] as Job) : null;
-    });
+    const jobs = this.#announce(rows);
+    const byLease = new Map(rows.map((row, index) => [`${row.id} ${row.fenced_by}`, jobs[index] as Job]));
+    return batch.map(({ lease }) => byLease.get(`${lease.jobId} ${lease.token}`) ?? null);
   }
 
   async release(lease: Lease): Promise<Job | null> {
     await this.#publisher.flush();
     const error = cancelledError(CANCELLED.atShutdown);
-    const rows = await this.#query<JobRow>(this.#sql.release, [lease.jobId, lease.token, jsonParam(error)]);
-    return this.#announce(rows)[0] ?? null;
+    const statement = this.#query<JobRow>(this.#sql.release, [lease.jobId, lease.token, jsonParam(error)]);
+    return this.#requeue(
+      lease.jobId,
+      statement.then((rows) => this.#announce(rows)[0] ?? null),
+    );
   }
 
   async requestCancel(id: string): Promise<CancelResult | null> {

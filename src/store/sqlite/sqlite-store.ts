@@ -217,6 +217,13 @@ class SqliteStore implements Store {
     this.events.send(statusEvent(job));
   }
 
+  /** Changes made in one write, each heard before anything a listener does on hearing the first (EventHub). */
+  #publishStatuses(jobs: Job[]): void {
+    this.#hub.together(() => {
+      for (const job of jobs) this.#publishStatus(job);
+    });
+  }
+
   async migrate(): Promise<void> {
     migrateDatabase(this.#db, this.#path);
   }
@@ -229,12 +236,14 @@ class SqliteStore implements Store {
     if (inputs.length === 0) return [];
     const now = Date.now();
     const outcomes = this.#write(() => inputs.map((input) => this.#insertJob(input, now)));
-    return outcomes.map(({ row, created }) => {
-      // A job just inserted has no artifacts: no query for them (a third of enqueue's statements).
-      const job = created ? toJob(row, []) : this.#job(row);
-      if (created) this.#publishStatus(job);
-      return { job, created };
-    });
+    return this.#hub.together(() =>
+      outcomes.map(({ row, created }) => {
+        // A job just inserted has no artifacts: no query for them (a third of enqueue's statements).
+        const job = created ? toJob(row, []) : this.#job(row);
+        if (created) this.#publishStatus(job);
+        return { job, created };
+      }),
+    );
   }
 
   /** Inserts one job, or finds the queued or running job holding its dedupe key; inside a write transaction. */
@@ -289,7 +298,7 @@ class SqliteStore implements Store {
     // RETURNING has no order: in the claim's own (highest priority, then oldest runAt, then added first).
     claimed.sort(({ row: a }, { row: b }) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
     const jobs = this.#jobs(claimed.map(({ row }) => row));
-    for (const job of jobs) this.#publishStatus(job);
+    this.#publishStatuses(jobs);
     return claimed.map(({ row, hasSteps }, index) => ({
       job: jobs[index] as Job,
       lease: { jobId: row.id, token: row.lease_token as string },
@@ -395,12 +404,9 @@ class SqliteStore implements Store {
     const now = Date.now();
     const rows = this.#write(() => batch.map(({ lease, outcome }) => this.#finishRow(lease, outcome, now)));
     const jobs = this.#jobs(rows.filter((row): row is JobRow => row !== undefined));
+    this.#publishStatuses(jobs);
     const byId = new Map(jobs.map((job) => [job.id, job]));
-    return rows.map((row) => {
-      const job = row ? (byId.get(row.id) ?? null) : null;
-      if (job) this.#publishStatus(job);
-      return job;
-    });
+    return rows.map((row) => (row ? (byId.get(row.id) ?? null) : null));
   }
 
   #finishRow(lease: Lease, outcome: Outcome, now: number): JobRow | undefined {
@@ -675,11 +681,13 @@ class SqliteStore implements Store {
       return request.jobs.map((input) => this.#insertJob(input, now));
     });
     if (!rows) return null;
-    return rows.map(({ row, created }) => {
-      const job = created ? toJob(row, []) : this.#job(row);
-      if (created) this.#publishStatus(job);
-      return job;
-    });
+    return this.#hub.together(() =>
+      rows.map(({ row, created }) => {
+        const job = created ? toJob(row, []) : this.#job(row);
+        if (created) this.#publishStatus(job);
+        return job;
+      }),
+    );
   }
 
   // The Overview's figures and the workers registry (overview.ts).
@@ -887,7 +895,7 @@ class SqliteStore implements Store {
       });
     });
     const jobs = this.#jobs(rows);
-    for (const job of jobs) this.#publishStatus(job);
+    this.#publishStatuses(jobs);
     return jobs;
   }
 
