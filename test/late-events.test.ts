@@ -46,4 +46,15 @@ describe('LateEvents', () => {
     expect(late.stale(progress('job-1'))).toBe(true);
     expect(late.stale(progress('job-10000'))).toBe(true);
   });
+
+  it('keeps exactly the last 10,000 as the ended jobs go round many times', () => {
+    const late = new LateEvents();
+    for (let i = 0; i < 25_500; i++) late.stale(status(`job-${i}`, i % 2 ? 'succeeded' : 'cancelled'));
+    const remembered = (i: number) => late.stale(progress(`job-${i}`));
+    expect([0, 9_999, 15_499].map(remembered)).toEqual([false, false, false]);
+    expect([15_500, 20_000, 25_499].map(remembered)).toEqual([true, true, true]);
+    // One more end forgets the oldest of those, and only it.
+    late.stale(status('job-next', 'failed'));
+    expect([15_500, 15_501, 25_499].map(remembered)).toEqual([false, true, true]);
+  });
 });
