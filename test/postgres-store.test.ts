@@ -22,6 +22,41 @@ const open = async (schema = db.schema(), extra: Parameters<typeof postgresStore
 
 describeStore('postgres', { create: () => open() });
 
+/**
+ * A store on a fresh schema and a session of its own (an app's connection, or another
+ * transaction's; one session for BEGIN … COMMIT, SET and PREPARE), both closed after `fn`.
+ */
+async function withStoreAndSession(
+  fn: (store: PostgresStore, session: pg.Client, schema: string) => Promise<void>,
+): Promise<void> {
+  const schema = db.schema();
+  const store = await open(schema);
+  const session = new pg.Client({ connectionString: db.url });
+  await session.connect();
+  try {
+    await fn(store, session, schema);
+  } finally {
+    await session.end();
+    await store.close();
+  }
+}
+
+/**
+ * Resolves once `n` sessions of the test database wait for a lock. Lock waits send no event, so
+ * this looks at pg_stat_activity until they show, for at most 20 s.
+ */
+async function lockWaiters(n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const [row] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if ((row?.n ?? 0) >= n) return;
+    if (Date.now() > deadline) throw new Error(`${n} sessions did not wait for a lock within 20 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Resolves with the first event the store hears that matches. */
 function heard(store: PostgresStore, match: (event: JobEvent) => boolean): Promise<JobEvent> {
   return new Promise((resolve) => {
@@ -70,12 +105,8 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
-  it('enqueues inside the app transaction: the job and its event exist only after commit', async () => {
-    const schema = db.schema();
-    const server = await open(schema);
-    const app = new pg.Client({ connectionString: db.url });
-    await app.connect();
-    try {
+  it('enqueues inside the app transaction: the job and its event exist only after commit', () =>
+    withStoreAndSession(async (server, app) => {
       await server.listening();
       const events: JobEvent[] = [];
       server.events.listen((e) => events.push(e));
@@ -97,18 +128,10 @@ describe('postgres store, beyond the shared contract', () => {
       // Notifications arrive in commit order: had the rolled-back one been sent, it would be here already.
       expect(events.filter((e) => e.jobId === doomed.job.id)).toEqual([]);
       expect(events.filter((e) => e.jobId === kept.job.id)).toHaveLength(1);
-    } finally {
-      await app.end();
-      await server.close();
-    }
-  });
+    }));
 
-  it('enqueueMany inside the app transaction: all of the jobs after commit, none after rollback', async () => {
-    const schema = db.schema();
-    const store = await open(schema);
-    const app = new pg.Client({ connectionString: db.url });
-    await app.connect();
-    try {
+  it('enqueueMany inside the app transaction: all of the jobs after commit, none after rollback', () =>
+    withStoreAndSession(async (store, app) => {
       const batch = [1, 2, 3].map((n) => ({ ...job, params: { n } }));
       await app.query('BEGIN');
       const dropped = await store.enqueueMany(batch, { client: app });
@@ -119,11 +142,7 @@ describe('postgres store, beyond the shared contract', () => {
       expect(await store.get(kept[0]?.job.id as string)).toBeNull(); // not committed yet
       await app.query('COMMIT');
       for (const { job: added } of kept) expect(await store.get(added.id)).toEqual(added);
-    } finally {
-      await app.end();
-      await store.close();
-    }
-  });
+    }));
 
   it('carries events between two stores (two processes), each heard exactly once, in order', async () => {
     const { worker, server, marker, atServer, close } = await storesOfThreeProcesses();
@@ -196,12 +215,8 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
-  it('a heartbeat does not wait for a row another transaction holds: it counts as held this beat', async () => {
-    const schema = db.schema();
-    const store = await open(schema);
-    const other = new pg.Client({ connectionString: db.url });
-    await other.connect();
-    try {
+  it('a heartbeat does not wait for a row another transaction holds: it counts as held this beat', () =>
+    withStoreAndSession(async (store, other, schema) => {
       const { job: first } = await store.enqueue(job);
       const { job: second } = await store.enqueue(job);
       const claimed = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 2, leaseMs: 10_000 });
@@ -230,11 +245,7 @@ describe('postgres store, beyond the shared contract', () => {
       expect(await store.heartbeat([stale], 60_000)).toEqual([
         { jobId: second.id, held: false, cancelRequested: false },
       ]);
-    } finally {
-      await other.end();
-      await store.close();
-    }
-  });
+    }));
 
   it('sends what NOTIFY cannot carry by reference: a big result is fetched, a long log line cut', async () => {
     const schema = db.schema();
@@ -413,12 +424,8 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
-  it('a fenced log append or artifact waits for a finish in flight, then writes nothing and leaves no upload', async () => {
-    const schema = db.schema();
-    const store = await open(schema);
-    const other = new pg.Client({ connectionString: db.url });
-    await other.connect();
-    try {
+  it('a fenced log append or artifact waits for a finish in flight, then writes nothing and leaves no upload', () =>
+    withStoreAndSession(async (store, other, schema) => {
       const { job: created } = await store.enqueue(job);
       const [claimed] = await store.claim({ workerId: 'w', tasks: ['demo'], limit: 1, leaseMs: 30_000 });
       const lease = claimed?.lease as NonNullable<typeof claimed>['lease'];
@@ -431,10 +438,12 @@ describe('postgres store, beyond the shared contract', () => {
       const at = new Date().toISOString();
       const append = store.appendLogs(lease, [{ stream: 'stdout', line: 'late', at }]);
       const save = store.saveArtifact(lease, { name: 'out.txt', contentType: 'text/plain', body: Buffer.from('late') });
-      const settled = (p: Promise<unknown>) =>
-        Promise.race([p.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))]);
-      expect(await settled(append)).toBe('waiting');
-      expect(await settled(save)).toBe('waiting');
+      const returned: string[] = [];
+      void append.then(() => returned.push('append'));
+      void save.then(() => returned.push('save'));
+      // Both wait for that transaction's row lock: their sessions say so (not a guess from time passing).
+      await lockWaiters(2);
+      expect(returned).toEqual([]);
       await other.query('COMMIT');
       expect(await append).toBeNull();
       expect(await save).toBeNull();
@@ -444,11 +453,7 @@ describe('postgres store, beyond the shared contract', () => {
                 (SELECT count(*)::int FROM "${schema}".artifact_chunks) AS chunks`,
       );
       expect(left).toEqual({ artifacts: 0, chunks: 0 });
-    } finally {
-      await other.end();
-      await store.close();
-    }
-  });
+    }));
 
   it('serves a stored content type that is not valid (saved before types were checked) as application/octet-stream', async () => {
     const schema = db.schema();
@@ -495,14 +500,10 @@ describe('postgres store, beyond the shared contract', () => {
     }
   });
 
-  it("the claim's generic plan, made on a new install, finds each due job by its primary key", async () => {
-    // The claim is prepared: its generic plan is made once per connection and kept as the table
-    // grows. One made on an empty table must not be a sequential scan of the jobs (migration 17).
-    const schema = db.schema();
-    const store = await open(schema);
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
+  it("the claim's generic plan, made on a new install, finds each due job by its primary key", () =>
+    withStoreAndSession(async (_migrated, client, schema) => {
+      // The claim is prepared: its generic plan is made once per connection and kept as the table
+      // grows. One made on an empty table must not be a sequential scan of the jobs (migration 17).
       await client.query('SET plan_cache_mode = force_generic_plan');
       await client.query(
         `PREPARE claim(text, text[], integer, double precision) AS ${jobQueries(tablesFor(schema)).claim}`,
@@ -512,11 +513,7 @@ describe('postgres store, beyond the shared contract', () => {
         .join('\n');
       expect(plan).toMatch(/Index Scan using jobs_pkey on jobs j/);
       expect(plan).not.toMatch(/Seq Scan on jobs/);
-    } finally {
-      await client.end();
-      await store.close();
-    }
-  });
+    }));
 
   it('says the server cannot be reached, as a StoreError, instead of a bare ECONNREFUSED', async () => {
     const store = postgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/nowhere' });
